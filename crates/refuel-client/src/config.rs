@@ -1,0 +1,163 @@
+//! Client configuration, from arguments or the environment.
+
+use std::time::Duration;
+
+use url::Url;
+
+use crate::error::{Error, Result};
+
+/// The default API endpoint.
+pub const DEFAULT_BASE_URL: &str = "https://cloud-api.refuel.ai";
+/// Environment variable holding the API key.
+pub const ENV_API_KEY: &str = "REFUEL_API_KEY";
+/// Environment variable holding the API's base URL.
+pub const ENV_API_URL: &str = "REFUEL_API_URL";
+/// Environment variable holding the default project (name or id).
+pub const ENV_PROJECT: &str = "REFUEL_PROJECT";
+
+/// An API key. Its `Debug` and `Display` never show the key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    /// Wraps a key.
+    pub fn new(key: impl Into<String>) -> Self {
+        Self(key.into())
+    }
+
+    /// The key itself, for the `Authorization` header.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ApiKey(<redacted>)")
+    }
+}
+
+impl std::fmt::Display for ApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// How a client connects and behaves: the Python SDK's init options plus paging and retry
+/// tuning.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// The API key (`REFUEL_API_KEY`).
+    pub api_key: Option<ApiKey>,
+    /// The API's base URL (`REFUEL_API_URL`, default `https://cloud-api.refuel.ai`).
+    pub base_url: Url,
+    /// The default project, by name or id (`REFUEL_PROJECT`).
+    pub project: Option<String>,
+    /// The timeout of one HTTP request (default 60 s).
+    pub timeout: Duration,
+    /// How often a failed request is retried (default 3).
+    pub max_retries: u32,
+    /// The most requests in flight at once for one call (default: the number of CPUs).
+    pub max_workers: usize,
+    /// Rows per page when a query is fetched in pages (default 1000).
+    pub page_size: u64,
+    /// The first retry's delay before jitter; doubles with each retry (default 500 ms).
+    pub retry_base_delay: Duration,
+    /// The longest delay between two tries (default 10 s).
+    pub retry_max_delay: Duration,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        Self {
+            api_key: None,
+            base_url: Url::parse(DEFAULT_BASE_URL).expect("the default base URL is a constant URL"),
+            project: None,
+            timeout: Duration::from_secs(60),
+            max_retries: 3,
+            max_workers: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(4),
+            page_size: 1000,
+            retry_base_delay: Duration::from_millis(500),
+            retry_max_delay: Duration::from_secs(10),
+        }
+    }
+}
+
+impl ClientConfig {
+    /// Defaults, overridden by `REFUEL_API_KEY`, `REFUEL_API_URL` and `REFUEL_PROJECT`.
+    pub fn from_env() -> Result<Self> {
+        let mut config = Self::default();
+        if let Some(key) = env_var(ENV_API_KEY) {
+            config.api_key = Some(ApiKey::new(key));
+        }
+        if let Some(url) = env_var(ENV_API_URL) {
+            config = config.with_base_url(&url)?;
+        }
+        if let Some(project) = env_var(ENV_PROJECT) {
+            config.project = Some(project);
+        }
+        Ok(config)
+    }
+
+    /// Sets the API key.
+    pub fn with_api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = Some(ApiKey::new(key));
+        self
+    }
+
+    /// Sets the base URL.
+    pub fn with_base_url(mut self, url: &str) -> Result<Self> {
+        let parsed = Url::parse(url)
+            .map_err(|e| Error::Config(format!("base URL '{url}' is not a URL: {e}")))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(Error::Config(format!(
+                "base URL '{url}' must be http or https"
+            )));
+        }
+        self.base_url = parsed;
+        Ok(self)
+    }
+
+    /// Sets the default project (name or id).
+    pub fn with_project(mut self, project: impl Into<String>) -> Self {
+        self.project = Some(project.into());
+        self
+    }
+
+    /// Sets the per-request timeout.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sets the number of retries.
+    pub fn with_max_retries(mut self, retries: u32) -> Self {
+        self.max_retries = retries;
+        self
+    }
+
+    /// Sets the number of concurrent requests per call (at least 1).
+    pub fn with_max_workers(mut self, workers: usize) -> Self {
+        self.max_workers = workers.max(1);
+        self
+    }
+
+    /// Sets the page size of paged queries (at least 1).
+    pub fn with_page_size(mut self, rows: u64) -> Self {
+        self.page_size = rows.max(1);
+        self
+    }
+
+    /// Sets the retry delays: the first delay and the cap.
+    pub fn with_retry_delays(mut self, base: Duration, max: Duration) -> Self {
+        self.retry_base_delay = base;
+        self.retry_max_delay = max.max(base);
+        self
+    }
+}
+
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}

@@ -1,0 +1,328 @@
+//! The HTTP layer: authentication, the `{"data": ...}` envelope, error bodies, timeouts and
+//! retries. Every call of the client goes through [`Transport::call`].
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use reqwest::header::{AUTHORIZATION, HeaderValue};
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
+use url::Url;
+
+use crate::config::ClientConfig;
+use crate::error::{Error, Result};
+use crate::retry::{Idempotency, RetryPolicy};
+
+/// A request to make, rebuilt for every try so that even multipart bodies can be retried.
+pub(crate) struct Call<'a> {
+    /// What is being done, for errors and logs (e.g. `get dataset 'sales'`).
+    pub context: String,
+    pub method: Method,
+    /// The path below the base URL, starting with `/`.
+    pub path: String,
+    pub query: Vec<(&'static str, String)>,
+    pub idempotency: Idempotency,
+    /// Adds the body to a fresh request (JSON, form or multipart).
+    #[allow(clippy::type_complexity)]
+    pub body: Option<Box<dyn Fn(RequestBuilder) -> Result<RequestBuilder> + Send + Sync + 'a>>,
+}
+
+impl<'a> Call<'a> {
+    pub fn new(method: Method, path: impl Into<String>, context: impl Into<String>) -> Self {
+        let idempotency = if method == Method::POST || method == Method::PATCH {
+            Idempotency::NotIdempotent
+        } else {
+            Idempotency::Idempotent
+        };
+        Self {
+            context: context.into(),
+            method,
+            path: path.into(),
+            query: Vec::new(),
+            idempotency,
+            body: None,
+        }
+    }
+
+    pub fn get(path: impl Into<String>, context: impl Into<String>) -> Self {
+        Self::new(Method::GET, path, context)
+    }
+
+    pub fn query(mut self, key: &'static str, value: impl ToString) -> Self {
+        self.query.push((key, value.to_string()));
+        self
+    }
+
+    pub fn queries(mut self, params: impl IntoIterator<Item = (&'static str, String)>) -> Self {
+        self.query.extend(params);
+        self
+    }
+
+    pub fn json<T: serde::Serialize + Sync + 'a>(mut self, body: &'a T) -> Self {
+        self.body = Some(Box::new(move |rb| Ok(rb.json(body))));
+        self
+    }
+
+    pub fn body_with(
+        mut self,
+        body: impl Fn(RequestBuilder) -> Result<RequestBuilder> + Send + Sync + 'a,
+    ) -> Self {
+        self.body = Some(Box::new(body));
+        self
+    }
+
+    pub fn idempotency(mut self, idempotency: Idempotency) -> Self {
+        self.idempotency = idempotency;
+        self
+    }
+}
+
+/// The shared HTTP machinery of a client.
+#[derive(Debug)]
+pub(crate) struct Transport {
+    http: reqwest::Client,
+    base: Url,
+    auth: HeaderValue,
+    pub retry: RetryPolicy,
+    pub timeout: Duration,
+}
+
+impl Transport {
+    pub fn new(config: &ClientConfig) -> Result<Self> {
+        let key = config.api_key.as_ref().ok_or_else(|| {
+            Error::Config(format!(
+                "no API key: pass one or set {}",
+                crate::config::ENV_API_KEY
+            ))
+        })?;
+        let mut auth =
+            HeaderValue::from_str(&format!("Bearer {}", key.expose())).map_err(|_| {
+                Error::Config(
+                    "the API key contains characters not allowed in an HTTP header".into(),
+                )
+            })?;
+        auth.set_sensitive(true);
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("refuel-rs/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(config.timeout.min(Duration::from_secs(30)))
+            .pool_max_idle_per_host(config.max_workers.max(4))
+            .tcp_nodelay(true)
+            .build()
+            .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
+        let mut base = config.base_url.clone();
+        // Paths are appended to the base, so it must not end with '/'.
+        let trimmed = base.path().trim_end_matches('/').to_string();
+        base.set_path(&trimmed);
+        Ok(Self {
+            http,
+            base,
+            auth,
+            retry: RetryPolicy {
+                max_retries: config.max_retries,
+                base_delay: config.retry_base_delay,
+                max_delay: config.retry_max_delay,
+            },
+            timeout: config.timeout,
+        })
+    }
+
+    /// The base URL requests go to.
+    pub fn base_url(&self) -> &Url {
+        &self.base
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base.as_str().trim_end_matches('/'), path)
+    }
+
+    /// Sends the call, retrying as its idempotency allows, and returns the successful
+    /// response; an error status becomes [`Error::Api`] with the server's message.
+    pub async fn send(&self, call: &Call<'_>) -> Result<Response> {
+        let url = self.url(&call.path);
+        let mut retry = 0u32;
+        loop {
+            let mut rb = self
+                .http
+                .request(call.method.clone(), &url)
+                .header(AUTHORIZATION, self.auth.clone())
+                .timeout(self.timeout);
+            if !call.query.is_empty() {
+                rb = rb.query(&call.query);
+            }
+            if let Some(body) = &call.body {
+                rb = body(rb)?;
+            }
+            let can_retry = retry < self.retry.max_retries;
+            match rb.send().await {
+                Ok(resp) if resp.status().is_success() => return Ok(resp),
+                Ok(resp) => {
+                    let status = resp.status();
+                    if can_retry && self.retry.retry_status(status, call.idempotency) {
+                        let delay = self.retry.delay(retry, Some(resp.headers()));
+                        tracing::warn!(context = %call.context, %status, ?delay, "retrying");
+                        drop(resp);
+                        tokio::time::sleep(delay).await;
+                        retry += 1;
+                        continue;
+                    }
+                    return Err(api_error(&call.context, resp).await);
+                }
+                Err(err) => {
+                    if can_retry && self.retry.retry_error(&err, call.idempotency) {
+                        let delay = self.retry.delay(retry, None);
+                        tracing::warn!(context = %call.context, error = %err.without_url_ref(), ?delay, "retrying");
+                        tokio::time::sleep(delay).await;
+                        retry += 1;
+                        continue;
+                    }
+                    return Err(Error::transport(call.context.clone(), err));
+                }
+            }
+        }
+    }
+
+    /// Sends the call and decodes `data` (or the whole body when it has no `data`).
+    pub async fn call<T: DeserializeOwned>(&self, call: &Call<'_>) -> Result<T> {
+        let body = self.call_bytes(call).await?;
+        decode_data(&call.context, &body)
+    }
+
+    /// Sends the call and returns the raw success body.
+    pub async fn call_bytes(&self, call: &Call<'_>) -> Result<Bytes> {
+        let resp = self.send(call).await?;
+        resp.bytes()
+            .await
+            .map_err(|e| Error::transport(call.context.clone(), e))
+    }
+
+    /// Sends the call and ignores the success body.
+    pub async fn call_unit(&self, call: &Call<'_>) -> Result<()> {
+        self.call_bytes(call).await.map(drop)
+    }
+}
+
+trait WithoutUrlRef {
+    fn without_url_ref(&self) -> String;
+}
+
+impl WithoutUrlRef for reqwest::Error {
+    fn without_url_ref(&self) -> String {
+        // `Display` of reqwest::Error appends the URL; our URLs hold no secrets (the key is a
+        // header), but presigned-looking query strings are redacted all the same.
+        let text = self.to_string();
+        match self.url() {
+            Some(url) => text.replace(url.as_str(), &crate::error::redact_url(url.as_str())),
+            None => text,
+        }
+    }
+}
+
+/// Decodes the payload of a success body: `data` when present, else the whole body.
+pub(crate) fn decode_data<T: DeserializeOwned>(context: &str, body: &[u8]) -> Result<T> {
+    #[derive(serde::Deserialize)]
+    struct Raw<'a> {
+        #[serde(borrow)]
+        data: Option<&'a RawValue>,
+    }
+    let payload = match serde_json::from_slice::<Raw<'_>>(body) {
+        Ok(Raw { data: Some(raw) }) => raw.get().as_bytes(),
+        _ => body,
+    };
+    let de = &mut serde_json::Deserializer::from_slice(payload);
+    serde_path_to_error::deserialize(de).map_err(|e| Error::Decode {
+        context: context.to_string(),
+        path: e.path().to_string(),
+        message: e.inner().to_string(),
+        excerpt: excerpt(body),
+    })
+}
+
+fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(200)]);
+    let mut s: String = text.chars().filter(|c| !c.is_control()).collect();
+    if body.len() > 200 {
+        s.push('…');
+    }
+    s
+}
+
+/// Turns an error response into [`Error::Api`], keeping the server's message.
+async fn api_error(context: &str, resp: Response) -> Error {
+    let status = resp.status();
+    let body = resp.bytes().await.unwrap_or_default();
+    Error::Api {
+        context: context.to_string(),
+        status,
+        message: error_message(status, &body),
+    }
+}
+
+/// The message of an error body: `detail`, `message` or `error` of a JSON body, else the
+/// text itself, else the status's reason.
+pub(crate) fn error_message(status: StatusCode, body: &[u8]) -> String {
+    if let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) {
+        for key in ["detail", "message", "error"] {
+            match value.get(key) {
+                Some(serde_json::Value::String(s)) => return s.clone(),
+                Some(other) if !other.is_null() => return other.to_string(),
+                _ => {}
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(body).trim().to_string();
+    if text.is_empty() {
+        status
+            .canonical_reason()
+            .unwrap_or("no message")
+            .to_string()
+    } else {
+        excerpt(text.as_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize, PartialEq)]
+    struct P {
+        id: String,
+    }
+
+    #[test]
+    fn envelope_and_bare_bodies() {
+        let p: P = decode_data("t", br#"{"data": {"id": "a"}}"#).unwrap();
+        assert_eq!(p, P { id: "a".into() });
+        let p: P = decode_data("t", br#"{"id": "b"}"#).unwrap();
+        assert_eq!(p, P { id: "b".into() });
+        let v: Vec<P> = decode_data("t", br#"{"data": [{"id": "c"}]}"#).unwrap();
+        assert_eq!(v, vec![P { id: "c".into() }]);
+    }
+
+    #[test]
+    fn decode_errors_name_the_path() {
+        let err = decode_data::<Vec<P>>("list things", br#"{"data": [{"id": "a"}, {"id": 3}]}"#)
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("list things"), "{text}");
+        assert!(text.contains("[1].id"), "{text}");
+    }
+
+    #[test]
+    fn error_messages() {
+        assert_eq!(
+            error_message(StatusCode::BAD_REQUEST, br#"{"detail": "bad filter"}"#),
+            "bad filter"
+        );
+        assert_eq!(
+            error_message(StatusCode::BAD_REQUEST, br#"{"message": "m"}"#),
+            "m"
+        );
+        assert_eq!(
+            error_message(StatusCode::BAD_GATEWAY, b"upstream down"),
+            "upstream down"
+        );
+        assert_eq!(error_message(StatusCode::NOT_FOUND, b""), "Not Found");
+    }
+}

@@ -1,0 +1,198 @@
+//! A local, durable, Refuel-compatible API server.
+//!
+//! It serves the wire contract of the Refuel API (projects, datasets, rows with filters and
+//! orders) so that the client, the SQL tables, the shell, the tests and the official Python
+//! SDK can all run without the cloud. Each API key is a team that sees only its own
+//! projects. With a data directory every acknowledged write survives a restart or a
+//! `kill -9`. See the crate's README for every behaviour the public contract leaves open.
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! use refuel_emulator::{Emulator, EmulatorConfig};
+//!
+//! let emulator = Emulator::start(EmulatorConfig::new().api_key("test-key")).await?;
+//! println!("listening on {}", emulator.url());
+//! emulator.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+pub mod error;
+pub mod ingest;
+pub mod query;
+pub mod server;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use crate::server::admin::{Fault, StatsView};
+use crate::server::{IngestSource, Shared};
+use crate::store::Store;
+
+/// The API key the emulator accepts when none is configured.
+pub const DEFAULT_API_KEY: &str = "refuel-emulator-key";
+
+/// How to run an emulator.
+#[derive(Debug, Clone)]
+pub struct EmulatorConfig {
+    /// Where to listen (default `127.0.0.1:0`, an ephemeral port).
+    pub listen: SocketAddr,
+    /// Where to keep data; in memory when `None`.
+    pub data_dir: Option<PathBuf>,
+    /// The accepted API keys, one team each; [`DEFAULT_API_KEY`] when empty.
+    pub api_keys: Vec<String>,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir: None,
+            api_keys: Vec::new(),
+        }
+    }
+}
+
+impl EmulatorConfig {
+    /// In memory, on an ephemeral loopback port.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds an API key (a team).
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_keys.push(key.into());
+        self
+    }
+
+    /// Keeps data in `dir`.
+    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.data_dir = Some(dir.into());
+        self
+    }
+
+    /// Listens on `addr`.
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = addr;
+        self
+    }
+}
+
+/// Starts emulators.
+#[derive(Debug)]
+pub struct Emulator;
+
+impl Emulator {
+    /// Opens the data, binds the address and serves in the background of the current tokio
+    /// runtime. Ingests interrupted by a previous stop are started again.
+    pub async fn start(config: EmulatorConfig) -> anyhow::Result<EmulatorHandle> {
+        let data_dir = config.data_dir.clone();
+        let (store, pending) =
+            tokio::task::spawn_blocking(move || Store::open(data_dir.as_deref())).await??;
+        let keys = if config.api_keys.is_empty() {
+            vec![DEFAULT_API_KEY.to_string()]
+        } else {
+            config.api_keys.clone()
+        };
+        let teams = keys
+            .iter()
+            .map(|k| (k.clone(), server::auth::team_id(k)))
+            .collect();
+        let http = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(30))
+            .build()?;
+        let state = Arc::new(Shared {
+            store: Arc::new(store),
+            teams,
+            stats: Default::default(),
+            faults: Default::default(),
+            cache: Default::default(),
+            http,
+        });
+        for p in pending {
+            let source = match (p.source_file, p.source_path) {
+                (Some(file), _) => IngestSource::File(file),
+                (None, Some(url)) => IngestSource::Url(url),
+                (None, None) => {
+                    let _ = state.store.fail_ingest(
+                        &p.dataset_id,
+                        "the upload was interrupted by a restart before it was kept",
+                    );
+                    continue;
+                }
+            };
+            tracing::info!(dataset = %p.dataset_id, "resuming an interrupted ingest");
+            server::spawn_ingest(state.clone(), p.dataset_id, source);
+        }
+        let listener = tokio::net::TcpListener::bind(config.listen).await?;
+        let addr = listener.local_addr()?;
+        let (tx, rx) = oneshot::channel::<()>();
+        let app = server::router(state.clone());
+        let task = tokio::spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "the server stopped");
+            }
+        });
+        Ok(EmulatorHandle {
+            addr,
+            url: format!("http://{addr}"),
+            stop: Some(tx),
+            task: Some(task),
+            state,
+        })
+    }
+}
+
+/// A running emulator. Dropping it stops the server.
+#[derive(Debug)]
+pub struct EmulatorHandle {
+    addr: SocketAddr,
+    url: String,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+    state: server::AppState,
+}
+
+impl EmulatorHandle {
+    /// The base URL, e.g. `http://127.0.0.1:41234`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The team id of an API key, if the emulator accepts the key.
+    pub fn team_of(&self, key: &str) -> Option<&str> {
+        self.state.teams.get(key).map(String::as_str)
+    }
+
+    /// Stops accepting connections, finishes requests in flight, and returns.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for EmulatorHandle {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! `refuel-emulator`: a local, durable, Refuel-compatible API server.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+use refuel_emulator::{DEFAULT_API_KEY, Emulator, EmulatorConfig};
+
+/// A local, durable, Refuel-compatible API server.
+#[derive(Debug, Parser)]
+#[command(name = "refuel-emulator", version, about)]
+struct Args {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:8321", env = "REFUEL_EMULATOR_LISTEN")]
+    listen: SocketAddr,
+    /// Directory for durable data; without it, data lives in memory.
+    #[arg(long, env = "REFUEL_EMULATOR_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// An accepted API key; repeat for more teams (each key is a team). Default:
+    /// `refuel-emulator-key`.
+    #[arg(long = "api-key", value_name = "KEY")]
+    api_keys: Vec<String>,
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("REFUEL_EMULATOR_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("refuel-emulator: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("refuel-emulator: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let mut config = EmulatorConfig::new().listen(args.listen);
+    if let Some(dir) = &args.data_dir {
+        config = config.data_dir(dir);
+    }
+    let default_key = args.api_keys.is_empty();
+    for key in args.api_keys {
+        config = config.api_key(key);
+    }
+    let handle = Emulator::start(config).await?;
+    // The first line of stdout is the URL; tools read it to find an ephemeral port.
+    println!("refuel-emulator listening on {}", handle.url());
+    if default_key {
+        eprintln!("API key: {DEFAULT_API_KEY} (pass --api-key to choose your own)");
+    }
+    match &args.data_dir {
+        Some(dir) => eprintln!("data: {}", dir.display()),
+        None => eprintln!("data: in memory (pass --data-dir to keep it)"),
+    }
+    shutdown_signal().await;
+    eprintln!("refuel-emulator: stopping");
+    handle.shutdown().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,127 @@
+//! Row queries: filters and orders checked against a dataset's schema, evaluated over its
+//! rows, and cached so that paging through one query never filters or sorts twice.
+//!
+//! Semantics (also in the emulator's README):
+//! - Comparisons (`=`, `<>`, `<`, `<=`, `>`, `>=`, `IN`) use the column's type: the value
+//!   (sent as a string) is parsed as a number for `number` columns and as `true`/`false` for
+//!   `boolean` columns, and a value that does not parse is a 400. Strings compare by their
+//!   UTF-8 bytes: case-sensitive, code-point order.
+//! - A NULL cell matches no operator except `IS NULL`: `<>`, `NOT LIKE`, `NOT ILIKE` and
+//!   `!~*` exclude it too, as in SQL.
+//! - `LIKE` keeps rows whose cell contains the value as a substring, case-sensitive; `ILIKE`
+//!   the same after lowercasing both (Unicode `to_lowercase`). `%` and `_` are ordinary
+//!   characters. Numbers and booleans are matched in their text form.
+//! - `~*`/`!~*`: a case-insensitive regular expression (Rust `regex` syntax) found anywhere
+//!   in the cell's text.
+//! - `SIMILAR`: rows where any string column shares a word (a run of letters and digits,
+//!   ignoring case) with the text.
+//! - Order: each key ascending or descending; NULLs last when ascending, first when
+//!   descending; ties keep the default order, which is insertion order.
+
+mod compile;
+mod eval;
+
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+pub use self::compile::{CompiledQuery, compile};
+pub use self::eval::evaluate;
+use crate::store::{DatasetData, DatasetEntry};
+
+/// The rows a query selects, in order.
+#[derive(Debug, Clone)]
+pub enum Selection {
+    /// Every row, in index order (no filter, no order, no deleted rows).
+    All(usize),
+    /// These row indices, in order.
+    Rows(Arc<Vec<u32>>),
+}
+
+impl Selection {
+    /// How many rows are selected.
+    pub fn len(&self) -> usize {
+        match self {
+            Self::All(n) => *n,
+            Self::Rows(r) => r.len(),
+        }
+    }
+
+    /// Whether nothing is selected.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The row indices of `[offset, offset + len)`.
+    pub fn page(&self, offset: usize, len: usize) -> Vec<usize> {
+        let end = offset.saturating_add(len).min(self.len());
+        if offset >= end {
+            return Vec::new();
+        }
+        match self {
+            Self::All(_) => (offset..end).collect(),
+            Self::Rows(r) => r[offset..end].iter().map(|i| *i as usize).collect(),
+        }
+    }
+}
+
+/// Recently used selections, keyed by dataset, its version, and the query.
+#[derive(Debug, Default)]
+pub struct QueryCache {
+    entries: Mutex<Vec<CacheEntry>>,
+}
+
+#[derive(Debug)]
+struct CacheEntry {
+    key: (u64, u64, String),
+    rows: Arc<Vec<u32>>,
+    tick: u64,
+}
+
+/// How many selections the cache keeps.
+const CACHE_ENTRIES: usize = 32;
+
+impl QueryCache {
+    /// The selection of `query` over the dataset, from the cache when the dataset has not
+    /// changed since it was computed. The caller holds the dataset's read lock.
+    pub fn select(
+        &self,
+        entry: &DatasetEntry,
+        data: &DatasetData,
+        query: &CompiledQuery,
+    ) -> Selection {
+        if query.is_trivial() && data.live == data.rows.len() {
+            return Selection::All(data.rows.len());
+        }
+        let key = (entry.serial, data.version, query.key().to_string());
+        let tick = {
+            let mut entries = self.entries.lock();
+            let next = entries.iter().map(|e| e.tick).max().unwrap_or(0) + 1;
+            if let Some(hit) = entries.iter_mut().find(|e| e.key == key) {
+                hit.tick = next;
+                return Selection::Rows(Arc::clone(&hit.rows));
+            }
+            next
+        };
+        let rows = Arc::new(evaluate(data, query));
+        let mut entries = self.entries.lock();
+        // Entries of older versions of this dataset can never be hit again.
+        entries.retain(|e| !(e.key.0 == key.0 && e.key.1 != key.1));
+        if entries.len() >= CACHE_ENTRIES {
+            if let Some(oldest) = entries
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, e)| e.tick)
+                .map(|(i, _)| i)
+            {
+                entries.swap_remove(oldest);
+            }
+        }
+        entries.push(CacheEntry {
+            key,
+            rows: Arc::clone(&rows),
+            tick,
+        });
+        Selection::Rows(rows)
+    }
+}

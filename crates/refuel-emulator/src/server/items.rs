@@ -1,0 +1,160 @@
+//! Rows: the row query behind `GET /datasets/{id}`, adding rows, and one row by id.
+
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use refuel_client::models::{Envelope, IngestStatus};
+
+use super::AppState;
+use super::auth::Team;
+use super::datasets::json_bytes;
+use super::params::Params;
+use super::views::{self, ITEM_ID_KEY, RowView};
+use crate::error::{ApiError, ApiResult};
+use crate::query::{self, Selection};
+use crate::store::{DatasetEntry, item_id, item_index};
+
+/// The most rows one request returns; clients page for more (the client library continues
+/// from where a short page stopped).
+pub const MAX_PAGE: usize = 10_000;
+/// Rows returned when rows are asked for (`expand=true` or `offset`) without `max_items`.
+pub const DEFAULT_PAGE: usize = 20;
+
+/// Answers a dataset get: metadata, `total_count` of the query's matches, and `items` when
+/// rows are asked for (`expand=true`, `offset` or `max_items`).
+pub fn query_response(
+    state: &AppState,
+    entry: &DatasetEntry,
+    params: &Params,
+) -> ApiResult<Response> {
+    let filters = params.filters()?;
+    let orders = params.order_bys()?;
+    let offset = params.u64("offset")?.unwrap_or(0);
+    let max_items = params.u64("max_items")?;
+    let expand = params.bool("expand")?.unwrap_or(false);
+    let include_ids = params.bool("include_ids")?.unwrap_or(false);
+    let wants_items = expand || max_items.is_some() || params.get("offset").is_some();
+    let limit = max_items
+        .map(|m| usize::try_from(m).unwrap_or(usize::MAX))
+        .unwrap_or(DEFAULT_PAGE)
+        .min(MAX_PAGE);
+    let offset = usize::try_from(offset).unwrap_or(usize::MAX);
+
+    let meta = entry.meta.read();
+    let data = entry.data.read();
+    let selection = if meta.status == IngestStatus::Success {
+        let compiled = query::compile(&data, &meta.name, &filters, &orders)?;
+        state.cache.select(entry, &data, &compiled)
+    } else {
+        Selection::All(0)
+    };
+    let items = wants_items.then(|| {
+        selection
+            .page(offset, limit)
+            .into_iter()
+            .filter_map(|i| {
+                let cells = data.rows[i].as_deref()?;
+                Some(RowView {
+                    columns: &data.columns,
+                    cells,
+                    id: include_ids.then(|| item_id(&meta.id, i)),
+                })
+            })
+            .collect::<Vec<_>>()
+    });
+    let served = items.as_ref().map_or(0, Vec::len);
+    let body = serde_json::to_vec(&Envelope::new(views::dataset(
+        &meta,
+        &data,
+        selection.len(),
+        items,
+    )))
+    .map_err(|e| ApiError::internal(format!("cannot encode rows: {e}")))?;
+    state.stats.rows_served(served);
+    Ok(json_bytes(body))
+}
+
+pub async fn add(
+    State(state): State<AppState>,
+    team: Team,
+    Path(id): Path<String>,
+    body: Result<Json<serde_json::Value>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<Response> {
+    let entry = state.store.dataset(&team.0, &id)?;
+    let Json(body) =
+        body.map_err(|e| ApiError::bad_request(format!("invalid body: {}", e.body_text())))?;
+    let rows = match body {
+        serde_json::Value::Array(rows) => rows,
+        obj @ serde_json::Value::Object(_) => vec![obj],
+        _ => {
+            return Err(ApiError::bad_request(
+                "the body must be a JSON list of rows ({column: value} objects)",
+            ));
+        }
+    };
+    let store = state.store.clone();
+    let writer = entry.clone();
+    tokio::task::spawn_blocking(move || store.append_rows(&writer, &rows))
+        .await
+        .map_err(|e| ApiError::internal(format!("append task failed: {e}")))??;
+    let meta = entry.meta.read();
+    let data = entry.data.read();
+    Ok(Json(Envelope::new(views::dataset(&meta, &data, data.live, None))).into_response())
+}
+
+fn row_index(entry: &DatasetEntry, item: &str) -> ApiResult<usize> {
+    let dataset_id = entry.meta.read().id.clone();
+    item_index(&dataset_id, item)
+        .filter(|i| entry.data.read().rows.get(*i).is_some_and(Option::is_some))
+        .ok_or_else(|| ApiError::not_found("item", item))
+}
+
+pub async fn get_one(
+    State(state): State<AppState>,
+    team: Team,
+    Path((id, item)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let entry = state.store.dataset(&team.0, &id)?;
+    let index = row_index(&entry, &item)?;
+    let data = entry.data.read();
+    let cells = data.rows[index]
+        .as_deref()
+        .ok_or_else(|| ApiError::not_found("item", &item))?;
+    let view = RowView {
+        columns: &data.columns,
+        cells,
+        id: Some(item.clone()),
+    };
+    let body =
+        serde_json::to_vec(&Envelope::new(view)).map_err(|e| ApiError::internal(e.to_string()))?;
+    state.stats.rows_served(1);
+    Ok(json_bytes(body))
+}
+
+pub async fn delete_one(
+    State(state): State<AppState>,
+    team: Team,
+    Path((id, item)): Path<(String, String)>,
+) -> ApiResult<Json<Envelope<serde_json::Value>>> {
+    let entry = state.store.dataset(&team.0, &id)?;
+    let index = row_index(&entry, &item)?;
+    let store = state.store.clone();
+    let writer = entry.clone();
+    tokio::task::spawn_blocking(move || store.delete_row(&writer, index))
+        .await
+        .map_err(|e| ApiError::internal(format!("delete task failed: {e}")))??;
+    Ok(Json(Envelope::new(
+        serde_json::json!({ ITEM_ID_KEY: item }),
+    )))
+}
+
+/// `GET /tasks/{task_id}/datasets/{dataset_id}`: rows with a task's labels. Tasks arrive with
+/// the labeling lifecycle; until then every task id is unknown.
+pub async fn labeled(
+    team: Team,
+    Path((task_id, _dataset_id)): Path<(String, String)>,
+    RawQuery(_q): RawQuery,
+) -> ApiError {
+    let _ = team;
+    ApiError::not_found("task", &task_id)
+}

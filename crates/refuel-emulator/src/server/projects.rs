@@ -1,0 +1,80 @@
+//! `/projects` and the catalog calls the Python SDK makes at start-up.
+
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use refuel_client::models::{APP_CATALOG_PROJECT_ID, Envelope, Project};
+
+use super::auth::Team;
+use super::params::Params;
+use super::{AppState, views};
+use crate::error::ApiResult;
+
+pub async fn list(State(state): State<AppState>, team: Team) -> Json<Envelope<Vec<Project>>> {
+    Json(Envelope::new(
+        state
+            .store
+            .list_projects(&team.0)
+            .iter()
+            .map(views::project)
+            .collect(),
+    ))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    team: Team,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Envelope<Project>>> {
+    let params = Params::parse(q.as_deref());
+    let name = params.required("project_name")?;
+    let description = params.get("description").unwrap_or("");
+    let rec = state.store.create_project(&team.0, name, description)?;
+    Ok(Json(Envelope::new(views::project(&rec))))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    team: Team,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Envelope<Project>>> {
+    Ok(Json(Envelope::new(views::project(
+        &state.store.project(&team.0, &id)?,
+    ))))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    team: Team,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Envelope<serde_json::Value>>> {
+    state.store.delete_project(&team.0, &id)?;
+    Ok(Json(Envelope::new(serde_json::json!({}))))
+}
+
+/// The applications of a project. Applications arrive with the labeling lifecycle; until
+/// then every project (and the SDK's catalog project) has none.
+pub async fn applications(
+    State(state): State<AppState>,
+    team: Team,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Envelope<Vec<serde_json::Value>>>> {
+    if id != APP_CATALOG_PROJECT_ID {
+        state.store.project(&team.0, &id)?;
+    }
+    Ok(Json(Envelope::new(Vec::new())))
+}
+
+/// The tasks of a project (none until the labeling lifecycle lands).
+pub async fn tasks(
+    State(state): State<AppState>,
+    team: Team,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Envelope<Vec<serde_json::Value>>>> {
+    state.store.project(&team.0, &id)?;
+    Ok(Json(Envelope::new(Vec::new())))
+}
+
+/// `GET /app_catalog`: the catalog of ready-made applications (empty here).
+pub async fn app_catalog(_team: Team) -> Json<Envelope<Vec<serde_json::Value>>> {
+    Json(Envelope::new(Vec::new()))
+}

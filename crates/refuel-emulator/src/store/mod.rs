@@ -1,0 +1,721 @@
+//! The emulator's state: teams' projects and datasets with their rows, kept in memory and,
+//! with a data directory, made durable before any write is acknowledged.
+//!
+//! On disk (`--data-dir DIR`):
+//! - `DIR/catalog.log`: a [`log::Log`] of [`CatalogRecord`]s (projects and datasets created,
+//!   ingested, failed, updated, deleted), replayed on start.
+//! - `DIR/datasets/<id>/rows.log`: the dataset's rows: one frame per appended batch (or per
+//!   10,000 ingested rows) and one per deleted row. Written whole and renamed into place when
+//!   an ingest completes; appended to (and synced) by `add rows`.
+//! - `DIR/datasets/<id>/source`: an uploaded or downloaded file whose ingest has not yet
+//!   completed; a restart ingests it again, so an acknowledged upload is never lost.
+
+pub mod cell;
+pub mod log;
+mod records;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chrono::{SecondsFormat, Utc};
+use parking_lot::{Mutex, RwLock};
+use refuel_client::models::{ColumnType, DatasetSource, IngestStatus};
+
+pub use self::cell::Cell;
+use self::log::Log;
+use self::records::{CatalogRecord, RowsRecord, RowsRecordRef};
+use crate::error::{ApiError, ApiResult};
+use crate::ingest::Table;
+
+/// Rows per frame when an ingest writes a dataset's row log.
+const INGEST_FRAME_ROWS: usize = 10_000;
+
+/// The current time as the API shows it (RFC 3339, milliseconds, UTC).
+pub fn now() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// A project as stored.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ProjectRec {
+    /// The project's UUID.
+    pub id: String,
+    /// The id of the owning team.
+    pub team: String,
+    /// Its name, unique within the team.
+    pub name: String,
+    /// Its description.
+    pub description: String,
+    /// Creation time.
+    pub created_at: String,
+    /// Last change.
+    pub updated_at: String,
+}
+
+/// A dataset's metadata as stored.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DatasetMeta {
+    /// The dataset's UUID.
+    pub id: String,
+    /// Its name, unique within its project.
+    pub name: String,
+    /// The project holding it.
+    pub project_id: String,
+    /// The owning team.
+    pub team: String,
+    /// Creation time.
+    pub created_at: String,
+    /// Last change.
+    pub updated_at: String,
+    /// How its rows arrived.
+    pub source: DatasetSource,
+    /// For `source=uri`, the URL (kept to resume the ingest after a restart).
+    #[serde(default)]
+    pub source_path: Option<String>,
+    /// Where the ingest stands.
+    pub status: IngestStatus,
+    /// Why the ingest failed.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// Tasks scheduled on it.
+    #[serde(default)]
+    pub scheduled_ids: Vec<String>,
+}
+
+/// A dataset's rows and schema.
+#[derive(Debug, Default)]
+pub struct DatasetData {
+    /// Column names, in order.
+    pub columns: Arc<[String]>,
+    /// Column types, in the same order.
+    pub types: Arc<[ColumnType]>,
+    /// Every row ever stored, by index; deleted rows stay as tombstones so that indices
+    /// (and item ids) never move.
+    pub rows: Vec<Option<Box<[Cell]>>>,
+    /// The number of rows not deleted.
+    pub live: usize,
+    /// Bumped by every change to the rows; part of the query cache's key.
+    pub version: u64,
+}
+
+impl DatasetData {
+    fn from_table(table: Table) -> Self {
+        let (columns, types): (Vec<String>, Vec<ColumnType>) = table.columns.into_iter().unzip();
+        let rows: Vec<Option<Box<[Cell]>>> = table
+            .rows
+            .into_iter()
+            .map(|r| Some(r.into_boxed_slice()))
+            .collect();
+        Self {
+            columns: columns.into(),
+            types: types.into(),
+            live: rows.len(),
+            rows,
+            version: 0,
+        }
+    }
+
+    /// The index of a column.
+    pub fn column_index(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c == name)
+    }
+
+    /// The columns as a readable list, for error messages.
+    pub fn column_list(&self) -> String {
+        if self.columns.is_empty() {
+            "no columns".to_string()
+        } else {
+            self.columns.join(", ")
+        }
+    }
+
+    fn apply(&mut self, record: RowsRecord) {
+        match record {
+            RowsRecord::Append { rows } => {
+                self.live += rows.len();
+                self.rows
+                    .extend(rows.into_iter().map(|r| Some(r.into_boxed_slice())));
+            }
+            RowsRecord::Delete { index } => {
+                if let Some(slot) = usize::try_from(index)
+                    .ok()
+                    .and_then(|i| self.rows.get_mut(i))
+                {
+                    if slot.take().is_some() {
+                        self.live -= 1;
+                    }
+                }
+            }
+        }
+        self.version += 1;
+    }
+}
+
+/// One dataset: metadata, rows, and its row log.
+#[derive(Debug)]
+pub struct DatasetEntry {
+    /// Metadata.
+    pub meta: RwLock<DatasetMeta>,
+    /// Schema and rows.
+    pub data: RwLock<DatasetData>,
+    rows_log: Mutex<Option<Log>>,
+    /// A process-unique number, part of the query cache's key (ids can be reused after a
+    /// delete and re-create only in theory, but this is cheap insurance).
+    pub serial: u64,
+}
+
+/// The whole state.
+#[derive(Debug)]
+pub struct Store {
+    dir: Option<PathBuf>,
+    scratch: tempfile::TempDir,
+    catalog_log: Mutex<Option<Log>>,
+    projects: RwLock<indexmap::IndexMap<String, ProjectRec>>,
+    datasets: RwLock<indexmap::IndexMap<String, Arc<DatasetEntry>>>,
+    serials: AtomicU64,
+}
+
+/// A dataset whose ingest must (re)start, found when a store is opened.
+#[derive(Debug, Clone)]
+pub struct PendingIngest {
+    /// The dataset.
+    pub dataset_id: String,
+    /// The source file, when it was kept.
+    pub source_file: Option<PathBuf>,
+    /// The URL, for `source=uri`.
+    pub source_path: Option<String>,
+}
+
+impl Store {
+    /// Opens the store: in memory without `dir`, else replaying `dir`'s logs. Returns the
+    /// ingests that were under way when the previous process stopped.
+    pub fn open(dir: Option<&Path>) -> std::io::Result<(Self, Vec<PendingIngest>)> {
+        let scratch = tempfile::Builder::new()
+            .prefix("refuel-emulator-")
+            .tempdir()?;
+        let mut store = Self {
+            dir: dir.map(Path::to_path_buf),
+            scratch,
+            catalog_log: Mutex::new(None),
+            projects: RwLock::new(indexmap::IndexMap::new()),
+            datasets: RwLock::new(indexmap::IndexMap::new()),
+            serials: AtomicU64::new(1),
+        };
+        let mut pending = Vec::new();
+        if let Some(dir) = dir {
+            std::fs::create_dir_all(dir.join("datasets"))?;
+            pending = store.replay(dir)?;
+        }
+        Ok((store, pending))
+    }
+
+    fn replay(&mut self, dir: &Path) -> std::io::Result<Vec<PendingIngest>> {
+        let mut projects = indexmap::IndexMap::new();
+        let mut metas: indexmap::IndexMap<String, (DatasetMeta, Vec<(String, ColumnType)>)> =
+            indexmap::IndexMap::new();
+        let log = Log::open(&dir.join("catalog.log"), |payload| {
+            let record: CatalogRecord = serde_json::from_slice(payload).map_err(|e| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("catalog record: {e}"),
+                )
+            })?;
+            match record {
+                CatalogRecord::ProjectCreated(p) => {
+                    projects.insert(p.id.clone(), p);
+                }
+                CatalogRecord::ProjectDeleted { id } => {
+                    projects.shift_remove(&id);
+                    metas.retain(|_, (m, _)| m.project_id != id);
+                }
+                CatalogRecord::DatasetCreated(meta) => {
+                    metas.insert(meta.id.clone(), (meta, Vec::new()));
+                }
+                CatalogRecord::DatasetIngested { id, columns, at } => {
+                    if let Some((m, cols)) = metas.get_mut(&id) {
+                        m.status = IngestStatus::Success;
+                        m.updated_at = at;
+                        *cols = columns;
+                    }
+                }
+                CatalogRecord::DatasetFailed { id, error, at } => {
+                    if let Some((m, _)) = metas.get_mut(&id) {
+                        m.status = IngestStatus::Failed;
+                        m.error = Some(error);
+                        m.updated_at = at;
+                    }
+                }
+                CatalogRecord::DatasetUpdated {
+                    id,
+                    scheduled_ids,
+                    at,
+                } => {
+                    if let Some((m, _)) = metas.get_mut(&id) {
+                        m.scheduled_ids = scheduled_ids;
+                        m.updated_at = at;
+                    }
+                }
+                CatalogRecord::DatasetDeleted { id } => {
+                    metas.shift_remove(&id);
+                }
+            }
+            Ok(())
+        })?;
+        *self.catalog_log.get_mut() = Some(log);
+        *self.projects.get_mut() = projects;
+
+        let mut pending = Vec::new();
+        let mut datasets = indexmap::IndexMap::new();
+        for (id, (meta, columns)) in metas {
+            let ddir = dir.join("datasets").join(&id);
+            let mut data = DatasetData::default();
+            let mut rows_log = None;
+            match meta.status {
+                IngestStatus::Success => {
+                    let (names, types): (Vec<String>, Vec<ColumnType>) =
+                        columns.into_iter().unzip();
+                    data.columns = names.into();
+                    data.types = types.into();
+                    std::fs::create_dir_all(&ddir)?;
+                    let log = Log::open(&ddir.join("rows.log"), |payload| {
+                        let record: RowsRecord = serde_json::from_slice(payload).map_err(|e| {
+                            std::io::Error::new(
+                                std::io::ErrorKind::InvalidData,
+                                format!("rows record of dataset {id}: {e}"),
+                            )
+                        })?;
+                        data.apply(record);
+                        Ok(())
+                    })?;
+                    data.version = 0;
+                    rows_log = Some(log);
+                    let _ = std::fs::remove_file(ddir.join("source"));
+                }
+                IngestStatus::InProgress => {
+                    let source = ddir.join("source");
+                    pending.push(PendingIngest {
+                        dataset_id: id.clone(),
+                        source_file: source.exists().then_some(source),
+                        source_path: meta.source_path.clone(),
+                    });
+                }
+                _ => {}
+            }
+            let entry = DatasetEntry {
+                meta: RwLock::new(meta),
+                data: RwLock::new(data),
+                rows_log: Mutex::new(rows_log),
+                serial: self.serials.fetch_add(1, Ordering::Relaxed),
+            };
+            datasets.insert(id, Arc::new(entry));
+        }
+        // Remove the folders of datasets that no longer exist.
+        if let Ok(entries) = std::fs::read_dir(dir.join("datasets")) {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if !datasets.contains_key(&name) {
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
+            }
+        }
+        *self.datasets.get_mut() = datasets;
+        Ok(pending)
+    }
+
+    /// Whether the store persists to disk.
+    pub fn is_durable(&self) -> bool {
+        self.dir.is_some()
+    }
+
+    /// A folder for files being received (inside the data directory when durable, so that a
+    /// rename into a dataset's folder stays on one file system).
+    pub fn incoming_dir(&self) -> std::io::Result<PathBuf> {
+        let dir = match &self.dir {
+            Some(d) => d.join("incoming"),
+            None => self.scratch.path().join("incoming"),
+        };
+        std::fs::create_dir_all(&dir)?;
+        Ok(dir)
+    }
+
+    fn dataset_dir(&self, id: &str) -> PathBuf {
+        match &self.dir {
+            Some(d) => d.join("datasets").join(id),
+            None => self.scratch.path().join("datasets").join(id),
+        }
+    }
+
+    fn write_catalog(&self, record: &CatalogRecord) -> ApiResult<()> {
+        let mut guard = self.catalog_log.lock();
+        if let Some(log) = guard.as_mut() {
+            let bytes =
+                serde_json::to_vec(record).map_err(|e| ApiError::internal(e.to_string()))?;
+            log.append([bytes.as_slice()])
+                .map_err(|e| ApiError::storage("the catalog", e))?;
+        }
+        Ok(())
+    }
+
+    // ---- projects ----
+
+    /// The team's projects, oldest first.
+    pub fn list_projects(&self, team: &str) -> Vec<ProjectRec> {
+        self.projects
+            .read()
+            .values()
+            .filter(|p| p.team == team)
+            .cloned()
+            .collect()
+    }
+
+    /// One of the team's projects.
+    pub fn project(&self, team: &str, id: &str) -> ApiResult<ProjectRec> {
+        self.projects
+            .read()
+            .get(id)
+            .filter(|p| p.team == team)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found("project", id))
+    }
+
+    /// Creates a project; names are unique within a team.
+    pub fn create_project(
+        &self,
+        team: &str,
+        name: &str,
+        description: &str,
+    ) -> ApiResult<ProjectRec> {
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(ApiError::bad_request(
+                "project_name is required and must not be empty",
+            ));
+        }
+        let mut projects = self.projects.write();
+        if projects.values().any(|p| p.team == team && p.name == name) {
+            return Err(ApiError::conflict(format!(
+                "a project named '{name}' already exists"
+            )));
+        }
+        let at = now();
+        let rec = ProjectRec {
+            id: uuid::Uuid::new_v4().to_string(),
+            team: team.to_string(),
+            name: name.to_string(),
+            description: description.to_string(),
+            created_at: at.clone(),
+            updated_at: at,
+        };
+        self.write_catalog(&CatalogRecord::ProjectCreated(rec.clone()))?;
+        projects.insert(rec.id.clone(), rec.clone());
+        Ok(rec)
+    }
+
+    /// Deletes a project and its datasets.
+    pub fn delete_project(&self, team: &str, id: &str) -> ApiResult<()> {
+        let mut projects = self.projects.write();
+        if projects.get(id).is_none_or(|p| p.team != team) {
+            return Err(ApiError::not_found("project", id));
+        }
+        self.write_catalog(&CatalogRecord::ProjectDeleted { id: id.to_string() })?;
+        projects.shift_remove(id);
+        let mut datasets = self.datasets.write();
+        let doomed: Vec<String> = datasets
+            .values()
+            .filter(|d| d.meta.read().project_id == id)
+            .map(|d| d.meta.read().id.clone())
+            .collect();
+        for ds in doomed {
+            datasets.shift_remove(&ds);
+            let _ = std::fs::remove_dir_all(self.dataset_dir(&ds));
+        }
+        Ok(())
+    }
+
+    // ---- datasets ----
+
+    /// The team's datasets, in one project or in all.
+    pub fn list_datasets(&self, team: &str, project_id: Option<&str>) -> Vec<Arc<DatasetEntry>> {
+        self.datasets
+            .read()
+            .values()
+            .filter(|d| {
+                let m = d.meta.read();
+                m.team == team && project_id.is_none_or(|p| m.project_id == p)
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// One of the team's datasets.
+    pub fn dataset(&self, team: &str, id: &str) -> ApiResult<Arc<DatasetEntry>> {
+        self.datasets
+            .read()
+            .get(id)
+            .filter(|d| d.meta.read().team == team)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found("dataset", id))
+    }
+
+    /// Creates a dataset whose ingest is under way. A received `source_file` is moved into
+    /// the dataset's folder first, so that a restart can ingest it again.
+    pub fn create_dataset(
+        &self,
+        team: &str,
+        project_id: &str,
+        name: &str,
+        source: DatasetSource,
+        source_path: Option<String>,
+        source_file: Option<&Path>,
+    ) -> ApiResult<Arc<DatasetEntry>> {
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(ApiError::bad_request(
+                "the form field 'name' (the dataset's name) is required",
+            ));
+        }
+        self.project(team, project_id)?;
+        let mut datasets = self.datasets.write();
+        if datasets.values().any(|d| {
+            let m = d.meta.read();
+            m.project_id == project_id && m.name == name
+        }) {
+            return Err(ApiError::conflict(format!(
+                "a dataset named '{name}' already exists in this project"
+            )));
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        if let Some(file) = source_file {
+            let dir = self.dataset_dir(&id);
+            std::fs::create_dir_all(&dir).map_err(|e| ApiError::storage("the upload", e))?;
+            std::fs::rename(file, dir.join("source"))
+                .map_err(|e| ApiError::storage("the upload", e))?;
+            if self.is_durable() {
+                log::sync_dir(&dir).map_err(|e| ApiError::storage("the upload", e))?;
+            }
+        }
+        let at = now();
+        let meta = DatasetMeta {
+            id: id.clone(),
+            name: name.to_string(),
+            project_id: project_id.to_string(),
+            team: team.to_string(),
+            created_at: at.clone(),
+            updated_at: at,
+            source,
+            source_path,
+            status: IngestStatus::InProgress,
+            error: None,
+            scheduled_ids: Vec::new(),
+        };
+        self.write_catalog(&CatalogRecord::DatasetCreated(meta.clone()))?;
+        let entry = Arc::new(DatasetEntry {
+            meta: RwLock::new(meta),
+            data: RwLock::new(DatasetData::default()),
+            rows_log: Mutex::new(None),
+            serial: self.serials.fetch_add(1, Ordering::Relaxed),
+        });
+        datasets.insert(id, Arc::clone(&entry));
+        Ok(entry)
+    }
+
+    /// The file kept for a dataset whose ingest is under way.
+    pub fn source_file(&self, id: &str) -> PathBuf {
+        self.dataset_dir(id).join("source")
+    }
+
+    /// Completes an ingest: the rows are written to a fresh row log, the catalog records the
+    /// schema, and only then do the rows become visible.
+    pub fn complete_ingest(&self, id: &str, table: Table) -> ApiResult<()> {
+        let Some(entry) = self.datasets.read().get(id).cloned() else {
+            return Ok(()); // deleted meanwhile
+        };
+        let dir = self.dataset_dir(id);
+        let log = if self.is_durable() {
+            std::fs::create_dir_all(&dir).map_err(|e| ApiError::storage("the rows", e))?;
+            let path = dir.join("rows.log");
+            let frames = table.rows.chunks(INGEST_FRAME_ROWS).map(|chunk| {
+                serde_json::to_vec(&RowsRecordRef::Append { rows: chunk }).unwrap_or_default()
+            });
+            log::write_atomically(&path, frames).map_err(|e| ApiError::storage("the rows", e))?;
+            Some(Log::open(&path, |_| Ok(())).map_err(|e| ApiError::storage("the rows", e))?)
+        } else {
+            None
+        };
+        let at = now();
+        self.write_catalog(&CatalogRecord::DatasetIngested {
+            id: id.to_string(),
+            columns: table.columns.clone(),
+            at: at.clone(),
+        })?;
+        *entry.rows_log.lock() = log;
+        {
+            let mut data = entry.data.write();
+            *data = DatasetData::from_table(table);
+            data.version = 1;
+        }
+        {
+            let mut meta = entry.meta.write();
+            meta.status = IngestStatus::Success;
+            meta.updated_at = at;
+        }
+        let _ = std::fs::remove_file(dir.join("source"));
+        Ok(())
+    }
+
+    /// Marks an ingest as failed, with the reason.
+    pub fn fail_ingest(&self, id: &str, error: &str) -> ApiResult<()> {
+        let Some(entry) = self.datasets.read().get(id).cloned() else {
+            return Ok(());
+        };
+        let at = now();
+        self.write_catalog(&CatalogRecord::DatasetFailed {
+            id: id.to_string(),
+            error: error.to_string(),
+            at: at.clone(),
+        })?;
+        {
+            let mut meta = entry.meta.write();
+            meta.status = IngestStatus::Failed;
+            meta.error = Some(error.to_string());
+            meta.updated_at = at;
+        }
+        let _ = std::fs::remove_file(self.dataset_dir(id).join("source"));
+        Ok(())
+    }
+
+    /// Sets the tasks scheduled on a dataset.
+    pub fn update_dataset(
+        &self,
+        team: &str,
+        id: &str,
+        scheduled_ids: Vec<String>,
+    ) -> ApiResult<Arc<DatasetEntry>> {
+        let entry = self.dataset(team, id)?;
+        let at = now();
+        self.write_catalog(&CatalogRecord::DatasetUpdated {
+            id: id.to_string(),
+            scheduled_ids: scheduled_ids.clone(),
+            at: at.clone(),
+        })?;
+        {
+            let mut meta = entry.meta.write();
+            meta.scheduled_ids = scheduled_ids;
+            meta.updated_at = at;
+        }
+        Ok(entry)
+    }
+
+    /// Deletes a dataset and its rows.
+    pub fn delete_dataset(&self, team: &str, id: &str) -> ApiResult<()> {
+        let mut datasets = self.datasets.write();
+        datasets
+            .get(id)
+            .filter(|d| d.meta.read().team == team)
+            .ok_or_else(|| ApiError::not_found("dataset", id))?;
+        self.write_catalog(&CatalogRecord::DatasetDeleted { id: id.to_string() })?;
+        datasets.shift_remove(id);
+        let _ = std::fs::remove_dir_all(self.dataset_dir(id));
+        Ok(())
+    }
+
+    /// Appends rows given as JSON objects. Every row is checked first (unknown columns,
+    /// values of the wrong type); a bad row rejects the whole request and nothing is written.
+    /// Returns the number of rows appended.
+    pub fn append_rows(
+        &self,
+        entry: &DatasetEntry,
+        rows: &[serde_json::Value],
+    ) -> ApiResult<usize> {
+        let name = entry.meta.read().name.clone();
+        if entry.meta.read().status != IngestStatus::Success {
+            return Err(ApiError::conflict(format!(
+                "dataset '{name}' cannot take rows until its ingest has succeeded (it is {})",
+                entry.meta.read().status
+            )));
+        }
+        let mut data = entry.data.write();
+        let mut converted = Vec::with_capacity(rows.len());
+        for (i, row) in rows.iter().enumerate() {
+            let obj = row.as_object().ok_or_else(|| {
+                ApiError::bad_request(format!("row {i} is not a JSON object of column values"))
+            })?;
+            for key in obj.keys() {
+                if data.column_index(key).is_none() {
+                    return Err(ApiError::bad_request(format!(
+                        "row {i} has column '{key}', which dataset '{name}' does not have (its columns: {})",
+                        data.column_list()
+                    )));
+                }
+            }
+            let mut cells = Vec::with_capacity(data.columns.len());
+            for (col, ty) in data.columns.iter().zip(data.types.iter()) {
+                let cell = match obj.get(col) {
+                    None => Cell::Null,
+                    Some(v) => Cell::from_json(v, ty).map_err(|e| {
+                        ApiError::bad_request(format!("row {i}, column '{col}' ({ty}): {e}"))
+                    })?,
+                };
+                cells.push(cell);
+            }
+            converted.push(cells);
+        }
+        if let Some(log) = entry.rows_log.lock().as_mut() {
+            let bytes = serde_json::to_vec(&RowsRecordRef::Append { rows: &converted })
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+            log.append([bytes.as_slice()])
+                .map_err(|e| ApiError::storage("the rows", e))?;
+        }
+        let n = converted.len();
+        data.apply(RowsRecord::Append { rows: converted });
+        drop(data);
+        entry.meta.write().updated_at = now();
+        Ok(n)
+    }
+
+    /// Deletes one row by index.
+    pub fn delete_row(&self, entry: &DatasetEntry, index: usize) -> ApiResult<()> {
+        let mut data = entry.data.write();
+        if data.rows.get(index).is_none_or(Option::is_none) {
+            return Err(ApiError::not_found("item", &index.to_string()));
+        }
+        if let Some(log) = entry.rows_log.lock().as_mut() {
+            let bytes = serde_json::to_vec(&RowsRecordRef::Delete {
+                index: index as u64,
+            })
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+            log.append([bytes.as_slice()])
+                .map_err(|e| ApiError::storage("the deletion", e))?;
+        }
+        data.apply(RowsRecord::Delete {
+            index: index as u64,
+        });
+        Ok(())
+    }
+}
+
+/// Item ids: the first 8 bytes of the dataset's UUID followed by the row's index, shown as a
+/// UUID. Stable for the row's life, and resolved without a lookup table.
+pub fn item_id(dataset_id: &str, index: usize) -> String {
+    let prefix = uuid::Uuid::try_parse(dataset_id)
+        .map(|u| *u.as_bytes())
+        .unwrap_or([0; 16]);
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&prefix[..8]);
+    bytes[8..].copy_from_slice(&(index as u64).to_be_bytes());
+    uuid::Uuid::from_bytes(bytes).to_string()
+}
+
+/// The row index an item id names in a dataset, if it is one of its ids.
+pub fn item_index(dataset_id: &str, item: &str) -> Option<usize> {
+    let prefix = uuid::Uuid::try_parse(dataset_id).ok()?;
+    let id = uuid::Uuid::try_parse(item).ok()?;
+    let (a, b) = (prefix.as_bytes(), id.as_bytes());
+    if a[..8] != b[..8] {
+        return None;
+    }
+    let mut idx = [0u8; 8];
+    idx.copy_from_slice(&b[8..]);
+    usize::try_from(u64::from_be_bytes(idx)).ok()
+}

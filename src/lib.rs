@@ -1,0 +1,8 @@
+//! Refuel connectors for the Rust data stack.
+//!
+//! This facade re-exports the workspace's crates under one name:
+//! - [`client`]: the typed async client for the Refuel API and its wire model;
+//! - [`emulator`]: a local, durable, Refuel-compatible API server.
+
+pub use refuel_client as client;
+pub use refuel_emulator as emulator;
