@@ -1,1 +1,8 @@
-//! Integration tests.
+//! Integration tests: the client and the emulator over real HTTP on loopback.
+//!
+//! One test binary with a module per crate, to keep link times down.
+
+mod common;
+
+mod client;
+mod emulator;

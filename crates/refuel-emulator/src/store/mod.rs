@@ -205,6 +205,8 @@ impl Store {
         let mut pending = Vec::new();
         if let Some(dir) = dir {
             std::fs::create_dir_all(dir.join("datasets"))?;
+            // Files half-received when the previous process stopped were never acknowledged.
+            let _ = std::fs::remove_dir_all(dir.join("incoming"));
             pending = store.replay(dir)?;
         }
         Ok((store, pending))
