@@ -91,6 +91,9 @@ pub enum Error {
     /// The client's configuration is unusable.
     #[error("invalid client configuration: {0}")]
     Config(String),
+    /// A failure inside the client itself (a background task panicked or was cancelled).
+    #[error("internal error: {0}")]
+    Internal(String),
     /// An argument was invalid before anything was sent.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),

@@ -220,6 +220,10 @@ impl WithoutUrlRef for reqwest::Error {
 
 /// Decodes the payload of a success body: `data` when present, else the whole body.
 pub(crate) fn decode_data<T: DeserializeOwned>(context: &str, body: &[u8]) -> Result<T> {
+    // The fast path: one pass over an enveloped body.
+    if let Ok(envelope) = serde_json::from_slice::<crate::models::Envelope<T>>(body) {
+        return Ok(envelope.data);
+    }
     #[derive(serde::Deserialize)]
     struct Raw<'a> {
         #[serde(borrow)]
@@ -229,6 +233,10 @@ pub(crate) fn decode_data<T: DeserializeOwned>(context: &str, body: &[u8]) -> Re
         Ok(Raw { data: Some(raw) }) => raw.get().as_bytes(),
         _ => body,
     };
+    // A bare body; on failure, decode again tracking the path, to say where it failed.
+    if let Ok(value) = serde_json::from_slice(payload) {
+        return Ok(value);
+    }
     let de = &mut serde_json::Deserializer::from_slice(payload);
     serde_path_to_error::deserialize(de).map_err(|e| Error::Decode {
         context: context.to_string(),

@@ -246,14 +246,37 @@ fn page_stream<T: DeserializeOwned + Send + 'static>(
             let client = client.clone();
             let target = target.clone();
             let query = query.clone();
-            async move {
+            // Each page is fetched and decoded on its own task, so decoding runs on every
+            // core; `buffered` still bounds the pages in flight (back-pressure).
+            let task = AbortOnDrop(tokio::spawn(async move {
                 client
                     .items()
                     .fetch_range(&target, &query, offset, len)
                     .await
-            }
+            }));
+            task.join()
         })
         .buffered(workers)
         .try_filter(|page: &Page<T>| futures::future::ready(!page.items.is_empty()))
         .boxed()
+}
+
+/// A spawned page fetch that is cancelled when the stream drops it.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> AbortOnDrop<Result<T>> {
+    async fn join(mut self) -> Result<T> {
+        match (&mut self.0).await {
+            Ok(result) => result,
+            Err(e) => Err(crate::Error::Internal(format!(
+                "a page fetch task failed: {e}"
+            ))),
+        }
+    }
+}
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs every test of the workspace on a fresh machine:
+#   1. formatting and lints,
+#   2. Rust unit and integration tests (the client against in-process emulators over
+#      loopback, the emulator binary, durability across restarts and kill -9),
+#   3. the official Python SDK (refuel==0.15.15 from PyPI, unmodified) against the emulator.
+# It installs what the tests need (a Python venv in .venv-sdk) and starts and stops every
+# service itself. Any missing piece is a failure, never a skip.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
+
+echo "==> cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "==> cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "==> cargo build (binaries used by the tests)"
+cargo build --workspace --bins --locked
+
+echo "==> cargo test"
+cargo test --workspace --locked
+
+echo "==> Python SDK conformance (refuel==0.15.15)"
+python="$(bash scripts/python-env.sh | tail -n1)"
+REFUEL_EMULATOR_BIN="$target_dir/debug/refuel-emulator" "$python" -m pytest tests/python -q -p no:cacheprovider
