@@ -917,3 +917,50 @@ async fn unknown_datasets_are_not_found() {
         .unwrap_err();
     assert_eq!(err.to_string(), "project 'no-such-project' not found");
 }
+
+#[tokio::test]
+async fn streams_without_a_total_count_page_until_the_end() {
+    use axum::extract::{Query, State};
+    use axum::routing::get;
+    // A server that does not send `total_count` and caps pages at 40 rows.
+    let rows: Arc<Vec<Value>> = Arc::new((0..250).map(|i| json!({"id": i})).collect());
+    let app = axum::Router::new()
+        .route(
+            "/datasets/{id}",
+            get(|State(rows): State<Arc<Vec<Value>>>, Query(q): Query<std::collections::HashMap<String, String>>| async move {
+                let offset: usize = q.get("offset").and_then(|v| v.parse().ok()).unwrap_or(0);
+                let max: usize = q.get("max_items").and_then(|v| v.parse().ok()).unwrap_or(20);
+                let items: Vec<Value> = rows.iter().skip(offset).take(max.min(40)).cloned().collect();
+                axum::Json(json!({"data": {"id": "x", "name": "x", "ingest_status": "success", "items": items}}))
+            }),
+        )
+        .with_state(rows);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let c = RefuelClient::new(
+        ClientConfig::default()
+            .with_api_key(KEY)
+            .with_base_url(&url)
+            .unwrap()
+            .with_page_size(100),
+    )
+    .unwrap();
+    let dataset = uuid::Uuid::new_v4().to_string();
+    let all: Vec<Row> = c
+        .items()
+        .stream(&dataset, ItemQuery::new())
+        .map_ok(|p| p.items)
+        .try_concat()
+        .await
+        .unwrap();
+    assert_eq!(ids(&all), (0..250).collect::<Vec<i64>>());
+    let some: Vec<Row> = c
+        .items()
+        .stream(&dataset, ItemQuery::new().offset(30).max_items(150))
+        .map_ok(|p| p.items)
+        .try_concat()
+        .await
+        .unwrap();
+    assert_eq!(ids(&some), (30..180).collect::<Vec<i64>>());
+}

@@ -385,9 +385,37 @@ async fn pages_of_one_query_are_cut_from_one_evaluation() {
         paged.extend(page);
     }
     assert_eq!(paged, whole);
-    // The server caps a page at 10,000 rows; the client continues from where it stopped.
+}
+
+#[tokio::test]
+async fn a_page_is_capped_and_the_client_continues_where_it_stopped() {
+    let emu = emulator().await;
+    let c = client_with_project(&emu, "p").await;
+    let dir = tempfile::tempdir().unwrap();
+    let rows = mixed_rows(12_345);
+    upload_csv(&c, dir.path(), "d", &to_csv(&rows)).await;
+    // One page as big as the request: the server answers 10,000 rows, the client asks for
+    // the rest from there.
+    let one_page = refuel::client::RefuelClient::new(
+        refuel::client::ClientConfig::default()
+            .with_api_key(KEY)
+            .with_base_url(emu.url())
+            .unwrap()
+            .with_project("p")
+            .with_page_size(20_000),
+    )
+    .unwrap();
+    one_page.datasets().id("d").await.unwrap();
+    reset_stats(emu.url()).await;
+    let got = one_page
+        .items()
+        .query("d", &ItemQuery::new().max_items(20_000))
+        .await
+        .unwrap();
+    assert_eq!(got, rows);
     let s = stats(emu.url()).await;
-    assert!(s.rows_served >= 2 * whole.len() as u64);
+    assert_eq!(count(&s, "GET /datasets/{dataset_id}"), 2, "{s:?}");
+    assert_eq!(s.rows_served, 12_345);
 }
 
 #[tokio::test]

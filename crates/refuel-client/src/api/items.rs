@@ -149,8 +149,10 @@ impl<'c> Items<'c> {
             let items = client.items();
             let target = items.resolve(&dataset, &query).await?;
             let head: Dataset<serde::de::IgnoredAny> = items.fetch(&target, &query, 0, 0).await?;
-            let total = head.total_count.unwrap_or(0);
-            Ok::<_, crate::Error>(page_stream(client.clone(), target, query, total))
+            Ok::<_, crate::Error>(match head.total_count {
+                Some(total) => page_stream(client.clone(), target, query, total),
+                None => sequential_pages(client.clone(), target, query),
+            })
         })
         .try_flatten()
         .boxed()
@@ -165,16 +167,10 @@ impl<'c> Items<'c> {
         offset: u64,
         max_items: u64,
     ) -> Result<Dataset<T>> {
-        let mut call = Call::get(
-            target.path(),
-            format!("query dataset {}", target.dataset_id),
-        )
-        .query("dataset_id", &target.dataset_id)
-        .queries(query.page_params(offset, max_items));
-        if let Some(task) = &target.task_id {
-            call = call.query("task_id", task);
-        }
-        self.client.transport().call(&call).await
+        self.client
+            .transport()
+            .call(&page_call(target, query, offset, max_items))
+            .await
     }
 
     /// The raw JSON body of one page request, for callers that decode pages themselves
@@ -186,20 +182,15 @@ impl<'c> Items<'c> {
         offset: u64,
         max_items: u64,
     ) -> Result<bytes::Bytes> {
-        let mut call = Call::get(
-            target.path(),
-            format!("query dataset {}", target.dataset_id),
-        )
-        .query("dataset_id", &target.dataset_id)
-        .queries(query.page_params(offset, max_items));
-        if let Some(task) = &target.task_id {
-            call = call.query("task_id", task);
-        }
-        self.client.transport().call_bytes(&call).await
+        self.client
+            .transport()
+            .call_bytes(&page_call(target, query, offset, max_items))
+            .await
     }
 
     /// `len` rows from `offset`, in as many requests as the server needs (a server may
-    /// return fewer rows than asked for; the rest is fetched from where it stopped).
+    /// return fewer rows than asked for; the rest is fetched from where it stopped, until
+    /// the rows end).
     pub async fn fetch_range<T: DeserializeOwned>(
         &self,
         target: &ResolvedTarget,
@@ -213,13 +204,70 @@ impl<'c> Items<'c> {
             let page: Dataset<T> = self
                 .fetch(target, query, at, len - items.len() as u64)
                 .await?;
+            let total = page.total_count;
             let got = page.items.unwrap_or_default();
             if got.is_empty() {
                 break;
             }
             items.extend(got);
+            // The server said how many rows match: nothing lies past them.
+            if total.is_some_and(|t| offset + items.len() as u64 >= t) {
+                break;
+            }
         }
         Ok(Page { offset, items })
+    }
+}
+
+/// Pages fetched one after another until a short page, for a server that does not say how
+/// many rows match.
+fn sequential_pages<T: DeserializeOwned + Send + 'static>(
+    client: RefuelClient,
+    target: ResolvedTarget,
+    query: ItemQuery,
+) -> BoxStream<'static, Result<Page<T>>> {
+    let page_size = client.config().page_size.max(1);
+    let end = query.max_items.map(|m| query.offset.saturating_add(m));
+    stream::try_unfold(Some(query.offset), move |next| {
+        let (client, target, query) = (client.clone(), target.clone(), query.clone());
+        async move {
+            let Some(offset) = next else { return Ok(None) };
+            let len = end.map_or(page_size, |e| page_size.min(e.saturating_sub(offset)));
+            if len == 0 {
+                return Ok(None);
+            }
+            let page: Page<T> = client
+                .items()
+                .fetch_range(&target, &query, offset, len)
+                .await?;
+            if page.items.is_empty() {
+                return Ok(None);
+            }
+            // `fetch_range` comes back short only at the end of the rows.
+            let got = page.items.len() as u64;
+            let following = (got == len).then_some(offset + got);
+            Ok(Some((page, following)))
+        }
+    })
+    .boxed()
+}
+
+/// The request for `max_items` rows of the query from `offset`.
+fn page_call<'a>(
+    target: &ResolvedTarget,
+    query: &ItemQuery,
+    offset: u64,
+    max_items: u64,
+) -> Call<'a> {
+    let call = Call::get(
+        target.path(),
+        format!("query dataset {}", target.dataset_id),
+    )
+    .query("dataset_id", &target.dataset_id)
+    .queries(query.page_params(offset, max_items));
+    match &target.task_id {
+        Some(task) => call.query("task_id", task),
+        None => call,
     }
 }
 

@@ -671,8 +671,6 @@ impl Store {
         }
         let n = converted.len();
         data.apply(RowsRecord::Append { rows: converted });
-        drop(data);
-        entry.meta.write().updated_at = now();
         Ok(n)
     }
 
