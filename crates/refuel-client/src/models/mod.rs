@@ -5,19 +5,27 @@
 //! fields are ignored, missing optional fields become `None`, and enums carry an `Other`
 //! catch-all for values this version does not know.
 
+pub mod application;
 pub mod dataset;
 pub mod envelope;
 pub mod filter;
+pub mod finetune;
 pub mod item;
 pub mod project;
+pub mod run;
 pub mod schema;
+pub mod task;
 
+pub use application::{Application, FieldOutput, LabelOutput, LabelResponse, Usage};
 pub use dataset::{Dataset, DatasetSource, DatasetSummary, IngestStatus};
 pub use envelope::Envelope;
 pub use filter::{Direction, Filter, FilterOp, FilterType, FilterValueType, OrderBy};
+pub use finetune::{BASE_MODELS, ExportCreated, FinetuneRequest, Hyperparameters, LabelingModel};
 pub use item::{ItemQuery, Label, LabeledItem, Row};
 pub use project::Project;
+pub use run::{Metric, RunMetrics, RunStatus, TaskRun};
 pub use schema::{ColumnSchema, ColumnType, DatasetSchema};
+pub use task::{FieldType, MODELS, Subtask, Task, TaskSettings, model_id};
 
 /// The id of the catalog project whose applications the Python SDK lists at start-up.
 pub const APP_CATALOG_PROJECT_ID: &str = "fb327444-e5ad-4808-88c9-4dc1ea8f086b";
