@@ -69,7 +69,7 @@ fn fields_map_or_empty_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<In
     #[serde(untagged)]
     enum MapOrList {
         Map(IndexMap<String, FieldOutput>),
-        List(serde::de::IgnoredAny),
+        List(Vec<serde::de::IgnoredAny>),
         Null(()),
     }
     Ok(match MapOrList::deserialize(d)? {
