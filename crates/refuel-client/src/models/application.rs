@@ -69,6 +69,7 @@ fn fields_map_or_empty_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<In
     #[serde(untagged)]
     enum MapOrList {
         Map(IndexMap<String, FieldOutput>),
+        #[allow(dead_code)]
         List(Vec<serde::de::IgnoredAny>),
         Null(()),
     }
