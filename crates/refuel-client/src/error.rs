@@ -105,6 +105,18 @@ pub enum Error {
         /// The server's reason.
         message: String,
     },
+    /// A task run ended without completing: it failed or was cancelled.
+    #[error("the run of task '{task}' on dataset '{dataset}' ended as {status}: {message}")]
+    RunEnded {
+        /// The task's name or id, as given.
+        task: String,
+        /// The dataset's name or id, as given.
+        dataset: String,
+        /// How it ended (`failed` or `cancelled`).
+        status: crate::models::RunStatus,
+        /// The server's reason, or a description of the status.
+        message: String,
+    },
     /// Waiting for something took longer than allowed.
     #[error("{what} did not finish within {timeout:?}")]
     Timeout {

@@ -22,7 +22,9 @@
 //! ```
 //!
 //! Handlers hang off the client: [`RefuelClient::projects`], [`RefuelClient::datasets`],
-//! [`RefuelClient::items`]. Every resource can be named by name or UUID; names are resolved
+//! [`RefuelClient::items`], [`RefuelClient::tasks`], [`RefuelClient::runs`],
+//! [`RefuelClient::applications`], [`RefuelClient::exports`], [`RefuelClient::finetuning`].
+//! Every resource can be named by name or UUID; names are resolved
 //! by listing and cached. Idempotent calls are retried with backoff and jitter; appends and
 //! uploads never are blindly (see [`retry::Idempotency`]).
 
@@ -32,13 +34,20 @@ pub mod error;
 pub mod models;
 mod resolve;
 pub mod retry;
+#[cfg(test)]
+mod testing;
 mod transport;
 
 use std::sync::Arc;
 
+pub use api::applications::{Applications, LabelOptions};
 pub use api::datasets::{Datasets, WaitOptions};
+pub use api::exports::Exports;
+pub use api::finetuning::Finetuning;
 pub use api::items::{Items, Page};
 pub use api::projects::Projects;
+pub use api::runs::{RunProgress, Runs};
+pub use api::tasks::{TaskField, Tasks, task_settings};
 pub use config::{ApiKey, ClientConfig};
 pub use error::{Error, ResourceKind, Result, redact_url};
 pub use resolve::is_uuid;
@@ -116,6 +125,31 @@ impl RefuelClient {
     /// Rows of the current project's datasets.
     pub fn items(&self) -> Items<'_> {
         Items::new(self)
+    }
+
+    /// Labeling tasks of the current project.
+    pub fn tasks(&self) -> Tasks<'_> {
+        Tasks::new(self)
+    }
+
+    /// Task runs (batch labeling) of the current project.
+    pub fn runs(&self) -> Runs<'_> {
+        Runs::new(self)
+    }
+
+    /// Applications (online labeling) of the current project.
+    pub fn applications(&self) -> Applications<'_> {
+        Applications::new(self)
+    }
+
+    /// Dataset exports of the current project.
+    pub fn exports(&self) -> Exports<'_> {
+        Exports::new(self)
+    }
+
+    /// Finetuned models of the current project.
+    pub fn finetuning(&self) -> Finetuning<'_> {
+        Finetuning::new(self)
     }
 
     pub(crate) fn transport(&self) -> &Transport {

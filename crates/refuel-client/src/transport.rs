@@ -140,13 +140,30 @@ impl Transport {
     /// response; an error status becomes [`Error::Api`] with the server's message.
     pub async fn send(&self, call: &Call<'_>) -> Result<Response> {
         let url = self.url(&call.path);
+        self.send_to(call, &url, Target::Api).await
+    }
+
+    /// GETs an absolute, presigned URL (an export's download link): no `Authorization`
+    /// header (the signature is in the URL, and the key must not leak to a third party),
+    /// retried as an idempotent call. The timeout covers the wait for the response's
+    /// headers only, so that a large body can take as long as it needs; readers of the body
+    /// should bound the wait for each chunk themselves. An error status becomes
+    /// [`Error::Api`] carrying only the status's reason: object stores echo parts of the
+    /// signature in their error bodies.
+    pub async fn send_presigned(&self, url: &Url, context: &str) -> Result<Response> {
+        let call = Call::get("", context);
+        self.send_to(&call, url.as_str(), Target::Presigned).await
+    }
+
+    async fn send_to(&self, call: &Call<'_>, url: &str, target: Target) -> Result<Response> {
         let mut retry = 0u32;
         loop {
-            let mut rb = self
-                .http
-                .request(call.method.clone(), &url)
-                .header(AUTHORIZATION, self.auth.clone())
-                .timeout(self.timeout);
+            let mut rb = self.http.request(call.method.clone(), url);
+            if target == Target::Api {
+                rb = rb
+                    .header(AUTHORIZATION, self.auth.clone())
+                    .timeout(self.timeout);
+            }
             if !call.query.is_empty() {
                 rb = rb.query(&call.query);
             }
@@ -154,7 +171,26 @@ impl Transport {
                 rb = body(rb)?;
             }
             let can_retry = retry < self.retry.max_retries;
-            match rb.send().await {
+            let sent = match target {
+                Target::Api => rb.send().await,
+                Target::Presigned => match tokio::time::timeout(self.timeout, rb.send()).await {
+                    Ok(sent) => sent,
+                    Err(_) if can_retry && call.idempotency == Idempotency::Idempotent => {
+                        let delay = self.retry.delay(retry, None);
+                        tracing::warn!(context = %call.context, ?delay, "no response in time; retrying");
+                        tokio::time::sleep(delay).await;
+                        retry += 1;
+                        continue;
+                    }
+                    Err(_) => {
+                        return Err(Error::Timeout {
+                            what: format!("{}: the response", call.context),
+                            timeout: self.timeout,
+                        });
+                    }
+                },
+            };
+            match sent {
                 Ok(resp) if resp.status().is_success() => return Ok(resp),
                 Ok(resp) => {
                     let status = resp.status();
@@ -166,7 +202,17 @@ impl Transport {
                         retry += 1;
                         continue;
                     }
-                    return Err(api_error(&call.context, resp).await);
+                    return Err(match target {
+                        Target::Api => api_error(&call.context, resp).await,
+                        Target::Presigned => Error::Api {
+                            context: call.context.clone(),
+                            status,
+                            message: status
+                                .canonical_reason()
+                                .unwrap_or("no message")
+                                .to_string(),
+                        },
+                    });
                 }
                 Err(err) => {
                     if can_retry && self.retry.retry_error(&err, call.idempotency) {
@@ -180,6 +226,19 @@ impl Transport {
                 }
             }
         }
+    }
+
+    /// Sends the call and returns the success status with the raw body, for the endpoints
+    /// whose success statuses differ in meaning (`202 Accepted` while an async label is
+    /// pending, `200 OK` once it is done).
+    pub async fn call_status(&self, call: &Call<'_>) -> Result<(StatusCode, Bytes)> {
+        let resp = self.send(call).await?;
+        let status = resp.status();
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| Error::transport(call.context.clone(), e))?;
+        Ok((status, body))
     }
 
     /// Sends the call and decodes `data` (or the whole body when it has no `data`).
@@ -200,6 +259,15 @@ impl Transport {
     pub async fn call_unit(&self, call: &Call<'_>) -> Result<()> {
         self.call_bytes(call).await.map(drop)
     }
+}
+
+/// Where a request goes, which decides its authentication and timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    /// An API endpoint: the API key, and the timeout over the whole exchange.
+    Api,
+    /// A presigned URL: no API key, and the timeout over the wait for headers only.
+    Presigned,
 }
 
 trait WithoutUrlRef {
@@ -246,7 +314,8 @@ pub(crate) fn decode_data<T: DeserializeOwned>(context: &str, body: &[u8]) -> Re
     })
 }
 
-fn excerpt(body: &[u8]) -> String {
+/// The first 200 bytes of a body, printable, for error messages.
+pub(crate) fn excerpt(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(&body[..body.len().min(200)]);
     let mut s: String = text.chars().filter(|c| !c.is_control()).collect();
     if body.len() > 200 {

@@ -18,13 +18,16 @@
 
 pub mod error;
 pub mod ingest;
+pub mod labeler;
 pub mod query;
+pub mod runner;
 pub mod server;
 pub mod store;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -45,6 +48,38 @@ pub struct EmulatorConfig {
     pub data_dir: Option<PathBuf>,
     /// The accepted API keys, one team each; [`DEFAULT_API_KEY`] when empty.
     pub api_keys: Vec<String>,
+    /// What labels task runs and applications (the reference labeler by default).
+    pub labeler: LabelerConfig,
+    /// Timings of simulated work.
+    pub settings: Settings,
+}
+
+/// Which labeler the emulator uses.
+#[derive(Debug, Clone, Default)]
+pub enum LabelerConfig {
+    /// The offline, deterministic [`labeler::ReferenceLabeler`].
+    #[default]
+    Reference,
+    /// An OpenAI-compatible chat-completions server.
+    OpenAi(labeler::OpenAiConfig),
+}
+
+/// Timings of simulated work.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// How long each finetuning stage lasts (default 10 s).
+    pub finetune_stage: Duration,
+    /// How long an export's download URL stays valid (default 24 h).
+    pub export_url_ttl: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            finetune_stage: Duration::from_secs(10),
+            export_url_ttl: Duration::from_secs(24 * 3600),
+        }
+    }
 }
 
 impl Default for EmulatorConfig {
@@ -53,6 +88,8 @@ impl Default for EmulatorConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             data_dir: None,
             api_keys: Vec::new(),
+            labeler: LabelerConfig::default(),
+            settings: Settings::default(),
         }
     }
 }
@@ -112,8 +149,20 @@ impl Emulator {
             faults: Default::default(),
             cache: Default::default(),
             http,
+            labeler: match &config.labeler {
+                LabelerConfig::Reference => Arc::new(labeler::ReferenceLabeler),
+                LabelerConfig::OpenAi(c) => {
+                    Arc::new(labeler::OpenAiLabeler::new(c.clone()).map_err(anyhow::Error::msg)?)
+                }
+            },
+            pending_labels: Default::default(),
+            settings: config.settings,
         });
-        for p in pending {
+        for run in pending.runs {
+            tracing::info!(run = %run.rec.lock().id, "resuming an interrupted run");
+            runner::spawn_run(state.clone(), run);
+        }
+        for p in pending.ingests {
             let source = match (p.source_file, p.source_path) {
                 (Some(file), _) => IngestSource::File(file),
                 (None, Some(url)) => IngestSource::Url(url),

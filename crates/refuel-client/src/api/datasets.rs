@@ -275,15 +275,7 @@ impl<'c> Datasets<'c> {
     }
 }
 
-/// A 404 on a resource given by id becomes [`Error::NotFound`] naming it.
+/// A 404 on a dataset given by name or id becomes [`Error::NotFound`] naming it.
 pub(crate) fn not_found_as(err: Error, dataset: &str, client: &RefuelClient) -> Error {
-    if matches!(err, Error::Api { status, .. } if status == reqwest::StatusCode::NOT_FOUND) {
-        Error::NotFound {
-            kind: ResourceKind::Dataset,
-            name: dataset.to_string(),
-            scope: client.project().map(|p| format!("project '{p}'")),
-        }
-    } else {
-        err
-    }
+    super::not_found(err, ResourceKind::Dataset, dataset, client)
 }

@@ -5,7 +5,7 @@ use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use serde::de::DeserializeOwned;
 
 use crate::RefuelClient;
-use crate::error::{ResourceKind, Result};
+use crate::error::Result;
 use crate::models::{Dataset, ItemQuery, LabeledItem, Row};
 use crate::transport::Call;
 
@@ -42,13 +42,6 @@ pub struct Items<'c> {
     client: &'c RefuelClient,
 }
 
-#[derive(serde::Deserialize)]
-struct NamedTask {
-    id: String,
-    #[serde(default)]
-    task_name: String,
-}
-
 impl<'c> Items<'c> {
     pub(crate) fn new(client: &'c RefuelClient) -> Self {
         Self { client }
@@ -58,29 +51,13 @@ impl<'c> Items<'c> {
     pub async fn resolve(&self, dataset: &str, query: &ItemQuery) -> Result<ResolvedTarget> {
         let dataset_id = self.client.datasets().id(dataset).await?;
         let task_id = match &query.task {
-            Some(task) => Some(self.task_id(task).await?),
+            Some(task) => Some(self.client.tasks().id(task).await?),
             None => None,
         };
         Ok(ResolvedTarget {
             dataset_id,
             task_id,
         })
-    }
-
-    async fn task_id(&self, task: &str) -> Result<String> {
-        if crate::is_uuid(task) {
-            return Ok(task.to_string());
-        }
-        let project_id = self.client.project_id().await?;
-        let scope = self.client.project().map(|p| format!("project '{p}'"));
-        self.client
-            .names()
-            .resolve(ResourceKind::Task, &project_id, scope, task, || async {
-                let call = Call::get(format!("/projects/{project_id}/tasks"), "list tasks");
-                let tasks: Vec<NamedTask> = self.client.transport().call(&call).await?;
-                Ok(tasks.into_iter().map(|t| (t.task_name, t.id)))
-            })
-            .await
     }
 
     /// The number of rows matching the query's filters (ignoring its offset and limit).

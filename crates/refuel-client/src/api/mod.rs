@@ -1,12 +1,20 @@
 //! Resource handlers, one module per resource.
 
+pub mod applications;
 pub mod datasets;
+pub mod exports;
+pub mod finetuning;
 pub mod items;
 pub mod projects;
+pub mod runs;
+pub mod tasks;
+#[cfg(test)]
+mod wire_tests;
 
 use std::future::Future;
 
-use crate::error::{Error, Result};
+use crate::RefuelClient;
+use crate::error::{Error, ResourceKind, Result};
 
 /// Creates something with a non-idempotent call, safely: when the call fails in a way where
 /// the server may have acted (a timeout, a 5xx, a dropped connection after sending), it
@@ -45,5 +53,66 @@ fn may_have_acted(err: &Error) -> bool {
         Error::Transport { source, .. } => !source.is_connect() && !source.is_builder(),
         Error::Api { status, .. } => status.is_server_error(),
         _ => false,
+    }
+}
+
+/// A 404 on a resource given by name or id becomes [`Error::NotFound`] naming it (and the
+/// client's project, where project-scoped resources are looked for).
+pub(crate) fn not_found(
+    err: Error,
+    kind: ResourceKind,
+    name: &str,
+    client: &RefuelClient,
+) -> Error {
+    if matches!(err, Error::Api { status, .. } if status == reqwest::StatusCode::NOT_FOUND) {
+        Error::NotFound {
+            kind,
+            name: name.to_string(),
+            scope: client.project().map(|p| format!("project '{p}'")),
+        }
+    } else {
+        err
+    }
+}
+
+/// A value made safe to put in a URL path as one segment: every byte outside the
+/// unreserved set (`A-Z a-z 0-9 - . _ ~`) is percent-encoded, so an id given by a caller can
+/// never reach another endpoint (`../`, `?`, `#`).
+pub(crate) fn segment(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    // `.` and `..` are unreserved but still mean something in a path.
+    match out.as_str() {
+        "." => "%2E".to_string(),
+        ".." => "%2E%2E".to_string(),
+        _ => out,
+    }
+}
+
+/// Fails with [`Error::InvalidArgument`] when a required text argument is empty.
+pub(crate) fn require(value: &str, what: &str) -> Result<()> {
+    if value.trim().is_empty() {
+        Err(Error::InvalidArgument(format!("{what} must not be empty")))
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_are_encoded() {
+        assert_eq!(segment("abc-123_x.y~z"), "abc-123_x.y~z");
+        assert_eq!(segment("a/b?c#d"), "a%2Fb%3Fc%23d");
+        assert_eq!(segment(".."), "%2E%2E");
+        assert_eq!(segment("é"), "%C3%A9");
     }
 }

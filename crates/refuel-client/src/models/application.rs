@@ -64,7 +64,9 @@ pub struct LabelOutput {
 }
 
 /// The Python SDK fills failed outputs with `refuel_fields: []`; accept it as empty.
-fn fields_map_or_empty_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<IndexMap<String, FieldOutput>, D::Error> {
+fn fields_map_or_empty_list<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<IndexMap<String, FieldOutput>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum MapOrList {

@@ -23,7 +23,10 @@ super::wire_enum! {
 impl RunStatus {
     /// Whether the run has ended.
     pub fn is_terminal(&self) -> bool {
-        matches!(self, Self::Completed | Self::Failed | Self::Cancelled | Self::Paused)
+        matches!(
+            self,
+            Self::Completed | Self::Failed | Self::Cancelled | Self::Paused
+        )
     }
 }
 
@@ -91,6 +94,9 @@ pub struct TaskRun {
 impl TaskRun {
     /// The value of a metric, if present.
     pub fn metric(&self, name: &str) -> Option<f64> {
-        self.metrics.iter().find(|m| m.name == name).and_then(|m| m.value)
+        self.metrics
+            .iter()
+            .find(|m| m.name == name)
+            .and_then(|m| m.value)
     }
 }

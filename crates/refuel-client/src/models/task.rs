@@ -23,7 +23,10 @@ super::wire_enum! {
 impl FieldType {
     /// Whether the field is labeled (as opposed to an enrichment).
     pub fn is_labeled(&self) -> bool {
-        matches!(self, Self::Classification | Self::MultilabelClassification | Self::AttributeExtraction)
+        matches!(
+            self,
+            Self::Classification | Self::MultilabelClassification | Self::AttributeExtraction
+        )
     }
 
     /// Whether the field picks from a list of labels.
@@ -33,7 +36,10 @@ impl FieldType {
 
     /// Whether the field is an enrichment.
     pub fn is_enrichment(&self) -> bool {
-        matches!(self, Self::WebpageTransform | Self::WebpageScrape | Self::WebSearch)
+        matches!(
+            self,
+            Self::WebpageTransform | Self::WebpageScrape | Self::WebSearch
+        )
     }
 }
 
@@ -133,7 +139,9 @@ pub struct Task {
 impl Task {
     /// The field (subtask) with this name or id.
     pub fn field(&self, name_or_id: &str) -> Option<&Subtask> {
-        self.subtasks.iter().find(|s| s.name == name_or_id || s.id == name_or_id)
+        self.subtasks
+            .iter()
+            .find(|s| s.name == name_or_id || s.id == name_or_id)
     }
 }
 

@@ -1,34 +1,71 @@
-//! Checking filters and orders against a schema, with errors that name what is wrong.
+//! Checking filters and orders against a schema (and a task's fields), with errors that
+//! name what is wrong.
 
-use refuel_client::models::{ColumnType, Direction, Filter, FilterOp, FilterType, OrderBy};
+use refuel_client::models::{
+    ColumnType, Direction, Filter, FilterOp, FilterType, FilterValueType, OrderBy, Subtask,
+};
 use regex::Regex;
 
 use crate::error::{ApiError, ApiResult};
 use crate::store::{Cell, DatasetData};
 
+/// Which label value of a task field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LabelKind {
+    /// The final label (the human's when verified, else the LLM's).
+    Final,
+    /// The LLM's label.
+    Llm,
+    /// The LLM label's confidence.
+    Confidence,
+}
+
+/// Where a value comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// A dataset column.
+    Column(usize),
+    /// A label of a task field (by index in the task's fields).
+    Label {
+        /// The field.
+        field: usize,
+        /// Which value.
+        kind: LabelKind,
+    },
+}
+
+/// The right-hand side of a comparison.
+#[derive(Debug, Clone)]
+pub enum Operand {
+    /// A constant.
+    Const(Cell),
+    /// A value of the same row (compare a label with a ground-truth column).
+    Source(Source),
+}
+
 /// A filter ready to evaluate.
 #[derive(Debug, Clone)]
 pub enum Predicate {
-    /// A comparison of a column with a constant.
+    /// A comparison.
     Compare {
-        col: usize,
+        src: Source,
         op: FilterOp,
-        value: Cell,
+        value: Operand,
     },
     /// `IS NULL` (or `IS NOT NULL` when negated).
-    IsNull { col: usize, negated: bool },
+    IsNull { src: Source, negated: bool },
     /// `LIKE`, `ILIKE`, and their negations: substring containment.
     Contains {
-        col: usize,
+        src: Source,
         needle: String,
         ignore_case: bool,
         negated: bool,
     },
     /// `IN`.
-    In { col: usize, values: Vec<Cell> },
+    In { src: Source, values: Vec<Cell> },
     /// `~*` and `!~*`.
     Regex {
-        col: usize,
+        src: Source,
         regex: Regex,
         negated: bool,
     },
@@ -37,13 +74,15 @@ pub enum Predicate {
         words: Vec<String>,
         cols: Vec<usize>,
     },
+    /// `IS VERIFIED` (or `IS NOT VERIFIED` when negated) of a task field's label.
+    Verified { field: usize, negated: bool },
 }
 
 /// One order key ready to evaluate.
 #[derive(Debug, Clone, Copy)]
 pub struct SortKey {
-    /// The column.
-    pub col: usize,
+    /// What orders.
+    pub src: Source,
     /// Descending.
     pub desc: bool,
 }
@@ -68,9 +107,26 @@ impl CompiledQuery {
     pub fn key(&self) -> &str {
         &self.key
     }
+
+    /// Whether the query reads labels.
+    pub fn reads_labels(&self) -> bool {
+        let label = |s: &Source| matches!(s, Source::Label { .. });
+        self.sort.iter().any(|k| label(&k.src))
+            || self.predicates.iter().any(|p| match p {
+                Predicate::Compare { src, value, .. } => {
+                    label(src) || matches!(value, Operand::Source(s) if label(s))
+                }
+                Predicate::IsNull { src, .. }
+                | Predicate::Contains { src, .. }
+                | Predicate::In { src, .. }
+                | Predicate::Regex { src, .. } => label(src),
+                Predicate::Verified { .. } => true,
+                Predicate::Similar { .. } => false,
+            })
+    }
 }
 
-/// The words of a text: runs of letters and digits, lowercased.
+/// The words of a text: runs of letters and digits, lowercased, sorted, distinct.
 pub fn words(text: &str) -> Vec<String> {
     let mut out: Vec<String> = text
         .split(|c: char| !c.is_alphanumeric())
@@ -82,29 +138,99 @@ pub fn words(text: &str) -> Vec<String> {
     out
 }
 
-/// Checks `filters` and `orders` against the dataset `name`'s schema.
+/// The schema a query is checked against: a dataset and, for label queries, a task's fields.
+#[derive(Debug, Clone, Copy)]
+pub struct Scope<'a> {
+    /// The dataset.
+    pub data: &'a DatasetData,
+    /// The dataset's name, for messages.
+    pub name: &'a str,
+    /// The task's fields, when the query has a task.
+    pub fields: Option<&'a [Subtask]>,
+}
+
+impl Scope<'_> {
+    fn column(&self, field: &str, what: &str) -> ApiResult<usize> {
+        self.data.column_index(field).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "unknown column '{field}' in {what}: dataset '{}' has {}",
+                self.name,
+                self.data.column_list()
+            ))
+        })
+    }
+
+    fn field(&self, subtask: Option<&str>, what: &str) -> ApiResult<usize> {
+        let fields = self.fields.ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "{what} needs a task: query /tasks/{{task_id}}/datasets/{{dataset_id}}"
+            ))
+        })?;
+        let id = subtask.filter(|s| !s.is_empty()).ok_or_else(|| {
+            ApiError::bad_request(format!("{what} needs a subtask_id (the task field)"))
+        })?;
+        fields
+            .iter()
+            .position(|f| f.id == id || f.name == id)
+            .ok_or_else(|| {
+                let known: Vec<String> = fields
+                    .iter()
+                    .map(|f| format!("{} ({})", f.name, f.id))
+                    .collect();
+                ApiError::bad_request(format!(
+                    "unknown task field '{id}' in {what}; the task's fields are {}",
+                    known.join(", ")
+                ))
+            })
+    }
+
+    /// The type a constant compared with `src` is parsed as.
+    fn value_type(&self, src: Source) -> ColumnType {
+        match src {
+            Source::Column(i) => self.data.types[i].clone(),
+            Source::Label {
+                kind: LabelKind::Confidence,
+                ..
+            } => ColumnType::Number,
+            Source::Label { .. } => ColumnType::String,
+        }
+    }
+}
+
+/// Checks `filters` and `orders` against the scope.
 pub fn compile(
-    data: &DatasetData,
-    name: &str,
+    scope: Scope<'_>,
     filters: &[Filter],
     orders: &[OrderBy],
 ) -> ApiResult<CompiledQuery> {
     let mut predicates = Vec::with_capacity(filters.len());
     for f in filters {
-        predicates.push(compile_filter(data, name, f)?);
+        predicates.push(compile_filter(scope, f)?);
     }
     let mut sort = Vec::with_capacity(orders.len());
     for o in orders {
-        if o.subtask_id.is_some()
-            || ((o.field == "label" || o.field == "confidence")
-                && data.column_index(&o.field).is_none())
-        {
-            return Err(ApiError::bad_request(format!(
-                "ordering by the {} of a task field needs a task: query /tasks/{{task_id}}/datasets/{{dataset_id}}",
-                o.field
-            )));
-        }
-        let col = column(data, name, &o.field, "order_bys")?;
+        let src = match o.field.as_str() {
+            "label" | "confidence"
+                if o.subtask_id.is_some() || scope.data.column_index(&o.field).is_none() =>
+            {
+                let field =
+                    scope.field(o.subtask_id.as_deref(), &format!("ordering by {}", o.field))?;
+                let kind = if o.field == "label" {
+                    LabelKind::Final
+                } else {
+                    LabelKind::Confidence
+                };
+                Source::Label { field, kind }
+            }
+            column => {
+                if o.subtask_id.as_deref().is_some_and(|s| !s.is_empty()) {
+                    return Err(ApiError::bad_request(format!(
+                        "order_bys with a subtask_id orders by 'label' or 'confidence', not '{column}'"
+                    )));
+                }
+                Source::Column(scope.column(column, "order_bys")?)
+            }
+        };
         let desc = match &o.direction {
             Direction::Asc => false,
             Direction::Desc => true,
@@ -114,7 +240,7 @@ pub fn compile(
                 )));
             }
         };
-        sort.push(SortKey { col, desc });
+        sort.push(SortKey { src, desc });
     }
     let key = serde_json::to_string(&(filters, orders)).unwrap_or_default();
     Ok(CompiledQuery {
@@ -124,33 +250,8 @@ pub fn compile(
     })
 }
 
-fn column(data: &DatasetData, name: &str, field: &str, what: &str) -> ApiResult<usize> {
-    data.column_index(field).ok_or_else(|| {
-        ApiError::bad_request(format!(
-            "unknown column '{field}' in {what}: dataset '{name}' has {}",
-            data.column_list()
-        ))
-    })
-}
-
-fn compile_filter(data: &DatasetData, name: &str, f: &Filter) -> ApiResult<Predicate> {
+fn compile_filter(scope: Scope<'_>, f: &Filter) -> ApiResult<Predicate> {
     let show = || f.to_query_value();
-    match &f.filter_type {
-        FilterType::Metadata => {}
-        FilterType::Similar => {}
-        FilterType::Label => {
-            return Err(ApiError::bad_request(format!(
-                "label filters need a task: query /tasks/{{task_id}}/datasets/{{dataset_id}} (filter {})",
-                show()
-            )));
-        }
-        FilterType::Other(t) => {
-            return Err(ApiError::bad_request(format!(
-                "unknown filter_type '{t}' (known: metadata, label, similar) in filter {}",
-                show()
-            )));
-        }
-    }
     if f.operator == FilterOp::Similar || f.filter_type == FilterType::Similar {
         // The Python SDK sends the text in `field`; `value` is accepted too.
         let text = match &f.value {
@@ -164,7 +265,8 @@ fn compile_filter(data: &DatasetData, name: &str, f: &Filter) -> ApiResult<Predi
                 show()
             )));
         }
-        let cols = data
+        let cols = scope
+            .data
             .types
             .iter()
             .enumerate()
@@ -173,8 +275,56 @@ fn compile_filter(data: &DatasetData, name: &str, f: &Filter) -> ApiResult<Predi
             .collect();
         return Ok(Predicate::Similar { words, cols });
     }
-    let col = column(data, name, &f.field, "filters")?;
-    let ty = &data.types[col];
+    let src = match &f.filter_type {
+        FilterType::Metadata => Source::Column(scope.column(&f.field, "filters")?),
+        FilterType::Label => {
+            let what = format!("label filter {}", show());
+            let field = scope.field(f.subtask_id.as_deref(), &what)?;
+            if matches!(f.operator, FilterOp::IsVerified | FilterOp::IsNotVerified) {
+                return Ok(Predicate::Verified {
+                    field,
+                    negated: f.operator == FilterOp::IsNotVerified,
+                });
+            }
+            match f.field.as_str() {
+                "llm_label" => Source::Label {
+                    field,
+                    kind: LabelKind::Llm,
+                },
+                "label" => Source::Label {
+                    field,
+                    kind: LabelKind::Final,
+                },
+                "confidence" => Source::Label {
+                    field,
+                    kind: LabelKind::Confidence,
+                },
+                "expected_label" => {
+                    let fields = scope.fields.unwrap_or_default();
+                    let gt = fields[field].label_column.as_deref().filter(|c| !c.is_empty()).ok_or_else(|| {
+                        ApiError::bad_request(format!(
+                            "task field '{}' has no ground-truth column, so it has no expected_label ({what})",
+                            fields[field].name
+                        ))
+                    })?;
+                    Source::Column(scope.column(gt, "the ground-truth column")?)
+                }
+                other => {
+                    return Err(ApiError::bad_request(format!(
+                        "a label filter's field is llm_label, label, confidence or expected_label, not '{other}' ({what})"
+                    )));
+                }
+            }
+        }
+        FilterType::Similar => unreachable!("handled above"),
+        FilterType::Other(t) => {
+            return Err(ApiError::bad_request(format!(
+                "unknown filter_type '{t}' (known: metadata, label, similar) in filter {}",
+                show()
+            )));
+        }
+    };
+    let ty = scope.value_type(src);
     let text_value = || -> ApiResult<String> {
         match &f.value {
             Some(serde_json::Value::String(s)) => Ok(s.clone()),
@@ -190,10 +340,18 @@ fn compile_filter(data: &DatasetData, name: &str, f: &Filter) -> ApiResult<Predi
     let typed = |text: &str| -> ApiResult<Cell> {
         match ty {
             ColumnType::Number => Cell::parse_number(text).ok_or_else(|| {
-                ApiError::bad_request(format!("'{text}' is not a number, but column '{}' is a number column (filter {})", f.field, show()))
+                ApiError::bad_request(format!(
+                    "'{text}' is not a number, but '{}' is numeric (filter {})",
+                    f.field,
+                    show()
+                ))
             }),
             ColumnType::Boolean => Cell::parse_bool(text).map(Cell::Bool).ok_or_else(|| {
-                ApiError::bad_request(format!("'{text}' is not true or false, but column '{}' is a boolean column (filter {})", f.field, show()))
+                ApiError::bad_request(format!(
+                    "'{text}' is not true or false, but column '{}' is a boolean column (filter {})",
+                    f.field,
+                    show()
+                ))
             }),
             _ => Ok(Cell::Str(text.into())),
         }
@@ -204,21 +362,31 @@ fn compile_filter(data: &DatasetData, name: &str, f: &Filter) -> ApiResult<Predi
         | FilterOp::Lt
         | FilterOp::LtEq
         | FilterOp::Gt
-        | FilterOp::GtEq) => Predicate::Compare {
-            col,
-            op: op.clone(),
-            value: typed(&text_value()?)?,
-        },
+        | FilterOp::GtEq) => {
+            let value = if f.value_type == Some(FilterValueType::Metadata) {
+                let column = text_value()?;
+                Operand::Source(Source::Column(
+                    scope.column(&column, "a label filter's value (value_type metadata)")?,
+                ))
+            } else {
+                Operand::Const(typed(&text_value()?)?)
+            };
+            Predicate::Compare {
+                src,
+                op: op.clone(),
+                value,
+            }
+        }
         FilterOp::IsNull => Predicate::IsNull {
-            col,
+            src,
             negated: false,
         },
-        FilterOp::IsNotNull => Predicate::IsNull { col, negated: true },
+        FilterOp::IsNotNull => Predicate::IsNull { src, negated: true },
         op @ (FilterOp::Like | FilterOp::ILike | FilterOp::NotLike | FilterOp::NotILike) => {
             let ignore_case = matches!(op, FilterOp::ILike | FilterOp::NotILike);
             let needle = text_value()?;
             Predicate::Contains {
-                col,
+                src,
                 needle: if ignore_case {
                     needle.to_lowercase()
                 } else {
@@ -255,7 +423,7 @@ fn compile_filter(data: &DatasetData, name: &str, f: &Filter) -> ApiResult<Predi
                 };
                 values.push(typed(&text)?);
             }
-            Predicate::In { col, values }
+            Predicate::In { src, values }
         }
         op @ (FilterOp::RegexMatch | FilterOp::NotRegexMatch) => {
             let pattern = text_value()?;
@@ -267,7 +435,7 @@ fn compile_filter(data: &DatasetData, name: &str, f: &Filter) -> ApiResult<Predi
                     ApiError::bad_request(format!("invalid regular expression '{pattern}': {e}"))
                 })?;
             Predicate::Regex {
-                col,
+                src,
                 regex,
                 negated: *op == FilterOp::NotRegexMatch,
             }

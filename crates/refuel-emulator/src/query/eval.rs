@@ -1,47 +1,85 @@
-//! Evaluating a compiled query over a dataset's rows.
+//! Evaluating a compiled query over a dataset's rows (and a task's labels).
 
 use std::cmp::Ordering;
 
 use refuel_client::models::FilterOp;
 
-use super::compile::{CompiledQuery, Predicate, SortKey, words};
+use super::compile::{CompiledQuery, LabelKind, Operand, Predicate, SortKey, Source, words};
+use crate::store::labels::LabelSet;
 use crate::store::{Cell, DatasetData};
 
+static NULL: Cell = Cell::Null;
+
+/// The rows of a dataset with, optionally, a task's labels.
+#[derive(Debug, Clone, Copy)]
+pub struct Rows<'a> {
+    /// The dataset.
+    pub data: &'a DatasetData,
+    /// The task's labels.
+    pub labels: Option<&'a LabelSet>,
+}
+
+impl<'a> Rows<'a> {
+    fn cells(&self, i: u32) -> &'a [Cell] {
+        self.data.rows[i as usize].as_deref().unwrap_or(&[])
+    }
+
+    /// The value of `src` in row `i`.
+    pub fn value(&self, src: Source, i: u32) -> &'a Cell {
+        match src {
+            Source::Column(c) => self.cells(i).get(c).unwrap_or(&NULL),
+            Source::Label { field, kind } => {
+                let Some(label) = self
+                    .labels
+                    .and_then(|l| l.row(i as usize))
+                    .and_then(|r| r.fields.get(field))
+                else {
+                    return &NULL;
+                };
+                match kind {
+                    LabelKind::Final => label.final_text(),
+                    LabelKind::Llm => &label.llm_text,
+                    LabelKind::Confidence => &label.confidence,
+                }
+            }
+        }
+    }
+
+    fn verified(&self, field: usize, i: u32) -> bool {
+        self.labels
+            .and_then(|l| l.row(i as usize))
+            .and_then(|r| r.fields.get(field))
+            .is_some_and(|l| l.verified())
+    }
+}
+
 /// The indices of the rows that pass every predicate, in the query's order.
-pub fn evaluate(data: &DatasetData, query: &CompiledQuery) -> Vec<u32> {
-    let mut rows: Vec<u32> = data
+pub fn evaluate(rows: Rows<'_>, query: &CompiledQuery) -> Vec<u32> {
+    let mut out: Vec<u32> = rows
+        .data
         .rows
         .iter()
         .enumerate()
         .filter_map(|(i, row)| {
-            let row = row.as_deref()?;
+            row.as_deref()?;
+            let i = i as u32;
             query
                 .predicates
                 .iter()
-                .all(|p| matches(p, row))
-                .then_some(i as u32)
+                .all(|p| matches(p, rows, i))
+                .then_some(i)
         })
         .collect();
     if !query.sort.is_empty() {
         // A stable sort of indices already in insertion order: ties keep that order.
-        rows.sort_by(|a, b| {
-            let (ra, rb) = (row(data, *a), row(data, *b));
-            compare_rows(&query.sort, ra, rb)
-        });
+        out.sort_by(|a, b| compare_rows(&query.sort, rows, *a, *b));
     }
-    rows
+    out
 }
 
-fn row(data: &DatasetData, i: u32) -> &[Cell] {
-    data.rows[i as usize].as_deref().unwrap_or(&[])
-}
-
-fn compare_rows(keys: &[SortKey], a: &[Cell], b: &[Cell]) -> Ordering {
+fn compare_rows(keys: &[SortKey], rows: Rows<'_>, a: u32, b: u32) -> Ordering {
     for key in keys {
-        let (x, y) = (
-            a.get(key.col).unwrap_or(&Cell::Null),
-            b.get(key.col).unwrap_or(&Cell::Null),
-        );
+        let (x, y) = (rows.value(key.src, a), rows.value(key.src, b));
         let ord = match (x.is_null(), y.is_null()) {
             (true, true) => Ordering::Equal,
             // NULLs last ascending, first descending.
@@ -71,15 +109,31 @@ fn compare_rows(keys: &[SortKey], a: &[Cell], b: &[Cell]) -> Ordering {
     Ordering::Equal
 }
 
-fn matches(p: &Predicate, row: &[Cell]) -> bool {
-    let cell = |col: usize| row.get(col).unwrap_or(&Cell::Null);
+/// Compares two non-NULL values of possibly different kinds (a label with a column):
+/// by value when both are numbers or both strings, else by their text.
+fn compare_loose(a: &Cell, b: &Cell) -> Ordering {
+    let numeric = |c: &Cell| matches!(c, Cell::Int(_) | Cell::Float(_));
+    if (numeric(a) && numeric(b)) || std::mem::discriminant(a) == std::mem::discriminant(b) {
+        return a.compare(b);
+    }
+    match (a.render(), b.render()) {
+        (Some(x), Some(y)) => x.as_bytes().cmp(y.as_bytes()),
+        _ => a.compare(b),
+    }
+}
+
+fn matches(p: &Predicate, rows: Rows<'_>, i: u32) -> bool {
     match p {
-        Predicate::Compare { col, op, value } => {
-            let c = cell(*col);
-            if c.is_null() {
+        Predicate::Compare { src, op, value } => {
+            let c = rows.value(*src, i);
+            let v = match value {
+                Operand::Const(v) => v,
+                Operand::Source(s) => rows.value(*s, i),
+            };
+            if c.is_null() || v.is_null() {
                 return false;
             }
-            let ord = c.compare(value);
+            let ord = compare_loose(c, v);
             match op {
                 FilterOp::Eq => ord == Ordering::Equal,
                 FilterOp::NotEq => ord != Ordering::Equal,
@@ -90,13 +144,13 @@ fn matches(p: &Predicate, row: &[Cell]) -> bool {
                 _ => false,
             }
         }
-        Predicate::IsNull { col, negated } => cell(*col).is_null() != *negated,
+        Predicate::IsNull { src, negated } => rows.value(*src, i).is_null() != *negated,
         Predicate::Contains {
-            col,
+            src,
             needle,
             ignore_case,
             negated,
-        } => match cell(*col).render() {
+        } => match rows.value(*src, i).render() {
             None => false,
             Some(text) => {
                 let found = if *ignore_case {
@@ -107,25 +161,31 @@ fn matches(p: &Predicate, row: &[Cell]) -> bool {
                 found != *negated
             }
         },
-        Predicate::In { col, values } => {
-            let c = cell(*col);
-            !c.is_null() && values.iter().any(|v| c.compare(v) == Ordering::Equal)
+        Predicate::In { src, values } => {
+            let c = rows.value(*src, i);
+            !c.is_null()
+                && values
+                    .iter()
+                    .any(|v| compare_loose(c, v) == Ordering::Equal)
         }
         Predicate::Regex {
-            col,
+            src,
             regex,
             negated,
-        } => match cell(*col).render() {
+        } => match rows.value(*src, i).render() {
             None => false,
             Some(text) => regex.is_match(&text) != *negated,
         },
         Predicate::Similar {
             words: wanted,
             cols,
-        } => cols.iter().any(|c| match cell(*c) {
-            Cell::Str(s) => words(s).iter().any(|w| wanted.binary_search(w).is_ok()),
-            _ => false,
-        }),
+        } => cols
+            .iter()
+            .any(|c| match rows.value(Source::Column(*c), i) {
+                Cell::Str(s) => words(s).iter().any(|w| wanted.binary_search(w).is_ok()),
+                _ => false,
+            }),
+        Predicate::Verified { field, negated } => rows.verified(*field, i) != *negated,
     }
 }
 
@@ -133,7 +193,7 @@ fn matches(p: &Predicate, row: &[Cell]) -> bool {
 mod tests {
     use refuel_client::models::{ColumnType, Filter, OrderBy};
 
-    use super::super::compile;
+    use super::super::compile::{Scope, compile};
     use super::*;
 
     fn data() -> DatasetData {
@@ -187,7 +247,23 @@ mod tests {
 
     fn run(filters: &[Filter], orders: &[OrderBy]) -> Vec<u32> {
         let d = data();
-        evaluate(&d, &compile(&d, "t", filters, orders).unwrap())
+        let q = compile(
+            Scope {
+                data: &d,
+                name: "t",
+                fields: None,
+            },
+            filters,
+            orders,
+        )
+        .unwrap();
+        evaluate(
+            Rows {
+                data: &d,
+                labels: None,
+            },
+            &q,
+        )
     }
 
     #[test]
@@ -293,7 +369,12 @@ mod tests {
     #[test]
     fn bad_filters_name_the_problem() {
         let d = data();
-        let err = |f: Filter| compile(&d, "t", &[f], &[]).unwrap_err().detail;
+        let scope = Scope {
+            data: &d,
+            name: "t",
+            fields: None,
+        };
+        let err = |f: Filter| compile(scope, &[f], &[]).unwrap_err().detail;
         assert!(err(Filter::column("nope", FilterOp::Eq, "1")).contains("unknown column 'nope'"));
         assert!(
             err(Filter::column("score", FilterOp::Gt, "high")).contains("'high' is not a number")
@@ -311,8 +392,10 @@ mod tests {
             err(Filter::column("name", FilterOp::RegexMatch, "("))
                 .contains("invalid regular expression")
         );
-        assert!(err(Filter::label("s", "confidence", FilterOp::Gt, "0.5")).contains("need a task"));
-        let e = compile(&d, "t", &[], &[OrderBy::asc("zzz")])
+        assert!(
+            err(Filter::label("s", "confidence", FilterOp::Gt, "0.5")).contains("needs a task")
+        );
+        let e = compile(scope, &[], &[OrderBy::asc("zzz")])
             .unwrap_err()
             .detail;
         assert!(e.contains("unknown column 'zzz' in order_bys"), "{e}");

@@ -25,9 +25,9 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-pub use self::compile::{CompiledQuery, compile};
-pub use self::eval::evaluate;
-use crate::store::{DatasetData, DatasetEntry};
+pub use self::compile::{CompiledQuery, LabelKind, Scope, Source, compile, words};
+pub use self::eval::{Rows, evaluate};
+use crate::store::DatasetEntry;
 
 /// The rows a query selects, in order.
 #[derive(Debug, Clone)]
@@ -87,13 +87,24 @@ impl QueryCache {
     pub fn select(
         &self,
         entry: &DatasetEntry,
-        data: &DatasetData,
+        rows: Rows<'_>,
+        task: Option<&str>,
         query: &CompiledQuery,
     ) -> Selection {
+        let data = rows.data;
         if query.is_trivial() && data.live == data.rows.len() {
             return Selection::All(data.rows.len());
         }
-        let key = (entry.serial, data.version, query.key().to_string());
+        let labels_version = if query.reads_labels() {
+            rows.labels.map_or(0, |l| l.version)
+        } else {
+            0
+        };
+        let text = match task {
+            Some(t) if query.reads_labels() => format!("{t}:{labels_version}:{}", query.key()),
+            _ => query.key().to_string(),
+        };
+        let key = (entry.serial, data.version, text);
         let tick = {
             let mut entries = self.entries.lock();
             let next = entries.iter().map(|e| e.tick).max().unwrap_or(0) + 1;
@@ -103,7 +114,7 @@ impl QueryCache {
             }
             next
         };
-        let rows = Arc::new(evaluate(data, query));
+        let rows = Arc::new(evaluate(rows, query));
         let mut entries = self.entries.lock();
         // Entries of older versions of this dataset can never be hit again.
         entries.retain(|e| !(e.key.0 == key.0 && e.key.1 != key.1));

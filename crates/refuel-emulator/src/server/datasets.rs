@@ -176,7 +176,7 @@ pub async fn create(
     let body = {
         let meta = entry.meta.read();
         let data = entry.data.read();
-        Envelope::new(views::dataset(&meta, &data, data.live, None))
+        Envelope::new(views::dataset_meta(&meta, &data))
     };
     Ok(Json(body).into_response())
 }
@@ -342,7 +342,7 @@ pub async fn get(
 ) -> ApiResult<Response> {
     let entry = state.store.dataset(&team.0, &id)?;
     let params = Params::parse(q.as_deref());
-    super::items::query_response(&state, &entry, &params)
+    super::items::query_response(&state, &entry, &params, None)
 }
 
 #[derive(serde::Deserialize)]
@@ -366,7 +366,7 @@ pub async fn update(
     let entry = state.store.update_dataset(&team.0, &id, scheduled)?;
     let meta = entry.meta.read();
     let data = entry.data.read();
-    Ok(Json(Envelope::new(views::dataset(&meta, &data, data.live, None))).into_response())
+    Ok(Json(Envelope::new(views::dataset_meta(&meta, &data))).into_response())
 }
 
 pub async fn delete(

@@ -11,7 +11,8 @@ use super::datasets::json_bytes;
 use super::params::Params;
 use super::views::{self, ITEM_ID_KEY, RowView};
 use crate::error::{ApiError, ApiResult};
-use crate::query::{self, Selection};
+use crate::query::{self, Rows, Scope, Selection};
+use crate::store::labeling::TaskRec;
 use crate::store::{DatasetEntry, item_id, item_index};
 
 /// The most rows one request returns; clients page for more (the client library continues
@@ -21,11 +22,13 @@ pub const MAX_PAGE: usize = 10_000;
 pub const DEFAULT_PAGE: usize = 20;
 
 /// Answers a dataset get: metadata, `total_count` of the query's matches, and `items` when
-/// rows are asked for (`expand=true`, `offset` or `max_items`).
+/// rows are asked for (`expand=true`, `offset` or `max_items`). With a task, each item is
+/// `{"id", "fields", "labels", "in_evalset"}` and filters and orders may use labels.
 pub fn query_response(
     state: &AppState,
     entry: &DatasetEntry,
     params: &Params,
+    task: Option<&TaskRec>,
 ) -> ApiResult<Response> {
     let filters = params.filters()?;
     let orders = params.order_bys()?;
@@ -42,35 +45,77 @@ pub fn query_response(
 
     let meta = entry.meta.read();
     let data = entry.data.read();
+    let label_sets = entry.labels.read();
+    let labels = task.and_then(|t| label_sets.get(&t.id));
+    let rows = Rows {
+        data: &data,
+        labels,
+    };
     let selection = if meta.status == IngestStatus::Success {
-        let compiled = query::compile(&data, &meta.name, &filters, &orders)?;
-        state.cache.select(entry, &data, &compiled)
+        let scope = Scope {
+            data: &data,
+            name: &meta.name,
+            fields: task.map(|t| t.subtasks.as_slice()),
+        };
+        let compiled = query::compile(scope, &filters, &orders)?;
+        state
+            .cache
+            .select(entry, rows, task.map(|t| t.id.as_str()), &compiled)
     } else {
         Selection::All(0)
     };
-    let items = wants_items.then(|| {
-        selection
-            .page(offset, limit)
-            .into_iter()
-            .filter_map(|i| {
-                let cells = data.rows[i].as_deref()?;
-                Some(RowView {
-                    columns: &data.columns,
-                    cells,
-                    id: include_ids.then(|| item_id(&meta.id, i)),
-                })
-            })
-            .collect::<Vec<_>>()
-    });
-    let served = items.as_ref().map_or(0, Vec::len);
-    let body = serde_json::to_vec(&Envelope::new(views::dataset(
-        &meta,
-        &data,
-        selection.len(),
-        items,
-    )))
+    let page = if wants_items {
+        selection.page(offset, limit)
+    } else {
+        Vec::new()
+    };
+    let row_view = |i: usize| {
+        data.rows[i].as_deref().map(|cells| RowView {
+            columns: &data.columns,
+            cells,
+            id: include_ids.then(|| item_id(&meta.id, i)),
+        })
+    };
+    let body = match task {
+        None => {
+            let items =
+                wants_items.then(|| page.iter().filter_map(|i| row_view(*i)).collect::<Vec<_>>());
+            serde_json::to_vec(&Envelope::new(views::dataset(
+                &meta,
+                &data,
+                selection.len(),
+                items,
+            )))
+        }
+        Some(task) => {
+            let items = wants_items.then(|| {
+                page.iter()
+                    .filter_map(|i| {
+                        let fields = RowView {
+                            id: None,
+                            ..row_view(*i)?
+                        };
+                        Some(views::LabeledView {
+                            id: item_id(&meta.id, *i),
+                            labels: views::labels(task, &data, labels, *i),
+                            fields,
+                            in_evalset: false,
+                        })
+                    })
+                    .collect::<Vec<_>>()
+            });
+            serde_json::to_vec(&Envelope::new(views::dataset(
+                &meta,
+                &data,
+                selection.len(),
+                items,
+            )))
+        }
+    }
     .map_err(|e| ApiError::internal(format!("cannot encode rows: {e}")))?;
-    state.stats.rows_served(served);
+    state
+        .stats
+        .rows_served(if wants_items { page.len() } else { 0 });
     Ok(json_bytes(body))
 }
 
@@ -99,7 +144,7 @@ pub async fn add(
         .map_err(|e| ApiError::internal(format!("append task failed: {e}")))??;
     let meta = entry.meta.read();
     let data = entry.data.read();
-    Ok(Json(Envelope::new(views::dataset(&meta, &data, data.live, None))).into_response())
+    Ok(Json(Envelope::new(views::dataset_meta(&meta, &data))).into_response())
 }
 
 fn row_index(entry: &DatasetEntry, item: &str) -> ApiResult<usize> {
@@ -148,13 +193,14 @@ pub async fn delete_one(
     )))
 }
 
-/// `GET /tasks/{task_id}/datasets/{dataset_id}`: rows with a task's labels. Tasks arrive with
-/// the labeling lifecycle; until then every task id is unknown.
+/// `GET /tasks/{task_id}/datasets/{dataset_id}`: rows with a task's labels.
 pub async fn labeled(
+    State(state): State<AppState>,
     team: Team,
-    Path((task_id, _dataset_id)): Path<(String, String)>,
-    RawQuery(_q): RawQuery,
-) -> ApiError {
-    let _ = team;
-    ApiError::not_found("task", &task_id)
+    Path((task_id, dataset_id)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    let task = state.store.task(&team.0, &task_id)?;
+    let entry = state.store.dataset(&team.0, &dataset_id)?;
+    query_response(&state, &entry, &Params::parse(q.as_deref()), Some(&task))
 }

@@ -1,11 +1,15 @@
 //! The HTTP API: routes, shared state and middleware.
 
 pub mod admin;
+mod applications;
 pub mod auth;
 mod datasets;
+mod exports;
+mod finetuning;
 mod items;
 mod params;
 mod projects;
+mod tasks;
 mod views;
 
 use std::collections::HashMap;
@@ -35,6 +39,12 @@ pub struct Shared {
     pub cache: QueryCache,
     /// For `source=uri` downloads.
     pub http: reqwest::Client,
+    /// Produces labels.
+    pub labeler: Arc<dyn crate::labeler::Labeler>,
+    /// Async labels not yet done, by item id.
+    pub pending_labels: parking_lot::Mutex<std::collections::HashSet<String>>,
+    /// Timings.
+    pub settings: crate::Settings,
 }
 
 /// The state handlers receive.
@@ -53,12 +63,19 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/projects/{project_id}/applications",
-            get(projects::applications),
+            get(applications::list).post(applications::deploy),
         )
-        .route("/projects/{project_id}/tasks", get(projects::tasks))
+        .route(
+            "/projects/{project_id}/tasks",
+            get(tasks::list_in_project).post(tasks::create),
+        )
         .route(
             "/projects/{project_id}/datasets",
             post(datasets::create).layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/projects/{project_id}/finetuned_models",
+            get(finetuning::list).post(finetuning::start),
         )
         .route("/app_catalog", get(projects::app_catalog))
         .route("/datasets", get(datasets::list))
@@ -73,9 +90,42 @@ pub fn router(state: AppState) -> Router {
             "/datasets/{dataset_id}/items/{item_id}",
             get(items::get_one).delete(items::delete_one),
         )
+        .route("/datasets/{dataset_id}/exports", post(exports::create))
+        .route(
+            "/datasets/{dataset_id}/exports/{export_id}",
+            get(exports::status),
+        )
+        .route("/tasks", get(tasks::list_all))
+        .route("/tasks/{task_id}", get(tasks::get).delete(tasks::delete))
         .route(
             "/tasks/{task_id}/datasets/{dataset_id}",
             get(items::labeled),
+        )
+        .route(
+            "/tasks/{task_id}/runs",
+            get(tasks::list_runs).post(tasks::start_or_cancel),
+        )
+        .route("/tasks/{task_id}/runs/{dataset_id}", get(tasks::get_run))
+        .route(
+            "/tasks/{task_id}/runs/{dataset_id}/metrics",
+            get(tasks::get_metrics),
+        )
+        .route("/applications/{application_id}", get(applications::get))
+        .route(
+            "/applications/{application_id}/label",
+            post(applications::label),
+        )
+        .route(
+            "/applications/{application_id}/items/{refuel_uuid}",
+            get(applications::get_item),
+        )
+        .route(
+            "/applications/{application_id}/items/{refuel_uuid}/label",
+            post(applications::feedback),
+        )
+        .route(
+            "/finetuned_models/{model_id}",
+            get(finetuning::get).patch(finetuning::cancel),
         )
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -87,7 +137,8 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/_emulator/faults",
             post(admin::add_fault).delete(admin::clear_faults),
-        );
+        )
+        .route("/_emulator/downloads/{export_id}", get(exports::download));
     api.merge(admin)
         .fallback(|| async {
             crate::error::ApiError::new(axum::http::StatusCode::NOT_FOUND, "no such endpoint")

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
-use refuel_client::models::{APP_CATALOG_PROJECT_ID, Envelope, Project};
+use refuel_client::models::{Envelope, Project};
 
 use super::auth::Team;
 use super::params::Params;
@@ -49,29 +49,6 @@ pub async fn delete(
 ) -> ApiResult<Json<Envelope<serde_json::Value>>> {
     state.store.delete_project(&team.0, &id)?;
     Ok(Json(Envelope::new(serde_json::json!({}))))
-}
-
-/// The applications of a project. Applications arrive with the labeling lifecycle; until
-/// then every project (and the SDK's catalog project) has none.
-pub async fn applications(
-    State(state): State<AppState>,
-    team: Team,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Envelope<Vec<serde_json::Value>>>> {
-    if id != APP_CATALOG_PROJECT_ID {
-        state.store.project(&team.0, &id)?;
-    }
-    Ok(Json(Envelope::new(Vec::new())))
-}
-
-/// The tasks of a project (none until the labeling lifecycle lands).
-pub async fn tasks(
-    State(state): State<AppState>,
-    team: Team,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Envelope<Vec<serde_json::Value>>>> {
-    state.store.project(&team.0, &id)?;
-    Ok(Json(Envelope::new(Vec::new())))
 }
 
 /// `GET /app_catalog`: the catalog of ready-made applications (empty here).

@@ -4,6 +4,8 @@ use refuel_client::models::{Dataset, DatasetSchema, DatasetSummary, Project};
 use serde::Serialize;
 use serde::ser::SerializeMap;
 
+use crate::store::labeling::{AppRec, TaskRec};
+use crate::store::labels::LabelSet;
 use crate::store::{Cell, DatasetData, DatasetMeta, ProjectRec};
 
 /// A project as the API shows it.
@@ -38,12 +40,12 @@ pub fn dataset_summary(meta: &DatasetMeta, data: &DatasetData) -> DatasetSummary
 }
 
 /// A dataset as the get call shows it, with the rows of a query when asked for.
-pub fn dataset<'a>(
+pub fn dataset<I>(
     meta: &DatasetMeta,
     data: &DatasetData,
     total_count: usize,
-    items: Option<Vec<RowView<'a>>>,
-) -> Dataset<RowView<'a>> {
+    items: Option<Vec<I>>,
+) -> Dataset<I> {
     Dataset {
         id: meta.id.clone(),
         name: meta.name.clone(),
@@ -87,4 +89,124 @@ impl Serialize for RowView<'_> {
         }
         map.end()
     }
+}
+
+/// A row with a task's labels.
+#[derive(Debug, Serialize)]
+pub struct LabeledView<'a> {
+    /// The row's item id.
+    pub id: String,
+    /// The dataset columns.
+    pub fields: RowView<'a>,
+    /// One label per labeled task field, in the task's order.
+    pub labels: Vec<LabelView<'a>>,
+    /// Whether the row is in the task's evaluation set (never, here).
+    pub in_evalset: bool,
+}
+
+/// One field's label, as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct LabelView<'a> {
+    /// The field (subtask) id.
+    pub id: &'a str,
+    /// The final label.
+    pub label: &'a serde_json::Value,
+    /// The LLM's label.
+    pub llm_label: &'a serde_json::Value,
+    /// Its confidence.
+    pub confidence: Option<f64>,
+    /// The same before calibration (equal here).
+    pub raw_confidence: Option<f64>,
+    /// Per chosen label, for multilabel fields.
+    pub multilabel_confidence: Option<&'a Vec<f64>>,
+    /// The ground-truth column's value.
+    pub expected_label: &'a Cell,
+    /// The LLM's explanation.
+    pub explanation: Option<&'a str>,
+    /// Whether a human changed the LLM's label.
+    pub overridden: bool,
+    /// `HUMAN` when verified, else `LLM`.
+    pub source: &'static str,
+    /// Why labeling failed.
+    pub error_msg: Option<&'a str>,
+}
+
+static NULL: Cell = Cell::Null;
+
+/// The labels of row `index` under `task`: empty when the row has none.
+pub fn labels<'a>(
+    task: &'a TaskRec,
+    data: &'a DatasetData,
+    set: Option<&'a LabelSet>,
+    index: usize,
+) -> Vec<LabelView<'a>> {
+    let Some(row) = set.and_then(|s| s.row(index)) else {
+        return Vec::new();
+    };
+    let cells = data
+        .rows
+        .get(index)
+        .and_then(|r| r.as_deref())
+        .unwrap_or(&[]);
+    task.subtasks
+        .iter()
+        .zip(&row.fields)
+        .map(|(field, l)| {
+            let expected = field
+                .label_column
+                .as_deref()
+                .and_then(|c| data.column_index(c))
+                .and_then(|i| cells.get(i))
+                .unwrap_or(&NULL);
+            LabelView {
+                id: &field.id,
+                label: l.final_value(),
+                llm_label: &l.llm.llm_label,
+                confidence: l.llm.confidence,
+                raw_confidence: l.llm.confidence,
+                multilabel_confidence: l.llm.multilabel_confidence.as_ref(),
+                expected_label: expected,
+                explanation: l.llm.explanation.as_deref(),
+                overridden: l.human.as_ref().is_some_and(|h| *h != l.llm.llm_label),
+                source: if l.verified() { "HUMAN" } else { "LLM" },
+                error_msg: l.llm.error.as_deref(),
+            }
+        })
+        .collect()
+}
+
+/// A task as the API shows it.
+pub fn task(t: &TaskRec) -> refuel_client::models::Task {
+    refuel_client::models::Task {
+        id: t.id.clone(),
+        task_name: t.name.clone(),
+        project_id: Some(t.project_id.clone()),
+        dataset_id: Some(t.dataset_id.clone()),
+        context: Some(t.context.clone()),
+        model: t.model.clone(),
+        task_type: Some("task_chain".into()),
+        subtasks: t.subtasks.clone(),
+        transforms: t.transforms.clone(),
+        status: Some("active".into()),
+        created_at: Some(t.created_at.clone()),
+        updated_at: Some(t.updated_at.clone()),
+    }
+}
+
+/// An application as the API shows it.
+pub fn application(a: &AppRec, task: Option<&TaskRec>) -> refuel_client::models::Application {
+    refuel_client::models::Application {
+        id: a.id.clone(),
+        name: a.name.clone(),
+        project_id: Some(a.project_id.clone()),
+        task_id: Some(a.task_id.clone()),
+        status: Some("active".into()),
+        subtasks: task.map(|t| t.subtasks.clone()).unwrap_or_default(),
+        created_at: Some(a.created_at.clone()),
+    }
+}
+
+/// A dataset as the get call shows it, without rows.
+pub fn dataset_meta(meta: &DatasetMeta, data: &DatasetData) -> Dataset<RowView<'static>> {
+    dataset(meta, data, data.live, None)
 }

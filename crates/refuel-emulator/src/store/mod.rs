@@ -11,18 +11,23 @@
 //!   completed; a restart ingests it again, so an acknowledged upload is never lost.
 
 pub mod cell;
+pub mod labeling;
+pub mod labels;
 pub mod log;
 mod records;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{SecondsFormat, Utc};
 use parking_lot::{Mutex, RwLock};
-use refuel_client::models::{ColumnType, DatasetSource, IngestStatus};
+use refuel_client::models::{ColumnType, DatasetSource, IngestStatus, RunStatus};
 
 pub use self::cell::Cell;
+use self::labeling::{AppRec, ExportRec, ModelRec, RunState, TaskRec};
+use self::labels::LabelSet;
 use self::log::Log;
 use self::records::{CatalogRecord, RowsRecord, RowsRecordRef};
 use crate::error::{ApiError, ApiResult};
@@ -160,6 +165,9 @@ pub struct DatasetEntry {
     /// Schema and rows.
     pub data: RwLock<DatasetData>,
     rows_log: Mutex<Option<Log>>,
+    /// Labels by task id.
+    pub labels: RwLock<HashMap<String, LabelSet>>,
+    label_logs: Mutex<HashMap<String, Log>>,
     /// A process-unique number, part of the query cache's key (ids can be reused after a
     /// delete and re-create only in theory, but this is cheap insurance).
     pub serial: u64,
@@ -173,7 +181,22 @@ pub struct Store {
     catalog_log: Mutex<Option<Log>>,
     projects: RwLock<indexmap::IndexMap<String, ProjectRec>>,
     datasets: RwLock<indexmap::IndexMap<String, Arc<DatasetEntry>>>,
+    tasks: RwLock<indexmap::IndexMap<String, TaskRec>>,
+    runs: RwLock<indexmap::IndexMap<String, Arc<RunState>>>,
+    apps: RwLock<indexmap::IndexMap<String, AppRec>>,
+    models: RwLock<indexmap::IndexMap<String, ModelRec>>,
+    exports: RwLock<indexmap::IndexMap<String, ExportRec>>,
+    secret: Vec<u8>,
     serials: AtomicU64,
+}
+
+/// Work the previous process left under way.
+#[derive(Debug, Default)]
+pub struct Pending {
+    /// Ingests to start again.
+    pub ingests: Vec<PendingIngest>,
+    /// Runs to resume (`not_started` or `active`).
+    pub runs: Vec<Arc<RunState>>,
 }
 
 /// A dataset whose ingest must (re)start, found when a store is opened.
@@ -190,19 +213,40 @@ pub struct PendingIngest {
 impl Store {
     /// Opens the store: in memory without `dir`, else replaying `dir`'s logs. Returns the
     /// ingests that were under way when the previous process stopped.
-    pub fn open(dir: Option<&Path>) -> std::io::Result<(Self, Vec<PendingIngest>)> {
+    pub fn open(dir: Option<&Path>) -> std::io::Result<(Self, Pending)> {
         let scratch = tempfile::Builder::new()
             .prefix("refuel-emulator-")
             .tempdir()?;
+        let secret = match dir {
+            Some(d) => {
+                std::fs::create_dir_all(d)?;
+                let path = d.join("secret");
+                match std::fs::read(&path) {
+                    Ok(bytes) if bytes.len() >= 32 => bytes,
+                    _ => {
+                        let fresh = random_secret();
+                        std::fs::write(&path, &fresh)?;
+                        fresh
+                    }
+                }
+            }
+            None => random_secret(),
+        };
         let mut store = Self {
             dir: dir.map(Path::to_path_buf),
             scratch,
             catalog_log: Mutex::new(None),
             projects: RwLock::new(indexmap::IndexMap::new()),
             datasets: RwLock::new(indexmap::IndexMap::new()),
+            tasks: RwLock::new(indexmap::IndexMap::new()),
+            runs: RwLock::new(indexmap::IndexMap::new()),
+            apps: RwLock::new(indexmap::IndexMap::new()),
+            models: RwLock::new(indexmap::IndexMap::new()),
+            exports: RwLock::new(indexmap::IndexMap::new()),
+            secret,
             serials: AtomicU64::new(1),
         };
-        let mut pending = Vec::new();
+        let mut pending = Pending::default();
         if let Some(dir) = dir {
             std::fs::create_dir_all(dir.join("datasets"))?;
             // Files half-received when the previous process stopped were never acknowledged.
@@ -212,8 +256,13 @@ impl Store {
         Ok((store, pending))
     }
 
-    fn replay(&mut self, dir: &Path) -> std::io::Result<Vec<PendingIngest>> {
+    fn replay(&mut self, dir: &Path) -> std::io::Result<Pending> {
         let mut projects = indexmap::IndexMap::new();
+        let mut tasks: indexmap::IndexMap<String, TaskRec> = indexmap::IndexMap::new();
+        let mut runs: indexmap::IndexMap<String, labeling::RunRec> = indexmap::IndexMap::new();
+        let mut apps: indexmap::IndexMap<String, AppRec> = indexmap::IndexMap::new();
+        let mut models: indexmap::IndexMap<String, ModelRec> = indexmap::IndexMap::new();
+        let mut exports: indexmap::IndexMap<String, ExportRec> = indexmap::IndexMap::new();
         let mut metas: indexmap::IndexMap<String, (DatasetMeta, Vec<(String, ColumnType)>)> =
             indexmap::IndexMap::new();
         let log = Log::open(&dir.join("catalog.log"), |payload| {
@@ -261,13 +310,56 @@ impl Store {
                 CatalogRecord::DatasetDeleted { id } => {
                     metas.shift_remove(&id);
                 }
+                CatalogRecord::TaskCreated(t) => {
+                    tasks.insert(t.id.clone(), t);
+                }
+                CatalogRecord::TaskDeleted { id } => {
+                    tasks.shift_remove(&id);
+                }
+                CatalogRecord::RunCreated(r) => {
+                    runs.insert(r.id.clone(), r);
+                }
+                CatalogRecord::RunStatus {
+                    id,
+                    status,
+                    error,
+                    at,
+                } => {
+                    if let Some(r) = runs.get_mut(&id) {
+                        r.status = status;
+                        r.error = error;
+                        r.updated_at = at;
+                    }
+                }
+                CatalogRecord::AppCreated(a) => {
+                    apps.insert(a.id.clone(), a);
+                }
+                CatalogRecord::ModelCreated(m) => {
+                    models.insert(m.id.clone(), m);
+                }
+                CatalogRecord::ModelInterrupted { id, at } => {
+                    if let Some(m) = models.get_mut(&id) {
+                        m.interrupted_ms = chrono::DateTime::parse_from_rfc3339(&at)
+                            .ok()
+                            .map(|t| t.timestamp_millis());
+                        m.interrupted_at = Some(at);
+                    }
+                }
+                CatalogRecord::ExportCreated(e) => {
+                    exports.insert(e.id.clone(), e);
+                }
             }
             Ok(())
         })?;
         *self.catalog_log.get_mut() = Some(log);
         *self.projects.get_mut() = projects;
+        *self.tasks.get_mut() = tasks;
+        *self.apps.get_mut() = apps;
+        *self.models.get_mut() = models;
+        *self.exports.get_mut() = exports;
 
-        let mut pending = Vec::new();
+        let mut pending = Pending::default();
+        let mut labeled_per_run: HashMap<String, u64> = HashMap::new();
         let mut datasets = indexmap::IndexMap::new();
         for (id, (meta, columns)) in metas {
             let ddir = dir.join("datasets").join(&id);
@@ -296,7 +388,7 @@ impl Store {
                 }
                 IngestStatus::InProgress => {
                     let source = ddir.join("source");
-                    pending.push(PendingIngest {
+                    pending.ingests.push(PendingIngest {
                         dataset_id: id.clone(),
                         source_file: source.exists().then_some(source),
                         source_path: meta.source_path.clone(),
@@ -304,12 +396,20 @@ impl Store {
                 }
                 _ => {}
             }
+            let loaded = meta.status == IngestStatus::Success;
             let entry = DatasetEntry {
                 meta: RwLock::new(meta),
                 data: RwLock::new(data),
                 rows_log: Mutex::new(rows_log),
+                labels: RwLock::new(HashMap::new()),
+                label_logs: Mutex::new(HashMap::new()),
                 serial: self.serials.fetch_add(1, Ordering::Relaxed),
             };
+            if loaded {
+                for (run, n) in self.replay_labels(&entry, &ddir)? {
+                    *labeled_per_run.entry(run).or_insert(0) += n;
+                }
+            }
             datasets.insert(id, Arc::new(entry));
         }
         // Remove the folders of datasets that no longer exist.
@@ -322,6 +422,35 @@ impl Store {
             }
         }
         *self.datasets.get_mut() = datasets;
+        let mut states = indexmap::IndexMap::new();
+        for (id, rec) in runs {
+            let resume = matches!(rec.status, RunStatus::Active | RunStatus::NotStarted);
+            let state = Arc::new(RunState {
+                labeled: std::sync::atomic::AtomicU64::new(
+                    labeled_per_run.get(&id).copied().unwrap_or(0),
+                ),
+                rec: Mutex::new(rec),
+                cancel: std::sync::atomic::AtomicBool::new(false),
+                started: Mutex::new(None),
+            });
+            if resume {
+                pending.runs.push(Arc::clone(&state));
+            }
+            states.insert(id, state);
+        }
+        *self.runs.get_mut() = states;
+        if let Ok(entries) = std::fs::read_dir(dir.join("exports")) {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if !self
+                    .exports
+                    .get_mut()
+                    .contains_key(name.trim_end_matches(".csv"))
+                {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
         Ok(pending)
     }
 
@@ -516,6 +645,8 @@ impl Store {
             meta: RwLock::new(meta),
             data: RwLock::new(DatasetData::default()),
             rows_log: Mutex::new(None),
+            labels: RwLock::new(HashMap::new()),
+            label_logs: Mutex::new(HashMap::new()),
             serial: self.serials.fetch_add(1, Ordering::Relaxed),
         });
         datasets.insert(id, Arc::clone(&entry));
@@ -624,12 +755,12 @@ impl Store {
 
     /// Appends rows given as JSON objects. Every row is checked first (unknown columns,
     /// values of the wrong type); a bad row rejects the whole request and nothing is written.
-    /// Returns the number of rows appended.
+    /// Returns the indices of the appended rows.
     pub fn append_rows(
         &self,
         entry: &DatasetEntry,
         rows: &[serde_json::Value],
-    ) -> ApiResult<usize> {
+    ) -> ApiResult<std::ops::Range<usize>> {
         let name = entry.meta.read().name.clone();
         if entry.meta.read().status != IngestStatus::Success {
             return Err(ApiError::conflict(format!(
@@ -669,9 +800,10 @@ impl Store {
             log.append([bytes.as_slice()])
                 .map_err(|e| ApiError::storage("the rows", e))?;
         }
+        let start = data.rows.len();
         let n = converted.len();
         data.apply(RowsRecord::Append { rows: converted });
-        Ok(n)
+        Ok(start..start + n)
     }
 
     /// Deletes one row by index.
@@ -693,6 +825,13 @@ impl Store {
         });
         Ok(())
     }
+}
+
+fn random_secret() -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(32);
+    bytes.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
+    bytes.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
+    bytes
 }
 
 /// Item ids: the first 8 bytes of the dataset's UUID followed by the row's index, shown as a

@@ -3,7 +3,9 @@
 use refuel_client::models::ColumnType;
 use serde::{Deserialize, Serialize};
 
+use super::labeling::{AppRec, ExportRec, ModelRec, RunRec, TaskRec};
 use super::{Cell, DatasetMeta, ProjectRec};
+use crate::labeler::FieldLabel;
 
 /// One change to the catalog.
 #[derive(Debug, Serialize, Deserialize)]
@@ -31,6 +33,41 @@ pub enum CatalogRecord {
     },
     DatasetDeleted {
         id: String,
+    },
+    TaskCreated(TaskRec),
+    TaskDeleted {
+        id: String,
+    },
+    RunCreated(RunRec),
+    RunStatus {
+        id: String,
+        status: refuel_client::models::RunStatus,
+        error: Option<String>,
+        at: String,
+    },
+    AppCreated(AppRec),
+    ModelCreated(ModelRec),
+    ModelInterrupted {
+        id: String,
+        at: String,
+    },
+    ExportCreated(ExportRec),
+}
+
+/// One change to a task's labels on a dataset.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum LabelRecord {
+    /// Labels produced by a run (or an application).
+    Labels {
+        run: Option<String>,
+        rows: Vec<(u32, Vec<FieldLabel>)>,
+    },
+    /// A human's label for one field of one row.
+    Feedback {
+        row: u32,
+        field: String,
+        label: serde_json::Value,
     },
 }
 

@@ -1,0 +1,611 @@
+//! Applications: tasks deployed for online labeling — deploy, list, get, label (one request
+//! per input, concurrently, or all at once for later), fetch later results, feedback.
+
+use std::time::Instant;
+
+use futures::stream::{self, StreamExt};
+use reqwest::{Method, StatusCode};
+
+use super::datasets::WaitOptions;
+use crate::RefuelClient;
+use crate::error::{Error, ResourceKind, Result};
+use crate::models::{Application, LabelOutput, LabelResponse, Row, model_id};
+use crate::retry::Idempotency;
+use crate::transport::{Call, decode_data, excerpt};
+
+/// Options of a label call.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LabelOptions {
+    /// Return an explanation with every field's label.
+    pub explain: bool,
+    /// Fields whose explanation is returned whatever `explain` says.
+    pub explain_fields: Vec<String>,
+    /// Return the model, provider and token counts (`usage`).
+    pub telemetry: bool,
+    /// The model to label with instead of the application's: a display name such as
+    /// `GPT-4o` (mapped to its id) or any model id, e.g. a finetuned model's.
+    pub model: Option<String>,
+}
+
+impl LabelOptions {
+    /// Default options: no explanations, no telemetry, the application's model.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets whether every field's label comes with an explanation.
+    pub fn explain(mut self, explain: bool) -> Self {
+        self.explain = explain;
+        self
+    }
+
+    /// Sets the fields whose explanation is always returned.
+    pub fn explain_fields<I, S>(mut self, fields: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.explain_fields = fields.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets whether usage comes with the labels.
+    pub fn telemetry(mut self, telemetry: bool) -> Self {
+        self.telemetry = telemetry;
+        self
+    }
+
+    /// Sets the model (display name or id).
+    pub fn model(mut self, model: impl Into<String>) -> Self {
+        self.model = Some(model.into());
+        self
+    }
+
+    /// The query parameters of a label request: `explain`, `explain_fields` (joined with
+    /// `;`, absent when empty), `telemetry`, and `model_id` (a display name mapped to its
+    /// id, any other value passed as it is; absent when `None`).
+    pub fn query_params(&self) -> Result<Vec<(&'static str, String)>> {
+        if let Some(bad) = self
+            .explain_fields
+            .iter()
+            .find(|f| f.is_empty() || f.contains(';'))
+        {
+            return Err(Error::InvalidArgument(format!(
+                "explain field '{bad}' cannot be sent: field names in explain_fields must be \
+                 non-empty and contain no ';'"
+            )));
+        }
+        let mut params = vec![("explain", self.explain.to_string())];
+        if !self.explain_fields.is_empty() {
+            params.push(("explain_fields", self.explain_fields.join(";")));
+        }
+        params.push(("telemetry", self.telemetry.to_string()));
+        if let Some(model) = &self.model {
+            super::require(model, "the model")?;
+            let id = model_id(model).unwrap_or(model.as_str());
+            params.push(("model_id", id.to_string()));
+        }
+        Ok(params)
+    }
+}
+
+/// The applications of the client's current project.
+#[derive(Debug, Clone, Copy)]
+pub struct Applications<'c> {
+    client: &'c RefuelClient,
+}
+
+impl<'c> Applications<'c> {
+    pub(crate) fn new(client: &'c RefuelClient) -> Self {
+        Self { client }
+    }
+
+    /// Deploys a task (name or id) as an application named `name`, by default the task's
+    /// name. Safe to call again after an ambiguous failure: it never makes two.
+    pub async fn deploy(&self, task: &str, name: Option<&str>) -> Result<Application> {
+        let tasks = self.client.tasks();
+        let task_id = tasks.id(task).await?;
+        let name = match name {
+            Some(name) => name.to_string(),
+            None if !crate::is_uuid(task) => task.to_string(),
+            None => tasks.get(&task_id).await?.task_name,
+        };
+        super::require(&name, "an application name")?;
+        let project_id = self.client.project_id().await?;
+        let context = format!("deploy task '{task}' as application '{name}'");
+        let app = super::create_once(
+            self.client.config().max_retries,
+            || {
+                let call = Call::new(
+                    Method::POST,
+                    format!("/projects/{}/applications", super::segment(&project_id)),
+                    context.clone(),
+                )
+                .query("task_id", &task_id)
+                .query("application_name", &name);
+                async move { self.client.transport().call::<Application>(&call).await }
+            },
+            || async {
+                Ok(self
+                    .list_in(&project_id)
+                    .await?
+                    .into_iter()
+                    .find(|a| a.name == name))
+            },
+        )
+        .await?;
+        self.client
+            .names()
+            .insert(ResourceKind::Application, &project_id, &app.name, &app.id);
+        Ok(app)
+    }
+
+    /// Every application of the current project.
+    pub async fn list(&self) -> Result<Vec<Application>> {
+        let project_id = self.client.project_id().await?;
+        self.list_in(&project_id).await
+    }
+
+    async fn list_in(&self, project_id: &str) -> Result<Vec<Application>> {
+        let call = Call::get(
+            format!("/projects/{}/applications", super::segment(project_id)),
+            "list applications",
+        );
+        let apps: Vec<Application> = self.client.transport().call(&call).await?;
+        self.client.names().refresh(
+            ResourceKind::Application,
+            project_id,
+            apps.iter().map(|a| (a.name.as_str(), a.id.as_str())),
+        );
+        Ok(apps)
+    }
+
+    /// The id of an application given by name or id.
+    pub async fn id(&self, app: &str) -> Result<String> {
+        if crate::is_uuid(app) {
+            return Ok(app.to_string());
+        }
+        let project_id = self.client.project_id().await?;
+        let scope = self.client.project().map(|p| format!("project '{p}'"));
+        self.client
+            .names()
+            .resolve(
+                ResourceKind::Application,
+                &project_id,
+                scope,
+                app,
+                || async {
+                    Ok(self
+                        .list_in(&project_id)
+                        .await?
+                        .into_iter()
+                        .map(|a| (a.name, a.id)))
+                },
+            )
+            .await
+    }
+
+    /// One application, by name or id, with its task's fields (subtasks).
+    pub async fn get(&self, app: &str) -> Result<Application> {
+        let id = self.id(app).await?;
+        let call = Call::get(
+            format!("/applications/{}", super::segment(&id)),
+            format!("get application '{app}'"),
+        );
+        self.client
+            .transport()
+            .call(&call)
+            .await
+            .map_err(|e| super::not_found(e, ResourceKind::Application, app, self.client))
+    }
+
+    /// Labels inputs (rows keyed by the task's input columns) with an application, one
+    /// request per input as the Python SDK does, at most `max_workers` at a time.
+    ///
+    /// The outer error is for what fails before any input is sent (the application cannot
+    /// be found, the options are invalid). Then there is one result per input, in input
+    /// order: a failure (after the transport's retries) is reported at its input's index
+    /// and never hides the others. Labeling has no side effect but logging, so it is
+    /// retried like a read.
+    pub async fn label(
+        &self,
+        app: &str,
+        inputs: &[Row],
+        options: &LabelOptions,
+    ) -> Result<Vec<Result<LabelOutput>>> {
+        let params = options.query_params()?;
+        let id = self.id(app).await?;
+        let path = format!("/applications/{}/label", super::segment(&id));
+        let workers = self.client.config().max_workers.max(1);
+        let transport = self.client.transport();
+        let results = stream::iter(inputs.iter().enumerate())
+            .map(|(i, input)| {
+                let context = if inputs.len() == 1 {
+                    format!("label an input with application '{app}'")
+                } else {
+                    format!("label input #{i} with application '{app}'")
+                };
+                let call = Call::new(Method::POST, path.clone(), context.clone())
+                    .queries(params.clone())
+                    .idempotency(Idempotency::Idempotent)
+                    .body_with(move |rb| Ok(rb.json(std::slice::from_ref(input))));
+                async move {
+                    let response: LabelResponse = transport.call(&call).await?;
+                    first_output(&context, response)
+                }
+            })
+            .buffered(workers)
+            .collect()
+            .await;
+        Ok(results)
+    }
+
+    /// Submits inputs for labeling later, all in one request (`is_async=true`). The
+    /// outputs carry a `refuel_uuid` (and a `uri`) to fetch each result with
+    /// [`Applications::labeled_item`]. Submitting creates items on the server, so the call
+    /// is not retried blindly.
+    pub async fn label_async(
+        &self,
+        app: &str,
+        inputs: &[Row],
+        options: &LabelOptions,
+    ) -> Result<LabelResponse> {
+        let mut params = options.query_params()?;
+        params.push(("is_async", "true".to_string()));
+        let id = self.id(app).await?;
+        if inputs.is_empty() {
+            return Ok(LabelResponse {
+                application_id: Some(id),
+                application_name: None,
+                refuel_output: Vec::new(),
+            });
+        }
+        let call = Call::new(
+            Method::POST,
+            format!("/applications/{}/label", super::segment(&id)),
+            format!(
+                "submit {} inputs for labeling with application '{app}'",
+                inputs.len()
+            ),
+        )
+        .queries(params)
+        .json(&inputs);
+        self.client.transport().call(&call).await
+    }
+
+    /// The result of an input submitted with [`Applications::label_async`]: `None` while
+    /// it is still being labeled (the server answers `202 Accepted`).
+    pub async fn labeled_item(&self, app: &str, refuel_uuid: &str) -> Result<Option<LabelOutput>> {
+        super::require(refuel_uuid, "the refuel_uuid")?;
+        let id = self.id(app).await?;
+        self.labeled_item_of(&id, app, refuel_uuid).await
+    }
+
+    async fn labeled_item_of(
+        &self,
+        id: &str,
+        app: &str,
+        refuel_uuid: &str,
+    ) -> Result<Option<LabelOutput>> {
+        let context = format!("get labeled item '{refuel_uuid}' of application '{app}'");
+        let call = Call::get(
+            format!(
+                "/applications/{}/items/{}",
+                super::segment(id),
+                super::segment(refuel_uuid)
+            ),
+            context.clone(),
+        );
+        let (status, body) = self.client.transport().call_status(&call).await?;
+        parse_labeled_item(&context, status, &body)
+    }
+
+    /// Polls [`Applications::labeled_item`] until the result is there; one that takes
+    /// longer than `options.timeout` is [`Error::Timeout`].
+    pub async fn wait_for_labeled_item(
+        &self,
+        app: &str,
+        refuel_uuid: &str,
+        options: WaitOptions,
+    ) -> Result<LabelOutput> {
+        super::require(refuel_uuid, "the refuel_uuid")?;
+        let start = Instant::now();
+        let id = self.id(app).await?;
+        loop {
+            if let Some(output) = self.labeled_item_of(&id, app, refuel_uuid).await? {
+                return Ok(output);
+            }
+            if start.elapsed() + options.poll_interval > options.timeout {
+                return Err(Error::Timeout {
+                    what: format!("labeling of item '{refuel_uuid}' by application '{app}'"),
+                    timeout: options.timeout,
+                });
+            }
+            tokio::time::sleep(options.poll_interval).await;
+        }
+    }
+
+    /// Records human labels for a labeled item: `labels` pairs a field name (or id) of the
+    /// application with its correct label (for a multilabel field, a list). All fields go
+    /// in one request; the item then shows as verified. Setting the same labels again is
+    /// harmless, so the call is retried like a read. No labels, no request.
+    pub async fn feedback<S: AsRef<str>>(
+        &self,
+        app: &str,
+        refuel_uuid: &str,
+        labels: &[(S, serde_json::Value)],
+    ) -> Result<()> {
+        super::require(refuel_uuid, "the refuel_uuid")?;
+        if labels.is_empty() {
+            return Ok(());
+        }
+        let application = self.get(app).await?;
+        let body = feedback_body(&application, app, labels)?;
+        let call = Call::new(
+            Method::POST,
+            format!(
+                "/applications/{}/items/{}/label",
+                super::segment(&application.id),
+                super::segment(refuel_uuid)
+            ),
+            format!("send feedback on item '{refuel_uuid}' of application '{app}'"),
+        )
+        .idempotency(Idempotency::Idempotent)
+        .json(&body);
+        self.client.transport().call_unit(&call).await
+    }
+}
+
+/// The one output of a single-input label response.
+fn first_output(context: &str, mut response: LabelResponse) -> Result<LabelOutput> {
+    let count = response.refuel_output.len();
+    if count == 1 {
+        if let Some(output) = response.refuel_output.pop() {
+            return Ok(output);
+        }
+    }
+    Err(Error::Decode {
+        context: context.to_string(),
+        path: "refuel_output".to_string(),
+        message: format!("expected one output for the one input, got {count}"),
+        excerpt: excerpt(
+            serde_json::to_string(&response)
+                .unwrap_or_default()
+                .as_bytes(),
+        ),
+    })
+}
+
+/// Reads the answer of `GET /applications/{id}/items/{uuid}`: `202` (or a `pending`
+/// status) means not yet; `200` holds a label response (its first output) or an output.
+fn parse_labeled_item(
+    context: &str,
+    status: StatusCode,
+    body: &[u8],
+) -> Result<Option<LabelOutput>> {
+    if status == StatusCode::ACCEPTED {
+        return Ok(None);
+    }
+    let value: serde_json::Value = decode_data(context, body)?;
+    if value.get("refuel_output").is_some() {
+        let response: LabelResponse = decode_data(context, body)?;
+        return response
+            .refuel_output
+            .into_iter()
+            .next()
+            .map(Some)
+            .ok_or_else(|| Error::Decode {
+                context: context.to_string(),
+                path: "refuel_output".to_string(),
+                message: "the response holds no output".to_string(),
+                excerpt: excerpt(body),
+            });
+    }
+    let pending = value
+        .get("status")
+        .and_then(serde_json::Value::as_str)
+        .is_some_and(|s| s.eq_ignore_ascii_case("pending"));
+    if pending && value.get("refuel_fields").is_none() {
+        return Ok(None);
+    }
+    serde_json::from_value(value)
+        .map(Some)
+        .map_err(|e| Error::Decode {
+            context: context.to_string(),
+            path: String::new(),
+            message: e.to_string(),
+            excerpt: excerpt(body),
+        })
+}
+
+/// The body of a feedback request, `{subtask_id: {"label": value}}`, from field names (or
+/// ids) of the application.
+fn feedback_body<S: AsRef<str>>(
+    application: &Application,
+    app: &str,
+    labels: &[(S, serde_json::Value)],
+) -> Result<serde_json::Map<String, serde_json::Value>> {
+    let mut body = serde_json::Map::new();
+    for (field, label) in labels {
+        let field = field.as_ref();
+        let subtask = application
+            .subtasks
+            .iter()
+            .find(|s| s.name == field)
+            .or_else(|| application.subtasks.iter().find(|s| s.id == field))
+            .filter(|s| !s.id.is_empty());
+        let Some(subtask) = subtask else {
+            let valid: Vec<&str> = application
+                .subtasks
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect();
+            return Err(Error::InvalidArgument(format!(
+                "application '{app}' has no field '{field}'; its fields are: {}",
+                if valid.is_empty() {
+                    "(none)".to_string()
+                } else {
+                    valid.join(", ")
+                }
+            )));
+        };
+        let previous = body.insert(
+            subtask.id.clone(),
+            serde_json::json!({ "label": label.clone() }),
+        );
+        if previous.is_some() {
+            return Err(Error::InvalidArgument(format!(
+                "feedback names field '{}' more than once",
+                subtask.name
+            )));
+        }
+    }
+    Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::{FieldType, Subtask};
+    use serde_json::json;
+
+    #[test]
+    fn label_params() {
+        let params = LabelOptions::default().query_params().unwrap();
+        assert_eq!(
+            params,
+            vec![
+                ("explain", "false".to_string()),
+                ("telemetry", "false".to_string())
+            ]
+        );
+        let params = LabelOptions::new()
+            .explain(true)
+            .explain_fields(["sentiment", "topic"])
+            .telemetry(true)
+            .model("GPT-4o mini")
+            .query_params()
+            .unwrap();
+        assert_eq!(
+            params,
+            vec![
+                ("explain", "true".to_string()),
+                ("explain_fields", "sentiment;topic".to_string()),
+                ("telemetry", "true".to_string()),
+                ("model_id", "gpt-4o-mini".to_string()),
+            ]
+        );
+        let params = LabelOptions::new()
+            .model("ft-model-42")
+            .query_params()
+            .unwrap();
+        assert_eq!(params[2], ("model_id", "ft-model-42".to_string()));
+        let err = LabelOptions::new()
+            .explain_fields(["a;b"])
+            .query_params()
+            .unwrap_err();
+        assert!(err.to_string().contains("'a;b'"), "{err}");
+    }
+
+    fn app() -> Application {
+        let subtask = |id: &str, name: &str| Subtask {
+            id: id.into(),
+            name: name.into(),
+            field_type: FieldType::Classification,
+            guidelines: None,
+            labels: None,
+            input_columns: vec![],
+            default_value: None,
+            label_column: None,
+        };
+        Application {
+            id: "a-1".into(),
+            name: "sentiment-app".into(),
+            project_id: None,
+            task_id: None,
+            status: None,
+            subtasks: vec![subtask("s-1", "sentiment"), subtask("s-2", "topic")],
+            created_at: None,
+        }
+    }
+
+    #[test]
+    fn feedback_bodies() {
+        let body = feedback_body(
+            &app(),
+            "sentiment-app",
+            &[("sentiment", json!(["negative"])), ("s-2", json!("food"))],
+        )
+        .unwrap();
+        assert_eq!(
+            serde_json::Value::Object(body),
+            json!({"s-1": {"label": ["negative"]}, "s-2": {"label": "food"}})
+        );
+        let err = feedback_body(&app(), "sentiment-app", &[("mood", json!("x"))]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid argument: application 'sentiment-app' has no field 'mood'; its fields \
+             are: sentiment, topic"
+        );
+        let err = feedback_body(
+            &app(),
+            "sentiment-app",
+            &[("sentiment", json!("a")), ("s-1", json!("b"))],
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("more than once"), "{err}");
+    }
+
+    #[test]
+    fn labeled_items() {
+        let ctx = "t";
+        let pending = br#"{"data": {"refuel_uuid": "u", "status": "pending"}}"#;
+        assert_eq!(
+            parse_labeled_item(ctx, StatusCode::ACCEPTED, pending).unwrap(),
+            None
+        );
+        assert_eq!(
+            parse_labeled_item(ctx, StatusCode::OK, pending).unwrap(),
+            None
+        );
+        let done = br#"{"data": {"application_id": "a", "refuel_output": [
+            {"refuel_uuid": "u", "refuel_fields": {"sentiment": {"label": ["positive"], "confidence": 0.9}}}
+        ]}}"#;
+        let out = parse_labeled_item(ctx, StatusCode::OK, done)
+            .unwrap()
+            .unwrap();
+        assert_eq!(out.refuel_uuid.as_deref(), Some("u"));
+        assert_eq!(
+            out.refuel_fields["sentiment"].label,
+            vec![json!("positive")]
+        );
+        let bare =
+            br#"{"data": {"refuel_uuid": "u", "refuel_fields": {"sentiment": {"label": ["x"]}}}}"#;
+        let out = parse_labeled_item(ctx, StatusCode::OK, bare)
+            .unwrap()
+            .unwrap();
+        assert_eq!(out.refuel_fields.len(), 1);
+        let empty = br#"{"data": {"refuel_output": []}}"#;
+        assert!(parse_labeled_item(ctx, StatusCode::OK, empty).is_err());
+    }
+
+    #[test]
+    fn single_outputs() {
+        let response = |n: usize| LabelResponse {
+            application_id: None,
+            application_name: None,
+            refuel_output: (0..n)
+                .map(|_| LabelOutput {
+                    refuel_uuid: None,
+                    refuel_api_timestamp: None,
+                    refuel_fields: Default::default(),
+                    uri: None,
+                    usage: None,
+                })
+                .collect(),
+        };
+        assert!(first_output("t", response(1)).is_ok());
+        assert!(first_output("t", response(0)).is_err());
+        assert!(first_output("t", response(2)).is_err());
+    }
+}

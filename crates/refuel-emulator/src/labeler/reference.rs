@@ -1,0 +1,344 @@
+//! The reference labeler: deterministic rules, no model.
+
+use futures::future::BoxFuture;
+use refuel_client::models::{FieldType, Subtask};
+
+use super::{FieldLabel, LabeledRow, Labeler, RowInput, TaskSpec, as_input, field_inputs};
+use crate::query::words;
+
+/// Labels by documented rules, offline and deterministically. **Not an LLM.**
+///
+/// The input text of a field is its input columns' values (earlier fields' labels for
+/// columns naming a field), joined with spaces; its words are runs of letters and digits,
+/// lowercased.
+///
+/// - **classification**: each label's keywords are the words of the label itself, plus the
+///   words listed on a guidelines line `<label>: word, word, ...` (any case). A label's score
+///   is how many of the input's words are among its keywords. The best score wins (ties go
+///   to the label listed first). Confidence is `(best + 1) / (best + second + 2)`, rounded to
+///   4 decimals: 0.5 for a tie, towards 1 as the margin grows. No keyword at all: the
+///   field's fallback value (`default_value`, `-` when unset) with confidence 0.
+/// - **multilabel_classification**: every label with a score above 0, in label order, each
+///   with confidence `score / (score + 1)`; the field's confidence is their mean. None: the
+///   fallback value, confidence 0.
+/// - **attribute_extraction**: with a guidelines line `regex: PATTERN`, the first match in
+///   the input text (its first group when it has one), confidence 0.9; else the first input
+///   column's text, trimmed to 200 characters, confidence 0.5; empty input: the fallback,
+///   confidence 0.
+/// - The explanation names the matched keywords and the scores.
+/// - Token counts (for telemetry): the input's words read, the label's words written.
+#[derive(Debug, Clone, Default)]
+pub struct ReferenceLabeler;
+
+impl Labeler for ReferenceLabeler {
+    fn model_name(&self, task: &TaskSpec) -> String {
+        match &task.model {
+            Some(m) => format!("reference-labeler ({m} requested)"),
+            None => "reference-labeler".to_string(),
+        }
+    }
+
+    fn provider(&self) -> &str {
+        "refuel-emulator"
+    }
+
+    fn label<'a>(
+        &'a self,
+        task: &'a TaskSpec,
+        row: &'a RowInput,
+    ) -> BoxFuture<'a, Result<LabeledRow, String>> {
+        Box::pin(async move { Ok(label_row(task, row)) })
+    }
+}
+
+/// Labels a row by the reference rules (synchronously).
+pub fn label_row(task: &TaskSpec, row: &RowInput) -> LabeledRow {
+    let mut context = row.clone();
+    let mut out = LabeledRow::default();
+    for field in &task.fields {
+        let inputs = field_inputs(field, &context);
+        let text: String = inputs
+            .iter()
+            .map(|(_, t)| t.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let input_words = words(&text);
+        out.prompt_tokens += input_words.len() as u64;
+        let label = match &field.field_type {
+            FieldType::Classification => classify(field, &input_words, false),
+            FieldType::MultilabelClassification => classify(field, &input_words, true),
+            _ => extract(field, &inputs, &text),
+        };
+        out.completion_tokens += words(
+            &super::label_text(&label.llm_label)
+                .render()
+                .unwrap_or_default(),
+        )
+        .len()
+        .max(1) as u64;
+        context.insert(field.name.clone(), as_input(&label));
+        out.fields.push(label);
+    }
+    out
+}
+
+fn fallback(field: &Subtask) -> serde_json::Value {
+    serde_json::Value::String(
+        field
+            .default_value
+            .clone()
+            .unwrap_or_else(|| "-".to_string()),
+    )
+}
+
+fn keywords(field: &Subtask, label: &str) -> Vec<String> {
+    let mut kws = words(label);
+    if let Some(guidelines) = &field.guidelines {
+        for line in guidelines.lines() {
+            if let Some((head, rest)) = line.split_once(':') {
+                if head.trim().eq_ignore_ascii_case(label.trim()) {
+                    kws.extend(words(rest));
+                }
+            }
+        }
+    }
+    kws.sort();
+    kws.dedup();
+    kws
+}
+
+fn round4(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
+fn classify(field: &Subtask, input: &[String], multi: bool) -> FieldLabel {
+    let labels = field.labels.clone().unwrap_or_default();
+    let scored: Vec<(String, usize, Vec<String>)> = labels
+        .iter()
+        .map(|l| {
+            let kws = keywords(field, l);
+            let hits: Vec<String> = input
+                .iter()
+                .filter(|w| kws.binary_search(w).is_ok())
+                .cloned()
+                .collect();
+            (l.clone(), hits.len(), hits)
+        })
+        .collect();
+    if multi {
+        let chosen: Vec<&(String, usize, Vec<String>)> =
+            scored.iter().filter(|s| s.1 > 0).collect();
+        if chosen.is_empty() {
+            return FieldLabel {
+                llm_label: fallback(field),
+                confidence: Some(0.0),
+                explanation: Some("no keyword of any label appears in the input".into()),
+                ..Default::default()
+            };
+        }
+        let confs: Vec<f64> = chosen
+            .iter()
+            .map(|s| round4(s.1 as f64 / (s.1 as f64 + 1.0)))
+            .collect();
+        let mean = round4(confs.iter().sum::<f64>() / confs.len() as f64);
+        let explanation = chosen
+            .iter()
+            .map(|s| format!("'{}' matched {}", s.0, s.2.join(", ")))
+            .collect::<Vec<_>>()
+            .join("; ");
+        return FieldLabel {
+            llm_label: serde_json::Value::Array(
+                chosen
+                    .iter()
+                    .map(|s| serde_json::Value::String(s.0.clone()))
+                    .collect(),
+            ),
+            confidence: Some(mean),
+            multilabel_confidence: Some(confs),
+            explanation: Some(explanation),
+            error: None,
+        };
+    }
+    let mut best: Option<&(String, usize, Vec<String>)> = None;
+    for s in &scored {
+        if best.is_none_or(|b| s.1 > b.1) {
+            best = Some(s);
+        }
+    }
+    match best.filter(|b| b.1 > 0) {
+        None => FieldLabel {
+            llm_label: fallback(field),
+            confidence: Some(0.0),
+            explanation: Some("no keyword of any label appears in the input".into()),
+            ..Default::default()
+        },
+        Some(b) => {
+            let second = scored
+                .iter()
+                .filter(|s| !std::ptr::eq(*s, b))
+                .map(|s| s.1)
+                .max()
+                .unwrap_or(0);
+            let confidence = round4((b.1 as f64 + 1.0) / (b.1 as f64 + second as f64 + 2.0));
+            FieldLabel {
+                llm_label: serde_json::Value::String(b.0.clone()),
+                confidence: Some(confidence),
+                explanation: Some(format!(
+                    "'{}' matched {} (score {} against {} for the next label)",
+                    b.0,
+                    b.2.join(", "),
+                    b.1,
+                    second
+                )),
+                ..Default::default()
+            }
+        }
+    }
+}
+
+fn extract(field: &Subtask, inputs: &[(String, String)], text: &str) -> FieldLabel {
+    let pattern = field.guidelines.as_deref().and_then(|g| {
+        g.lines().find_map(|l| {
+            let l = l.trim();
+            l.strip_prefix("regex:")
+                .or_else(|| l.strip_prefix("Regex:"))
+                .map(|p| p.trim().to_string())
+        })
+    });
+    if let Some(pattern) = pattern {
+        return match regex::Regex::new(&pattern) {
+            Ok(re) => match re.captures(text) {
+                Some(caps) => {
+                    let m = caps
+                        .get(1)
+                        .or_else(|| caps.get(0))
+                        .map(|m| m.as_str().to_string())
+                        .unwrap_or_default();
+                    FieldLabel {
+                        llm_label: serde_json::Value::String(m.clone()),
+                        confidence: Some(0.9),
+                        explanation: Some(format!("'{m}' matches /{pattern}/")),
+                        ..Default::default()
+                    }
+                }
+                None => FieldLabel {
+                    llm_label: fallback(field),
+                    confidence: Some(0.0),
+                    explanation: Some(format!("nothing matches /{pattern}/")),
+                    ..Default::default()
+                },
+            },
+            Err(e) => FieldLabel {
+                llm_label: fallback(field),
+                confidence: Some(0.0),
+                error: Some(format!("invalid regex in the guidelines: {e}")),
+                ..Default::default()
+            },
+        };
+    }
+    let first = inputs.first().map(|(_, t)| t.trim()).unwrap_or("");
+    if first.is_empty() {
+        return FieldLabel {
+            llm_label: fallback(field),
+            confidence: Some(0.0),
+            explanation: Some("the input is empty".into()),
+            ..Default::default()
+        };
+    }
+    let value: String = first.chars().take(200).collect();
+    FieldLabel {
+        llm_label: serde_json::Value::String(value),
+        confidence: Some(0.5),
+        explanation: Some("copied from the first input column (no regex in the guidelines)".into()),
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Cell;
+
+    fn field(name: &str, ty: FieldType, labels: &[&str], guidelines: &str) -> Subtask {
+        Subtask {
+            id: format!("{name}-id"),
+            name: name.into(),
+            field_type: ty,
+            guidelines: Some(guidelines.into()),
+            labels: Some(labels.iter().map(|s| s.to_string()).collect()),
+            input_columns: vec!["text".into()],
+            default_value: Some("unknown".into()),
+            label_column: None,
+        }
+    }
+
+    fn row(text: &str) -> RowInput {
+        let mut r = RowInput::new();
+        r.insert("text".into(), Cell::Str(text.into()));
+        r
+    }
+
+    #[test]
+    fn classification_scores_keywords_and_margins() {
+        let spec = TaskSpec {
+            context: String::new(),
+            fields: vec![field(
+                "sentiment",
+                FieldType::Classification,
+                &["positive", "negative"],
+                "positive: great, love, excellent\nnegative: broken, refund, awful",
+            )],
+            model: None,
+        };
+        let out = label_row(&spec, &row("Great phone, I love it"));
+        assert_eq!(out.fields[0].llm_label, serde_json::json!("positive"));
+        assert_eq!(out.fields[0].confidence, Some(0.75)); // (2+1)/(2+0+2)
+        let out = label_row(&spec, &row("great but broken, awful"));
+        assert_eq!(out.fields[0].llm_label, serde_json::json!("negative"));
+        assert_eq!(out.fields[0].confidence, Some(0.6)); // (2+1)/(2+1+2)
+        let out = label_row(&spec, &row("it arrived on tuesday"));
+        assert_eq!(out.fields[0].llm_label, serde_json::json!("unknown"));
+        assert_eq!(out.fields[0].confidence, Some(0.0));
+        // Deterministic.
+        assert_eq!(
+            label_row(&spec, &row("great")).fields,
+            label_row(&spec, &row("great")).fields
+        );
+    }
+
+    #[test]
+    fn multilabel_and_extraction() {
+        let spec = TaskSpec {
+            context: String::new(),
+            fields: vec![
+                field(
+                    "topics",
+                    FieldType::MultilabelClassification,
+                    &["battery", "screen", "price"],
+                    "price: cheap, expensive",
+                ),
+                field(
+                    "amount",
+                    FieldType::AttributeExtraction,
+                    &[],
+                    "regex: \\$(\\d+)",
+                ),
+            ],
+            model: None,
+        };
+        let out = label_row(
+            &spec,
+            &row("battery died, screen cracked, paid $120, too expensive"),
+        );
+        assert_eq!(
+            out.fields[0].llm_label,
+            serde_json::json!(["battery", "screen", "price"])
+        );
+        assert_eq!(
+            out.fields[0].multilabel_confidence,
+            Some(vec![0.5, 0.5, 0.5])
+        );
+        assert_eq!(out.fields[1].llm_label, serde_json::json!("120"));
+        assert_eq!(out.fields[1].confidence, Some(0.9));
+    }
+}

@@ -1,0 +1,190 @@
+//! Background work on labels: task runs, and labeling for applications.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use futures::StreamExt;
+use refuel_client::models::RunStatus;
+
+use crate::labeler::{FieldLabel, LabeledRow, RowInput, TaskSpec};
+use crate::server::AppState;
+use crate::store::labeling::{RunState, TaskRec};
+use crate::store::{Cell, DatasetEntry};
+
+/// Rows labeled and stored together.
+const BATCH: usize = 500;
+/// Rows labeled at once within a batch.
+const CONCURRENCY: usize = 16;
+
+/// Starts (or resumes) a run in the background.
+pub fn spawn_run(state: AppState, run: Arc<RunState>) {
+    tokio::spawn(async move {
+        let outcome = execute(&state, &run).await;
+        let (status, error) = match outcome {
+            Ok(status) => (status, None),
+            Err(message) => (RunStatus::Failed, Some(message)),
+        };
+        let id = run.rec.lock().id.clone();
+        if let Err(e) = state.store.set_run_status(&run, status.clone(), error) {
+            tracing::error!(run = %id, error = %e, "could not record the end of a run");
+        }
+        tracing::info!(run = %id, status = %status, labeled = run.labeled.load(Ordering::Relaxed), "run ended");
+    });
+}
+
+/// The rows of `entry` a run would label next: live rows without a machine label for the
+/// task, in default order.
+pub fn unlabeled(entry: &DatasetEntry, task_id: &str, limit: usize) -> Vec<(u32, RowInput)> {
+    let data = entry.data.read();
+    let labels = entry.labels.read();
+    let set = labels.get(task_id);
+    let mut out = Vec::new();
+    for (i, row) in data.rows.iter().enumerate() {
+        if out.len() >= limit {
+            break;
+        }
+        let Some(cells) = row.as_deref() else {
+            continue;
+        };
+        if set.is_some_and(|s| s.is_labeled(i)) {
+            continue;
+        }
+        let input: RowInput = data
+            .columns
+            .iter()
+            .cloned()
+            .zip(cells.iter().cloned())
+            .collect();
+        out.push((i as u32, input));
+    }
+    out
+}
+
+/// Counts live rows without a machine label for the task.
+pub fn count_unlabeled(entry: &DatasetEntry, task_id: &str) -> u64 {
+    let data = entry.data.read();
+    let labels = entry.labels.read();
+    let set = labels.get(task_id);
+    data.rows
+        .iter()
+        .enumerate()
+        .filter(|(i, r)| r.is_some() && !set.is_some_and(|s| s.is_labeled(*i)))
+        .count() as u64
+}
+
+async fn execute(state: &AppState, run: &RunState) -> Result<RunStatus, String> {
+    let (team, task_id, dataset_id, run_id, target) = {
+        let r = run.rec.lock();
+        (
+            r.team.clone(),
+            r.task_id.clone(),
+            r.dataset_id.clone(),
+            r.id.clone(),
+            r.target,
+        )
+    };
+    state
+        .store
+        .set_run_status(run, RunStatus::Active, None)
+        .map_err(|e| e.detail)?;
+    *run.started.lock() = Some(Instant::now());
+    loop {
+        if run.cancel.load(Ordering::SeqCst) {
+            return Ok(RunStatus::Cancelled);
+        }
+        let Ok(task) = state.store.task(&team, &task_id) else {
+            return Err("the task was deleted during the run".into());
+        };
+        let Ok(entry) = state.store.dataset(&team, &dataset_id) else {
+            return Err("the dataset was deleted during the run".into());
+        };
+        let done = run.labeled.load(Ordering::SeqCst);
+        let left = target.saturating_sub(done);
+        if left == 0 {
+            return Ok(RunStatus::Completed);
+        }
+        let batch = unlabeled(
+            &entry,
+            &task.id,
+            BATCH.min(usize::try_from(left).unwrap_or(BATCH)),
+        );
+        if batch.is_empty() {
+            return Ok(RunStatus::Completed);
+        }
+        let labeled = label_rows(state, &task, batch).await;
+        let failures = labeled.iter().filter(|(_, r)| r.is_err()).count();
+        if failures == labeled.len() {
+            if let Some((_, Err(e))) = labeled.first() {
+                return Err(format!("labeling failed for every row of a batch: {e}"));
+            }
+        }
+        let n = labeled.len() as u64;
+        let rows = labeled
+            .into_iter()
+            .map(|(i, r)| {
+                (
+                    i,
+                    r.map(|l| l.fields)
+                        .unwrap_or_else(|e| error_labels(&task, &e)),
+                )
+            })
+            .collect();
+        state
+            .store
+            .put_labels(&entry, &task, Some(&run_id), rows)
+            .map_err(|e| e.detail)?;
+        run.labeled.fetch_add(n, Ordering::SeqCst);
+    }
+}
+
+/// One label per field carrying the error.
+pub fn error_labels(task: &TaskRec, error: &str) -> Vec<FieldLabel> {
+    task.subtasks
+        .iter()
+        .map(|_| FieldLabel {
+            error: Some(error.to_string()),
+            ..Default::default()
+        })
+        .collect()
+}
+
+/// Labels rows with the emulator's labeler, a bounded number at once, keeping their order.
+pub async fn label_rows(
+    state: &AppState,
+    task: &TaskRec,
+    rows: Vec<(u32, RowInput)>,
+) -> Vec<(u32, Result<LabeledRow, String>)> {
+    let spec: TaskSpec = task.spec();
+    let labeler = Arc::clone(&state.labeler);
+    let spec = &spec;
+    futures::stream::iter(rows)
+        .map(|(i, row)| {
+            let labeler = Arc::clone(&labeler);
+            async move { (i, labeler.label(spec, &row).await) }
+        })
+        .buffered(CONCURRENCY)
+        .collect()
+        .await
+}
+
+/// A JSON input row as labeler input.
+pub fn input_of(value: &serde_json::Map<String, serde_json::Value>) -> RowInput {
+    value
+        .iter()
+        .map(|(k, v)| {
+            let cell = match v {
+                serde_json::Value::Null => Cell::Null,
+                serde_json::Value::Bool(b) => Cell::Bool(*b),
+                serde_json::Value::Number(n) => n
+                    .as_i64()
+                    .map(Cell::Int)
+                    .or_else(|| n.as_f64().map(Cell::Float))
+                    .unwrap_or(Cell::Null),
+                serde_json::Value::String(s) => Cell::Str(s.as_str().into()),
+                other => Cell::Str(other.to_string().into()),
+            };
+            (k.clone(), cell)
+        })
+        .collect()
+}

@@ -1,0 +1,282 @@
+//! Dataset exports: a CSV snapshot (with a task's labels when asked) served from a
+//! time-limited, signed download URL.
+//!
+//! The file is written in the background (small datasets are ready before the create call
+//! returns); `GET /datasets/{id}/exports/{export_id}` answers 404 until it is, then
+//! `{"data": URL}`. The URL (`/_emulator/downloads/{export_id}?expires=UNIX&signature=HEX`)
+//! needs no API key: its HMAC-SHA256 signature, over the export id and the expiry, is the
+//! credential. A tampered or expired URL answers 403.
+
+use std::io::Write;
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use refuel_client::models::{Envelope, ExportCreated};
+use sha2::{Digest, Sha256};
+
+use super::AppState;
+use super::auth::Team;
+use super::params::Params;
+use crate::error::{ApiError, ApiResult};
+use crate::store::labeling::{ExportRec, TaskRec};
+use crate::store::{DatasetEntry, now};
+
+/// Rows up to which an export is written before the create call returns.
+const SYNC_ROWS: usize = 200_000;
+
+pub async fn create(
+    State(state): State<AppState>,
+    team: Team,
+    Path(dataset_id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Envelope<ExportCreated>>> {
+    let params = Params::parse(q.as_deref());
+    let entry = state.store.dataset(&team.0, &dataset_id)?;
+    let email = params.required("email_address")?;
+    if !email.contains('@') {
+        return Err(ApiError::bad_request(format!(
+            "'{email}' is not an email address"
+        )));
+    }
+    let task = match params
+        .get("task_id")
+        .filter(|t| !t.is_empty() && *t != "None")
+    {
+        Some(t) => Some(state.store.task(&team.0, t)?),
+        None => None,
+    };
+    let with_labels = params.bool("include_labels")?.unwrap_or(task.is_some());
+    let task = task.filter(|_| with_labels);
+    let rec = ExportRec {
+        id: uuid::Uuid::new_v4().to_string(),
+        team: team.0.clone(),
+        dataset_id: dataset_id.clone(),
+        dataset_name: entry.meta.read().name.clone(),
+        task_id: task.as_ref().map(|t| t.id.clone()),
+        created_at: now(),
+    };
+    let rec = state.store.create_export(rec)?;
+    let path = state.store.export_path(&rec.id);
+    let rows = entry.data.read().live;
+    let job = tokio::task::spawn_blocking(move || write_csv(&entry, task.as_ref(), &path));
+    if rows <= SYNC_ROWS {
+        job.await
+            .map_err(|e| ApiError::internal(format!("export task failed: {e}")))?
+            .map_err(|e| ApiError::storage("the export", e))?;
+    } else {
+        let id = rec.id.clone();
+        tokio::spawn(async move {
+            match job.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(export = %id, error = %e, "export failed"),
+                Err(e) => tracing::error!(export = %id, error = %e, "export task failed"),
+            }
+        });
+    }
+    Ok(Json(Envelope::new(ExportCreated { export_id: rec.id })))
+}
+
+/// Writes the CSV: the dataset's columns, then per field of the task `<field>_label`,
+/// `<field>_llm_label`, `<field>_confidence`, `<field>_explanation`, `<field>_verified`.
+fn write_csv(
+    entry: &DatasetEntry,
+    task: Option<&TaskRec>,
+    path: &std::path::Path,
+) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension("tmp");
+    {
+        let file = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+        let mut w = csv::Writer::from_writer(file);
+        let data = entry.data.read();
+        let labels = entry.labels.read();
+        let set = task.and_then(|t| labels.get(&t.id));
+        let mut header: Vec<String> = data.columns.to_vec();
+        if let Some(t) = task {
+            for f in &t.subtasks {
+                for suffix in [
+                    "label",
+                    "llm_label",
+                    "confidence",
+                    "explanation",
+                    "verified",
+                ] {
+                    header.push(format!("{}_{suffix}", f.name));
+                }
+            }
+        }
+        w.write_record(&header).map_err(std::io::Error::other)?;
+        let text = |v: &serde_json::Value| {
+            crate::labeler::label_text(v)
+                .render()
+                .map(|t| t.into_owned())
+                .unwrap_or_default()
+        };
+        for (i, row) in data.rows.iter().enumerate() {
+            let Some(cells) = row.as_deref() else {
+                continue;
+            };
+            let mut record: Vec<String> = cells
+                .iter()
+                .map(|c| c.render().map(|t| t.into_owned()).unwrap_or_default())
+                .collect();
+            if let Some(t) = task {
+                let row_labels = set.and_then(|s| s.row(i));
+                for (fi, _) in t.subtasks.iter().enumerate() {
+                    match row_labels.and_then(|r| r.fields.get(fi)) {
+                        Some(l) => {
+                            record.push(text(l.final_value()));
+                            record.push(text(&l.llm.llm_label));
+                            record
+                                .push(l.llm.confidence.map(|c| c.to_string()).unwrap_or_default());
+                            record.push(l.llm.explanation.clone().unwrap_or_default());
+                            record.push(l.verified().to_string());
+                        }
+                        None => record.extend(["", "", "", "", "false"].map(String::from)),
+                    }
+                }
+            }
+            w.write_record(&record).map_err(std::io::Error::other)?;
+        }
+        let mut file = w
+            .into_inner()
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        file.flush()?;
+        file.get_ref().sync_all()?;
+    }
+    std::fs::rename(&tmp, path)
+}
+
+fn hmac(key: &[u8], message: &[u8]) -> Vec<u8> {
+    let mut k = [0u8; 64];
+    if key.len() > 64 {
+        k[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        k[..key.len()].copy_from_slice(key);
+    }
+    let mut inner = Sha256::new();
+    inner.update(k.map(|b| b ^ 0x36));
+    inner.update(message);
+    let mut outer = Sha256::new();
+    outer.update(k.map(|b| b ^ 0x5c));
+    outer.update(inner.finalize());
+    outer.finalize().to_vec()
+}
+
+fn signature(secret: &[u8], id: &str, expires: i64) -> String {
+    hmac(secret, format!("{id}:{expires}").as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A signed download URL for an export, valid for `ttl`.
+pub fn download_url(base: &str, secret: &[u8], id: &str, ttl: Duration) -> String {
+    let expires =
+        chrono::Utc::now().timestamp() + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2);
+    format!(
+        "{base}/_emulator/downloads/{id}?expires={expires}&signature={}",
+        signature(secret, id, expires)
+    )
+}
+
+pub async fn status(
+    State(state): State<AppState>,
+    team: Team,
+    headers: HeaderMap,
+    Path((dataset_id, export_id)): Path<(String, String)>,
+) -> ApiResult<Json<Envelope<String>>> {
+    state.store.dataset(&team.0, &dataset_id)?;
+    let rec = state.store.export(&team.0, &export_id)?;
+    if rec.dataset_id != dataset_id || !state.store.export_path(&rec.id).exists() {
+        return Err(ApiError::not_found("finished export", &export_id));
+    }
+    let base = super::applications::public_base(&headers);
+    Ok(Json(Envelope::new(download_url(
+        &base,
+        state.store.secret(),
+        &rec.id,
+        state.settings.export_url_ttl,
+    ))))
+}
+
+/// `GET /_emulator/downloads/{id}?expires&signature`: the export's CSV, without auth.
+pub async fn download(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    let params = Params::parse(q.as_deref());
+    let expires: i64 = params
+        .get("expires")
+        .and_then(|e| e.parse().ok())
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                "the download link has no valid expiry",
+            )
+        })?;
+    let given = params.get("signature").unwrap_or("");
+    let expected = signature(state.store.secret(), &id, expires);
+    // Compare in constant time.
+    let same = given.len() == expected.len()
+        && given
+            .bytes()
+            .zip(expected.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    if !same {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "the download link's signature does not match",
+        ));
+    }
+    if chrono::Utc::now().timestamp() > expires {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "the download link has expired",
+        ));
+    }
+    let rec = state
+        .store
+        .export_by_id(&id)
+        .ok_or_else(|| ApiError::not_found("export", &id))?;
+    let file = tokio::fs::File::open(state.store.export_path(&id))
+        .await
+        .map_err(|_| ApiError::not_found("export file", &id))?;
+    let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
+    let disposition = format!(
+        "attachment; filename=\"{}.csv\"",
+        rec.dataset_name.replace('"', "")
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv".to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hmac_sha256_known_answer() {
+        // RFC 4231, test case 2.
+        let mac = hmac(b"Jefe", b"what do ya want for nothing?");
+        let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            hex,
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+}

@@ -1,0 +1,274 @@
+//! Tasks and task runs.
+
+use std::sync::atomic::Ordering;
+
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use refuel_client::models::{Envelope, Metric, RunMetrics, RunStatus, Task, TaskRun, TaskSettings};
+
+use super::auth::Team;
+use super::params::Params;
+use super::{AppState, views};
+use crate::error::{ApiError, ApiResult};
+use crate::runner;
+use crate::store::labeling::RunState;
+
+pub async fn create(
+    State(state): State<AppState>,
+    team: Team,
+    Path(project_id): Path<String>,
+    RawQuery(q): RawQuery,
+    body: Result<Json<TaskSettings>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<Json<Envelope<Task>>> {
+    let params = Params::parse(q.as_deref());
+    let name = params.required("task_name")?;
+    let Json(settings) = body
+        .map_err(|e| ApiError::bad_request(format!("invalid task settings: {}", e.body_text())))?;
+    let rec = state
+        .store
+        .create_task(&team.0, &project_id, name, settings)?;
+    Ok(Json(Envelope::new(views::task(&rec))))
+}
+
+pub async fn list_in_project(
+    State(state): State<AppState>,
+    team: Team,
+    Path(project_id): Path<String>,
+) -> ApiResult<Json<Envelope<Vec<Task>>>> {
+    state.store.project(&team.0, &project_id)?;
+    Ok(Json(Envelope::new(
+        state
+            .store
+            .list_tasks(&team.0, Some(&project_id))
+            .iter()
+            .map(views::task)
+            .collect(),
+    )))
+}
+
+pub async fn list_all(
+    State(state): State<AppState>,
+    team: Team,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Envelope<Vec<Task>>>> {
+    let params = Params::parse(q.as_deref());
+    let project = params.get("project_id").filter(|p| !p.is_empty());
+    Ok(Json(Envelope::new(
+        state
+            .store
+            .list_tasks(&team.0, project)
+            .iter()
+            .map(views::task)
+            .collect(),
+    )))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    team: Team,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Envelope<Task>>> {
+    Ok(Json(Envelope::new(views::task(
+        &state.store.task(&team.0, &id)?,
+    ))))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    team: Team,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Envelope<serde_json::Value>>> {
+    state.store.delete_task(&team.0, &id)?;
+    Ok(Json(Envelope::new(serde_json::json!({}))))
+}
+
+/// A run as the API shows it.
+fn run_view(state: &AppState, run: &RunState) -> TaskRun {
+    let r = run.rec.lock().clone();
+    let task_name = state.store.task(&r.team, &r.task_id).map(|t| t.name).ok();
+    let dataset_name = state
+        .store
+        .dataset(&r.team, &r.dataset_id)
+        .map(|d| d.meta.read().name.clone())
+        .ok();
+    TaskRun {
+        id: Some(r.id),
+        project_id: Some(r.project_id),
+        task_id: Some(r.task_id),
+        task_name,
+        dataset_id: Some(r.dataset_id),
+        dataset_name,
+        model_name: Some(r.model_name),
+        status: r.status,
+        error: r.error,
+        created_at: Some(r.created_at),
+        updated_at: Some(r.updated_at),
+        metrics: Vec::new(),
+    }
+}
+
+/// `POST /tasks/{task_id}/runs?dataset_id=D[&num_items=N][&cancel_run=true]`.
+pub async fn start_or_cancel(
+    State(state): State<AppState>,
+    team: Team,
+    Path(task_id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Envelope<TaskRun>>> {
+    let params = Params::parse(q.as_deref());
+    let task = state.store.task(&team.0, &task_id)?;
+    let dataset_id = params.required("dataset_id")?;
+    let entry = state.store.dataset(&team.0, dataset_id)?;
+    if params.bool("cancel_run")?.unwrap_or(false) {
+        let run = state
+            .store
+            .latest_run(&team.0, &task.id, dataset_id)
+            .ok_or_else(|| ApiError::not_found("run of the task on dataset", dataset_id))?;
+        let status = run.rec.lock().status.clone();
+        if matches!(status, RunStatus::Active | RunStatus::NotStarted) {
+            run.cancel.store(true, Ordering::SeqCst);
+            state
+                .store
+                .set_run_status(&run, RunStatus::Cancelled, None)?;
+        }
+        return Ok(Json(Envelope::new(run_view(&state, &run))));
+    }
+    if entry.meta.read().status != refuel_client::models::IngestStatus::Success {
+        return Err(ApiError::conflict(
+            "the dataset's ingest has not succeeded yet",
+        ));
+    }
+    let available = runner::count_unlabeled(&entry, &task.id);
+    let target = match params.u64("num_items")? {
+        Some(0) => return Err(ApiError::bad_request("num_items must be at least 1")),
+        Some(n) => n.min(available),
+        None => available,
+    };
+    let model_name = state.labeler.model_name(&task.spec());
+    let run = state
+        .store
+        .create_run(&task, dataset_id, target, model_name)?;
+    runner::spawn_run(state.clone(), run.clone());
+    Ok(Json(Envelope::new(run_view(&state, &run))))
+}
+
+pub async fn list_runs(
+    State(state): State<AppState>,
+    team: Team,
+    Path(task_id): Path<String>,
+) -> ApiResult<Json<Envelope<Vec<TaskRun>>>> {
+    let task = state.store.task(&team.0, &task_id)?;
+    let runs = state.store.runs_of_task(&team.0, &task.id);
+    Ok(Json(Envelope::new(
+        runs.iter().map(|r| run_view(&state, r)).collect(),
+    )))
+}
+
+fn latest(
+    state: &AppState,
+    team: &Team,
+    task_id: &str,
+    dataset_id: &str,
+) -> ApiResult<std::sync::Arc<RunState>> {
+    let task = state.store.task(&team.0, task_id)?;
+    state.store.dataset(&team.0, dataset_id)?;
+    state
+        .store
+        .latest_run(&team.0, &task.id, dataset_id)
+        .ok_or_else(|| {
+            ApiError::not_found(
+                &format!("run of task '{}' on dataset", task.name),
+                dataset_id,
+            )
+        })
+}
+
+pub async fn get_run(
+    State(state): State<AppState>,
+    team: Team,
+    Path((task_id, dataset_id)): Path<(String, String)>,
+) -> ApiResult<Json<Envelope<TaskRun>>> {
+    let run = latest(&state, &team, &task_id, &dataset_id)?;
+    Ok(Json(Envelope::new(run_view(&state, &run))))
+}
+
+/// The four run metrics; the time metrics only while the run is active.
+pub fn metrics(run: &RunState) -> Vec<Metric> {
+    let (status, target) = {
+        let r = run.rec.lock();
+        (r.status.clone(), r.target)
+    };
+    let labeled = run.labeled.load(Ordering::SeqCst);
+    let remaining = if status == RunStatus::Completed {
+        0
+    } else {
+        target.saturating_sub(labeled)
+    };
+    let mut out = vec![
+        Metric {
+            name: "num_labeled".into(),
+            value: Some(labeled as f64),
+        },
+        Metric {
+            name: "num_remaining".into(),
+            value: Some(remaining as f64),
+        },
+    ];
+    if status == RunStatus::Active {
+        let elapsed = run
+            .started
+            .lock()
+            .map(|s| s.elapsed().as_secs_f64())
+            .unwrap_or(0.0);
+        let eta = if labeled > 0 {
+            elapsed / labeled as f64 * remaining as f64
+        } else {
+            0.0
+        };
+        out.push(Metric {
+            name: "time_elapsed_seconds".into(),
+            value: Some((elapsed * 100.0).round() / 100.0),
+        });
+        out.push(Metric {
+            name: "time_remaining_seconds".into(),
+            value: Some((eta * 100.0).round() / 100.0),
+        });
+    }
+    out
+}
+
+pub async fn get_metrics(
+    State(state): State<AppState>,
+    team: Team,
+    Path((task_id, dataset_id)): Path<(String, String)>,
+) -> ApiResult<Json<Envelope<RunMetrics>>> {
+    let run = latest(&state, &team, &task_id, &dataset_id)?;
+    let task = state.store.task(&team.0, &task_id)?;
+    let entry = state.store.dataset(&team.0, &dataset_id)?;
+    let mut subtasks = indexmap::IndexMap::new();
+    {
+        let labels = entry.labels.read();
+        let set = labels.get(&task.id);
+        for (i, field) in task.subtasks.iter().enumerate() {
+            let n = set.map_or(0, |s| {
+                s.rows
+                    .iter()
+                    .flatten()
+                    .filter(|r| {
+                        r.machine && r.fields.get(i).is_some_and(|l| !l.llm.llm_label.is_null())
+                    })
+                    .count()
+            });
+            subtasks.insert(
+                field.id.clone(),
+                vec![Metric {
+                    name: "num_labeled".into(),
+                    value: Some(n as f64),
+                }],
+            );
+        }
+    }
+    Ok(Json(Envelope::new(RunMetrics {
+        task: metrics(&run),
+        subtasks,
+    })))
+}
