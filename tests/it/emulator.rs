@@ -159,7 +159,13 @@ fn emulator_binary() -> PathBuf {
 
 /// Starts the binary and returns it with its URL (read from its first line of stdout).
 fn spawn_binary(data: &Path) -> (Child, String) {
+    spawn_binary_with(data, &[])
+}
+
+/// Starts the binary with extra arguments.
+pub fn spawn_binary_with(data: &Path, extra: &[&str]) -> (Child, String) {
     let mut child = Command::new(emulator_binary())
+        .args(extra)
         .args([
             "--listen",
             "127.0.0.1:0",

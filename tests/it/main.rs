@@ -6,3 +6,4 @@ mod common;
 
 mod client;
 mod emulator;
+mod labeling;

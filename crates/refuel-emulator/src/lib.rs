@@ -157,6 +157,8 @@ impl Emulator {
             },
             pending_labels: Default::default(),
             settings: config.settings,
+            stopping: Default::default(),
+            background: Default::default(),
         });
         for run in pending.runs {
             tracing::info!(run = %run.rec.lock().id, "resuming an interrupted run");
@@ -229,10 +231,17 @@ impl EmulatorHandle {
 
     /// Stops accepting connections, finishes requests in flight, and returns.
     pub async fn shutdown(mut self) {
+        self.state
+            .stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }
         if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        let background: Vec<_> = std::mem::take(&mut *self.state.background.lock());
+        for task in background {
             let _ = task.await;
         }
     }
@@ -240,6 +249,9 @@ impl EmulatorHandle {
 
 impl Drop for EmulatorHandle {
     fn drop(&mut self) {
+        self.state
+            .stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }

@@ -4,7 +4,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Parser;
-use refuel_emulator::{DEFAULT_API_KEY, Emulator, EmulatorConfig};
+use refuel_emulator::labeler::OpenAiConfig;
+use refuel_emulator::{DEFAULT_API_KEY, Emulator, EmulatorConfig, LabelerConfig};
 
 /// A local, durable, Refuel-compatible API server.
 #[derive(Debug, Parser)]
@@ -20,6 +21,41 @@ struct Args {
     /// `refuel-emulator-key`.
     #[arg(long = "api-key", value_name = "KEY")]
     api_keys: Vec<String>,
+    /// What labels task runs and applications: `reference` (offline, deterministic rules;
+    /// not an LLM) or `openai` (an OpenAI-compatible chat-completions server).
+    #[arg(
+        long,
+        value_enum,
+        default_value = "reference",
+        env = "REFUEL_EMULATOR_LABELER"
+    )]
+    labeler: LabelerKind,
+    /// Base URL of the OpenAI-compatible server (with `--labeler openai`).
+    #[arg(
+        long,
+        env = "OPENAI_BASE_URL",
+        default_value = "https://api.openai.com/v1"
+    )]
+    openai_base_url: String,
+    /// Its API key (with `--labeler openai`).
+    #[arg(long, env = "OPENAI_API_KEY", hide_env_values = true)]
+    openai_api_key: Option<String>,
+    /// The model used when a task names none (with `--labeler openai`).
+    #[arg(
+        long,
+        env = "REFUEL_EMULATOR_OPENAI_MODEL",
+        default_value = "gpt-4o-mini"
+    )]
+    openai_model: String,
+    /// Seconds each finetuning stage lasts.
+    #[arg(long, default_value_t = 10.0)]
+    finetune_stage_seconds: f64,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum LabelerKind {
+    Reference,
+    Openai,
 }
 
 fn main() -> std::process::ExitCode {
@@ -55,6 +91,19 @@ async fn run(args: Args) -> anyhow::Result<()> {
     if let Some(dir) = &args.data_dir {
         config = config.data_dir(dir);
     }
+    if let LabelerKind::Openai = args.labeler {
+        config.labeler = LabelerConfig::OpenAi(OpenAiConfig {
+            base_url: args.openai_base_url.clone(),
+            api_key: args.openai_api_key.clone(),
+            model: args.openai_model.clone(),
+            timeout: std::time::Duration::from_secs(120),
+        });
+    }
+    if !(args.finetune_stage_seconds.is_finite() && args.finetune_stage_seconds >= 0.0) {
+        anyhow::bail!("--finetune-stage-seconds must be a non-negative number");
+    }
+    config.settings.finetune_stage =
+        std::time::Duration::from_secs_f64(args.finetune_stage_seconds);
     let default_key = args.api_keys.is_empty();
     for key in args.api_keys {
         config = config.api_key(key);

@@ -19,10 +19,13 @@ const CONCURRENCY: usize = 16;
 
 /// Starts (or resumes) a run in the background.
 pub fn spawn_run(state: AppState, run: Arc<RunState>) {
-    tokio::spawn(async move {
+    let bg = state.clone();
+    bg.spawn_background(async move {
         let outcome = execute(&state, &run).await;
         let (status, error) = match outcome {
-            Ok(status) => (status, None),
+            Ok(Some(status)) => (status, None),
+            // The emulator is stopping: the run stays active and resumes on the next start.
+            Ok(None) => return,
             Err(message) => (RunStatus::Failed, Some(message)),
         };
         let id = run.rec.lock().id.clone();
@@ -73,7 +76,7 @@ pub fn count_unlabeled(entry: &DatasetEntry, task_id: &str) -> u64 {
         .count() as u64
 }
 
-async fn execute(state: &AppState, run: &RunState) -> Result<RunStatus, String> {
+async fn execute(state: &AppState, run: &RunState) -> Result<Option<RunStatus>, String> {
     let (team, task_id, dataset_id, run_id, target) = {
         let r = run.rec.lock();
         (
@@ -90,8 +93,11 @@ async fn execute(state: &AppState, run: &RunState) -> Result<RunStatus, String> 
         .map_err(|e| e.detail)?;
     *run.started.lock() = Some(Instant::now());
     loop {
+        if state.stopping.load(Ordering::SeqCst) {
+            return Ok(None);
+        }
         if run.cancel.load(Ordering::SeqCst) {
-            return Ok(RunStatus::Cancelled);
+            return Ok(Some(RunStatus::Cancelled));
         }
         let Ok(task) = state.store.task(&team, &task_id) else {
             return Err("the task was deleted during the run".into());
@@ -102,7 +108,7 @@ async fn execute(state: &AppState, run: &RunState) -> Result<RunStatus, String> 
         let done = run.labeled.load(Ordering::SeqCst);
         let left = target.saturating_sub(done);
         if left == 0 {
-            return Ok(RunStatus::Completed);
+            return Ok(Some(RunStatus::Completed));
         }
         let batch = unlabeled(
             &entry,
@@ -110,7 +116,7 @@ async fn execute(state: &AppState, run: &RunState) -> Result<RunStatus, String> 
             BATCH.min(usize::try_from(left).unwrap_or(BATCH)),
         );
         if batch.is_empty() {
-            return Ok(RunStatus::Completed);
+            return Ok(Some(RunStatus::Completed));
         }
         let labeled = label_rows(state, &task, batch).await;
         let failures = labeled.iter().filter(|(_, r)| r.is_err()).count();

@@ -280,7 +280,7 @@ pub async fn label(
             })
             .collect();
         let bg = state.clone();
-        tokio::spawn(async move {
+        state.spawn_background(async move {
             let labeled = runner::label_rows(&bg, &task, rows).await;
             let stored = labeled
                 .into_iter()

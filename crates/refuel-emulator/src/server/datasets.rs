@@ -258,7 +258,8 @@ pub enum IngestSource {
 /// Ingests a dataset in the background: the rows become visible, and the status
 /// `success`, only once they are durable; any failure sets `failed` with the reason.
 pub fn spawn_ingest(state: AppState, dataset_id: String, source: IngestSource) {
-    tokio::spawn(async move {
+    let bg = state.clone();
+    bg.spawn_background(async move {
         let result = match source {
             IngestSource::Parsed(table) => Ok(table),
             IngestSource::File(path) => read_in_background(path).await,

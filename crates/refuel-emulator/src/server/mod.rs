@@ -45,6 +45,20 @@ pub struct Shared {
     pub pending_labels: parking_lot::Mutex<std::collections::HashSet<String>>,
     /// Timings.
     pub settings: crate::Settings,
+    /// Set when the server stops: background work ends at its next step.
+    pub stopping: std::sync::atomic::AtomicBool,
+    /// Background work (ingests, runs, async labels), awaited on shutdown.
+    pub background: parking_lot::Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+impl Shared {
+    /// Runs `work` in the background; a shutdown waits for it.
+    pub fn spawn_background(&self, work: impl std::future::Future<Output = ()> + Send + 'static) {
+        let handle = tokio::spawn(work);
+        let mut tasks = self.background.lock();
+        tasks.retain(|t| !t.is_finished());
+        tasks.push(handle);
+    }
 }
 
 /// The state handlers receive.
