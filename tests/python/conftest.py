@@ -256,6 +256,23 @@ def client_a(base_url, project_a):
     return make_client(base_url, KEY_A, project=project_a["project_name"], max_workers=8)
 
 
+@pytest.fixture(scope="session")
+def labeling_project(base_url) -> Dict:
+    """A separate project of team A for the labeling tests (tasks, applications and their
+    log datasets stay out of project_a)."""
+    client = make_client(base_url, KEY_A)
+    return client.create_project(
+        project=unique_name("sdk-labeling"),
+        description="Python SDK conformance suite, labeling lifecycle",
+    )
+
+
+@pytest.fixture(scope="session")
+def labeling_client(base_url, labeling_project):
+    """Team A's client bound to labeling_project (by name), with 8 concurrent requests."""
+    return make_client(base_url, KEY_A, project=labeling_project["project_name"], max_workers=8)
+
+
 # --------------------------------------------------------------------------------------
 # Generated data
 # --------------------------------------------------------------------------------------
