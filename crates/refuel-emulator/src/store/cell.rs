@@ -52,12 +52,13 @@ impl Cell {
         }
     }
 
-    /// Compares two non-NULL cells of the same column: numbers numerically (exactly for two
-    /// integers), strings by their UTF-8 bytes (code-point order, case-sensitive), booleans
-    /// `false < true`. NULLs and mixed kinds compare by kind; the caller handles NULL order.
+    /// Compares two non-NULL cells of the same column: numbers numerically as IEEE doubles
+    /// (as JSON numbers are, and as SQL engines read them: integers beyond ±2^53 compare
+    /// after rounding), strings by their UTF-8 bytes (code-point order, case-sensitive),
+    /// booleans `false < true`. NULLs and mixed kinds compare by kind; the caller handles
+    /// NULL order.
     pub fn compare(&self, other: &Cell) -> Ordering {
         match (self, other) {
-            (Self::Int(a), Self::Int(b)) => a.cmp(b),
             (Self::Int(_) | Self::Float(_), Self::Int(_) | Self::Float(_)) => {
                 let (a, b) = (self.as_f64().unwrap_or(0.0), other.as_f64().unwrap_or(0.0));
                 a.total_cmp(&b)
@@ -221,10 +222,9 @@ mod tests {
             Ordering::Less
         );
         assert_eq!(Cell::Bool(false).compare(&Cell::Bool(true)), Ordering::Less);
-        assert_eq!(
-            Cell::Int(i64::MAX).compare(&Cell::Int(i64::MAX - 1)),
-            Ordering::Greater
-        );
+        assert_eq!(Cell::Int(3).compare(&Cell::Int(2)), Ordering::Greater);
+        // As doubles: 2^53 + 1 rounds to 2^53.
+        assert_eq!(Cell::Int((1 << 53) + 1).compare(&Cell::Int(1 << 53)), Ordering::Equal);
     }
 
     #[test]
