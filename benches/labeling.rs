@@ -24,10 +24,16 @@ use serde_json::json;
 
 const KEY: &str = "bench-key";
 const ROWS: usize = 10_000;
-const WORDS: [&str; 10] = ["great", "love", "broken", "refund", "battery", "screen", "late", "perfect", "cheap", "awful"];
+const WORDS: [&str; 10] = [
+    "great", "love", "broken", "refund", "battery", "screen", "late", "perfect", "cheap", "awful",
+];
 
 fn text(i: usize) -> String {
-    (0..12).map(|k| WORDS[(i * 7 + k * 3) % WORDS.len()]).collect::<Vec<_>>().join(" ") + &format!(" order ${}", i % 500)
+    (0..12)
+        .map(|k| WORDS[(i * 7 + k * 3) % WORDS.len()])
+        .collect::<Vec<_>>()
+        .join(" ")
+        + &format!(" order ${}", i % 500)
 }
 
 fn fields() -> Vec<TaskField> {
@@ -36,7 +42,9 @@ fn fields() -> Vec<TaskField> {
             .labels(["positive", "negative"])
             .guidelines("positive: great, love, perfect\nnegative: broken, refund, awful, late")
             .input_column("text"),
-        TaskField::new("amount", FieldType::AttributeExtraction).guidelines("regex: \\$(\\d+)").input_column("text"),
+        TaskField::new("amount", FieldType::AttributeExtraction)
+            .guidelines("regex: \\$(\\d+)")
+            .input_column("text"),
     ]
 }
 
@@ -47,8 +55,16 @@ async fn run_once(durable: bool) -> Duration {
         config = config.data_dir(data.path());
     }
     let emu = Emulator::start(config).await.unwrap();
-    let base = ClientConfig::default().with_api_key(KEY).with_base_url(emu.url()).unwrap();
-    RefuelClient::new(base.clone()).unwrap().projects().create("bench", "").await.unwrap();
+    let base = ClientConfig::default()
+        .with_api_key(KEY)
+        .with_base_url(emu.url())
+        .unwrap();
+    RefuelClient::new(base.clone())
+        .unwrap()
+        .projects()
+        .create("bench", "")
+        .await
+        .unwrap();
     let c = RefuelClient::new(base.with_project("bench")).unwrap();
     let path = data.path().join("rows.csv");
     let mut w = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
@@ -58,12 +74,22 @@ async fn run_once(durable: bool) -> Duration {
     }
     drop(w);
     c.datasets().upload_file(&path, "rows").await.unwrap();
-    let wait = WaitOptions { poll_interval: Duration::from_millis(10), timeout: Duration::from_secs(600) };
+    let wait = WaitOptions {
+        poll_interval: Duration::from_millis(10),
+        timeout: Duration::from_secs(600),
+    };
     c.datasets().wait_for_ingest("rows", wait).await.unwrap();
-    c.tasks().create("t", "rows", "", &fields(), None).await.unwrap();
+    c.tasks()
+        .create("t", "rows", "", &fields(), None)
+        .await
+        .unwrap();
     let t = Instant::now();
     c.runs().start("t", "rows", None).await.unwrap();
-    let run = c.runs().wait_for_completion("t", "rows", wait, |_| {}).await.unwrap();
+    let run = c
+        .runs()
+        .wait_for_completion("t", "rows", wait, |_| {})
+        .await
+        .unwrap();
     let took = t.elapsed();
     assert_eq!(run.metric("num_labeled"), Some(ROWS as f64));
     emu.shutdown().await;
@@ -72,7 +98,14 @@ async fn run_once(durable: bool) -> Duration {
 
 async fn labeler_alone(task: &TaskSpec) -> Duration {
     let rows: Vec<RowInput> = (0..ROWS)
-        .map(|i| [("id".to_string(), Cell::Int(i as i64)), ("text".to_string(), Cell::Str(text(i).into()))].into_iter().collect())
+        .map(|i| {
+            [
+                ("id".to_string(), Cell::Int(i as i64)),
+                ("text".to_string(), Cell::Str(text(i).into())),
+            ]
+            .into_iter()
+            .collect()
+        })
         .collect();
     let t = Instant::now();
     for r in &rows {
@@ -82,7 +115,10 @@ async fn labeler_alone(task: &TaskSpec) -> Duration {
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(run());
 }
 
@@ -98,7 +134,11 @@ async fn run() {
     )
     .unwrap()
     .subtasks;
-    let spec = TaskSpec { context: String::new(), fields: subtasks, model: None };
+    let spec = TaskSpec {
+        context: String::new(),
+        fields: subtasks,
+        model: None,
+    };
 
     println!("## Task run of {ROWS} rows, reference labeler (median of 3)\n");
     println!("| setup | time | rows/s | ratio to the labeler alone |");
@@ -109,7 +149,10 @@ async fn run() {
     }
     alone.sort();
     let base = alone[1];
-    println!("| reference labeler alone, in-process (baseline) | {base:.1?} | {:.0} | 1.00 |", ROWS as f64 / base.as_secs_f64());
+    println!(
+        "| reference labeler alone, in-process (baseline) | {base:.1?} | {:.0} | 1.00 |",
+        ROWS as f64 / base.as_secs_f64()
+    );
     for durable in [false, true] {
         let mut times = Vec::new();
         for _ in 0..3 {
@@ -119,26 +162,55 @@ async fn run() {
         let t = times[1];
         println!(
             "| task run over HTTP, {} | {t:.1?} | {:.0} | {:.2} |",
-            if durable { "durable (--data-dir)" } else { "in memory" },
+            if durable {
+                "durable (--data-dir)"
+            } else {
+                "in memory"
+            },
             ROWS as f64 / t.as_secs_f64(),
             t.as_secs_f64() / base.as_secs_f64()
         );
     }
 
     println!("\n## label() with 1,000 inputs (median of 3)\n");
-    let emu = Emulator::start(EmulatorConfig::new().api_key(KEY)).await.unwrap();
-    let base = ClientConfig::default().with_api_key(KEY).with_base_url(emu.url()).unwrap();
-    RefuelClient::new(base.clone()).unwrap().projects().create("bench", "").await.unwrap();
+    let emu = Emulator::start(EmulatorConfig::new().api_key(KEY))
+        .await
+        .unwrap();
+    let base = ClientConfig::default()
+        .with_api_key(KEY)
+        .with_base_url(emu.url())
+        .unwrap();
+    RefuelClient::new(base.clone())
+        .unwrap()
+        .projects()
+        .create("bench", "")
+        .await
+        .unwrap();
     let c = RefuelClient::new(base.with_project("bench").with_max_workers(8)).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("seed.csv");
     std::fs::write(&path, format!("id,text\n0,{}\n", text(0))).unwrap();
     c.datasets().upload_file(&path, "seed").await.unwrap();
-    c.datasets().wait_for_ingest("seed", WaitOptions::default()).await.unwrap();
-    c.tasks().create("t", "seed", "", &fields(), None).await.unwrap();
+    c.datasets()
+        .wait_for_ingest("seed", WaitOptions::default())
+        .await
+        .unwrap();
+    c.tasks()
+        .create("t", "seed", "", &fields(), None)
+        .await
+        .unwrap();
     let app = c.applications().deploy("t", Some("app")).await.unwrap();
-    let inputs: Vec<Row> = (0..1000).map(|i| json!({"id": i, "text": text(i)}).as_object().unwrap().clone()).collect();
-    println!("| workers | raw concurrent POSTs, bodies discarded (baseline) | client label() | ratio |");
+    let inputs: Vec<Row> = (0..1000)
+        .map(|i| {
+            json!({"id": i, "text": text(i)})
+                .as_object()
+                .unwrap()
+                .clone()
+        })
+        .collect();
+    println!(
+        "| workers | raw concurrent POSTs, bodies discarded (baseline) | client label() | ratio |"
+    );
     println!("|---|---|---|---|");
     let http = reqwest::Client::new();
     let (mut raw, mut client) = (Vec::new(), Vec::new());
@@ -147,8 +219,22 @@ async fn run() {
         let ok = futures::stream::iter(&inputs)
             .map(|input| {
                 let http = http.clone();
-                let url = format!("{}/applications/{}/label?explain=false&telemetry=false", emu.url(), app.id);
-                async move { http.post(url).bearer_auth(KEY).json(&[input]).send().await.unwrap().bytes().await.is_ok() }
+                let url = format!(
+                    "{}/applications/{}/label?explain=false&telemetry=false",
+                    emu.url(),
+                    app.id
+                );
+                async move {
+                    http.post(url)
+                        .bearer_auth(KEY)
+                        .json(&[input])
+                        .send()
+                        .await
+                        .unwrap()
+                        .bytes()
+                        .await
+                        .is_ok()
+                }
             })
             .buffered(8)
             .filter(|ok| futures::future::ready(*ok))
@@ -157,7 +243,11 @@ async fn run() {
         raw.push(t.elapsed());
         assert_eq!(ok, 1000);
         let t = Instant::now();
-        let outs = c.applications().label("app", &inputs, &LabelOptions::new()).await.unwrap();
+        let outs = c
+            .applications()
+            .label("app", &inputs, &LabelOptions::new())
+            .await
+            .unwrap();
         client.push(t.elapsed());
         assert!(outs.iter().all(Result::is_ok));
     }

@@ -23,6 +23,8 @@ pub fn spawn_run(state: AppState, run: Arc<RunState>) {
     bg.spawn_background(async move {
         let outcome = execute(&state, &run).await;
         let (status, error) = match outcome {
+            // A cancel that raced with the last batch still wins.
+            Ok(Some(_)) if run.cancel.load(Ordering::SeqCst) => (RunStatus::Cancelled, None),
             Ok(Some(status)) => (status, None),
             // The emulator is stopping: the run stays active and resumes on the next start.
             Ok(None) => return,
@@ -36,17 +38,24 @@ pub fn spawn_run(state: AppState, run: Arc<RunState>) {
     });
 }
 
-/// The rows of `entry` a run would label next: live rows without a machine label for the
-/// task, in default order.
-pub fn unlabeled(entry: &DatasetEntry, task_id: &str, limit: usize) -> Vec<(u32, RowInput)> {
+/// The rows of `entry` a run would label next: live rows from `from` on without a machine
+/// label for the task, in default order. Also returns where to look next time.
+pub fn unlabeled(
+    entry: &DatasetEntry,
+    task_id: &str,
+    from: usize,
+    limit: usize,
+) -> (Vec<(u32, RowInput)>, usize) {
     let data = entry.data.read();
     let labels = entry.labels.read();
     let set = labels.get(task_id);
     let mut out = Vec::new();
-    for (i, row) in data.rows.iter().enumerate() {
+    let mut next = from;
+    for (i, row) in data.rows.iter().enumerate().skip(from) {
         if out.len() >= limit {
             break;
         }
+        next = i + 1;
         let Some(cells) = row.as_deref() else {
             continue;
         };
@@ -61,7 +70,7 @@ pub fn unlabeled(entry: &DatasetEntry, task_id: &str, limit: usize) -> Vec<(u32,
             .collect();
         out.push((i as u32, input));
     }
-    out
+    (out, next)
 }
 
 /// Counts live rows without a machine label for the task.
@@ -87,12 +96,18 @@ async fn execute(state: &AppState, run: &RunState) -> Result<Option<RunStatus>, 
             r.target,
         )
     };
+    if run.cancel.load(Ordering::SeqCst) {
+        return Ok(Some(RunStatus::Cancelled));
+    }
     state
         .store
         .set_run_status(run, RunStatus::Active, None)
         .map_err(|e| e.detail)?;
     *run.started.lock() = Some(Instant::now());
+    let mut cursor = 0;
     loop {
+        // Let the server's other work run between batches.
+        tokio::task::yield_now().await;
         if state.stopping.load(Ordering::SeqCst) {
             return Ok(None);
         }
@@ -110,11 +125,13 @@ async fn execute(state: &AppState, run: &RunState) -> Result<Option<RunStatus>, 
         if left == 0 {
             return Ok(Some(RunStatus::Completed));
         }
-        let batch = unlabeled(
+        let (batch, next) = unlabeled(
             &entry,
             &task.id,
+            cursor,
             BATCH.min(usize::try_from(left).unwrap_or(BATCH)),
         );
+        cursor = next;
         if batch.is_empty() {
             return Ok(Some(RunStatus::Completed));
         }
@@ -136,10 +153,18 @@ async fn execute(state: &AppState, run: &RunState) -> Result<Option<RunStatus>, 
                 )
             })
             .collect();
-        state
-            .store
-            .put_labels(&entry, &task, Some(&run_id), rows)
-            .map_err(|e| e.detail)?;
+        let (store, writer, for_store, run_for_store) = (
+            state.store.clone(),
+            entry.clone(),
+            task.clone(),
+            run_id.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            store.put_labels(&writer, &for_store, Some(&run_for_store), rows)
+        })
+        .await
+        .map_err(|e| format!("storing labels failed: {e}"))?
+        .map_err(|e| e.detail)?;
         run.labeled.fetch_add(n, Ordering::SeqCst);
     }
 }
@@ -155,7 +180,9 @@ pub fn error_labels(task: &TaskRec, error: &str) -> Vec<FieldLabel> {
         .collect()
 }
 
-/// Labels rows with the emulator's labeler, a bounded number at once, keeping their order.
+/// Labels rows with the emulator's labeler, keeping their order. A labeler that computes
+/// without waiting labels on blocking threads, one chunk per core; one that waits (on a
+/// model server) labels a bounded number of rows at once.
 pub async fn label_rows(
     state: &AppState,
     task: &TaskRec,
@@ -163,6 +190,11 @@ pub async fn label_rows(
 ) -> Vec<(u32, Result<LabeledRow, String>)> {
     let spec: TaskSpec = task.spec();
     let labeler = Arc::clone(&state.labeler);
+    if let Some((_, first)) = rows.first() {
+        if labeler.label_now(&spec, first).is_some() {
+            return label_on_blocking_threads(labeler, spec, rows).await;
+        }
+    }
     let spec = &spec;
     futures::stream::iter(rows)
         .map(|(i, row)| {
@@ -172,6 +204,40 @@ pub async fn label_rows(
         .buffered(CONCURRENCY)
         .collect()
         .await
+}
+
+async fn label_on_blocking_threads(
+    labeler: Arc<dyn crate::labeler::Labeler>,
+    spec: TaskSpec,
+    rows: Vec<(u32, RowInput)>,
+) -> Vec<(u32, Result<LabeledRow, String>)> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = rows.len().div_ceil(cores).max(1);
+    let spec = Arc::new(spec);
+    let mut chunks = Vec::new();
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let part: Vec<(u32, RowInput)> = rows.by_ref().take(chunk).collect();
+        let (labeler, spec) = (Arc::clone(&labeler), Arc::clone(&spec));
+        chunks.push(tokio::task::spawn_blocking(move || {
+            part.into_iter()
+                .map(|(i, row)| {
+                    let result = labeler
+                        .label_now(&spec, &row)
+                        .unwrap_or_else(|| Err("the labeler cannot label synchronously".into()));
+                    (i, result)
+                })
+                .collect::<Vec<_>>()
+        }));
+    }
+    let mut out = Vec::new();
+    for handle in chunks {
+        match handle.await {
+            Ok(part) => out.extend(part),
+            Err(e) => tracing::error!(error = %e, "a labeling thread failed"),
+        }
+    }
+    out
 }
 
 /// A JSON input row as labeler input.

@@ -274,7 +274,7 @@ impl<'c> Applications<'c> {
     }
 
     /// The result of an input submitted with [`Applications::label_async`]: `None` while
-    /// it is still being labeled (the server answers `202 Accepted`).
+    /// it is still being labeled (the server answers `202 Accepted`, or a body whose `status` is `pending`).
     pub async fn labeled_item(&self, app: &str, refuel_uuid: &str) -> Result<Option<LabelOutput>> {
         super::require(refuel_uuid, "the refuel_uuid")?;
         let id = self.id(app).await?;
@@ -387,6 +387,13 @@ fn parse_labeled_item(
         return Ok(None);
     }
     let value: serde_json::Value = decode_data(context, body)?;
+    let pending = value
+        .get("status")
+        .and_then(serde_json::Value::as_str)
+        .is_some_and(|s| s.eq_ignore_ascii_case("pending"));
+    if pending {
+        return Ok(None);
+    }
     if value.get("refuel_output").is_some() {
         let response: LabelResponse = decode_data(context, body)?;
         return response
@@ -400,13 +407,6 @@ fn parse_labeled_item(
                 message: "the response holds no output".to_string(),
                 excerpt: excerpt(body),
             });
-    }
-    let pending = value
-        .get("status")
-        .and_then(serde_json::Value::as_str)
-        .is_some_and(|s| s.eq_ignore_ascii_case("pending"));
-    if pending && value.get("refuel_fields").is_none() {
-        return Ok(None);
     }
     serde_json::from_value(value)
         .map(Some)

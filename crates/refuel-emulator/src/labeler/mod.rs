@@ -72,6 +72,13 @@ pub trait Labeler: Send + Sync + Debug {
     fn model_name(&self, task: &TaskSpec) -> String;
     /// The provider reported in telemetry.
     fn provider(&self) -> &str;
+    /// Labels one row at once on the calling thread, for labelers whose work is all
+    /// computation (no I/O); `None` for labelers that must wait on something. Runs use it to
+    /// label batches on blocking threads, off the server's.
+    fn label_now(&self, _task: &TaskSpec, _row: &RowInput) -> Option<Result<LabeledRow, String>> {
+        None
+    }
+
     /// Labels one row: one [`FieldLabel`] per field of `task`, in order. An error fails
     /// the row (a run records it and goes on).
     fn label<'a>(

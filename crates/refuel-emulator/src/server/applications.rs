@@ -388,8 +388,15 @@ pub async fn get_item(
             })
             .collect(),
         _ if state.pending_labels.lock().contains(&uuid) => {
-            let body = serde_json::json!({"data": {"refuel_uuid": uuid, "status": "pending"}});
-            return Ok((StatusCode::ACCEPTED, Json(body)).into_response());
+            // 200, so that the Python SDK's `get_labeled_item` (which fails on any other
+            // status) returns it; the output has no fields yet.
+            let body = serde_json::json!({"data": {
+                "application_id": app.id,
+                "application_name": app.name,
+                "status": "pending",
+                "refuel_output": [{"refuel_uuid": uuid, "refuel_fields": {}, "status": "pending"}],
+            }});
+            return Ok(Json(body).into_response());
         }
         _ => {
             // Not labeled yet (an async label interrupted by a restart): label it now.

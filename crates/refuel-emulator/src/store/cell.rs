@@ -224,7 +224,10 @@ mod tests {
         assert_eq!(Cell::Bool(false).compare(&Cell::Bool(true)), Ordering::Less);
         assert_eq!(Cell::Int(3).compare(&Cell::Int(2)), Ordering::Greater);
         // As doubles: 2^53 + 1 rounds to 2^53.
-        assert_eq!(Cell::Int((1 << 53) + 1).compare(&Cell::Int(1 << 53)), Ordering::Equal);
+        assert_eq!(
+            Cell::Int((1 << 53) + 1).compare(&Cell::Int(1 << 53)),
+            Ordering::Equal
+        );
     }
 
     #[test]

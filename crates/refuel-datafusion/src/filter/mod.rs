@@ -1,0 +1,619 @@
+//! Translating SQL predicates into the API's filters, and how exactly they match.
+//!
+//! [`translate`] is a pure function of a predicate (one conjunct of a `WHERE` clause) and
+//! the table's columns. A predicate is pushed:
+//! - **Exact** when the API's documented semantics (see the emulator's README) equal SQL's
+//!   for every value, NULLs included: then DataFusion drops its own filter, and a `LIMIT`
+//!   can reach the API.
+//! - **Inexact** when the API returns a superset of the rows SQL keeps: DataFusion keeps
+//!   its filter above the scan and re-checks every row. Never a subset.
+//! - not at all (`None`) otherwise.
+//!
+//! What is exact:
+//! - `col <op> literal` for `=`, `<>`, `<`, `<=`, `>`, `>=` when the literal has the column's
+//!   kind (text for string columns, a finite number for number columns, a boolean for
+//!   boolean columns); also `literal <op> col`, `BETWEEN`, and `IN`/`NOT IN` lists of such
+//!   literals (NULLs in an `IN` list never match, so they are dropped; a `NOT IN` list with
+//!   a NULL is not pushed). Strings compare by UTF-8 bytes on both sides; numbers as doubles
+//!   (the Arrow columns are `Float64`); NULL cells match none of these, as in SQL.
+//! - `IS NULL`, `IS NOT NULL`; for booleans `col`, `NOT col`, `col IS TRUE`, `col IS FALSE`.
+//! - `col LIKE '%text%'` (the API's substring `LIKE`), `col NOT LIKE '%text%'`, and a
+//!   pattern without wildcards as `=`, when `text` has no `%`, `_` or `\`.
+//! - `col ~* 're'` and `col !~* 're'` (both sides use the Rust `regex` crate).
+//! - On label tables: the same on `<f>_label`, `<f>_llm_label` (text) and `<f>_confidence`
+//!   (number); `<f>_label`/`<f>_llm_label` compared with a string dataset column of the same
+//!   row; `<f>_verified` as `IS VERIFIED` / `IS NOT VERIFIED`.
+//!
+//! What is inexact (a superset is fetched):
+//! - other `LIKE` patterns: their longest literal run as a substring `LIKE`;
+//! - `ILIKE` with an ASCII needle: the API lowercases with Unicode rules, DataFusion's
+//!   `ILIKE` ignores ASCII case only, so the API's matches include SQL's;
+//! - `col ~ 're'` (case-sensitive) as `~*`.
+//!
+//! Everything else (`OR` other than equalities on one column, `NOT ILIKE`, casts, functions,
+//! columns compared with columns, `<f>_explanation`) is not pushed.
+
+use datafusion::common::ScalarValue;
+use datafusion::logical_expr::{Between, BinaryExpr, Expr, Like, Operator};
+use refuel_client::models::{ColumnType, Filter, FilterOp, FilterType, FilterValueType};
+use serde_json::Value;
+
+use crate::columns::{ColumnSource, LabelColumn, TableColumns};
+
+/// How exactly pushed filters match the predicate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exactness {
+    /// The API's rows are exactly SQL's.
+    Exact,
+    /// The API's rows include SQL's; the engine re-checks.
+    Inexact,
+}
+
+/// A predicate as API filters (all of which must hold).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pushed {
+    /// The filters.
+    pub filters: Vec<Filter>,
+    /// How exactly they match.
+    pub exactness: Exactness,
+}
+
+impl Pushed {
+    fn exact(filters: Vec<Filter>) -> Option<Self> {
+        Some(Self {
+            filters,
+            exactness: Exactness::Exact,
+        })
+    }
+
+    fn inexact(filters: Vec<Filter>) -> Option<Self> {
+        Some(Self {
+            filters,
+            exactness: Exactness::Inexact,
+        })
+    }
+}
+
+/// The kind of values a column holds, for matching literals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Text,
+    Number,
+    Boolean,
+}
+
+/// A column that filters can name.
+struct Target<'a> {
+    source: &'a ColumnSource,
+    kind: Kind,
+}
+
+impl Target<'_> {
+    /// A filter on this column with an operator and an optional value.
+    fn filter(&self, operator: FilterOp, value: Option<Value>) -> Option<Filter> {
+        match self.source {
+            ColumnSource::Data { name, .. } => Some(Filter {
+                filter_type: FilterType::Metadata,
+                field: name.clone(),
+                operator,
+                value,
+                subtask_id: None,
+                value_type: None,
+            }),
+            ColumnSource::Label { field_id, kind, .. } => {
+                let field = match kind {
+                    LabelColumn::Label => "label",
+                    LabelColumn::LlmLabel => "llm_label",
+                    LabelColumn::Confidence => "confidence",
+                    LabelColumn::Explanation | LabelColumn::Verified => return None,
+                };
+                let value_type = match &value {
+                    Some(Value::Array(_)) => Some(FilterValueType::List),
+                    Some(_) => Some(FilterValueType::Const),
+                    None => None,
+                };
+                Some(Filter {
+                    filter_type: FilterType::Label,
+                    field: field.to_string(),
+                    operator,
+                    value,
+                    subtask_id: Some(field_id.clone()),
+                    value_type,
+                })
+            }
+        }
+    }
+}
+
+fn target<'a>(expr: &Expr, cols: &'a TableColumns) -> Option<Target<'a>> {
+    let name = match expr {
+        Expr::Column(c) => c.name.as_str(),
+        // A cast between string types changes no value.
+        Expr::Cast(cast) if is_string_type(cast.field.data_type()) => match cast.expr.as_ref() {
+            Expr::Column(c) => c.name.as_str(),
+            _ => return None,
+        },
+        _ => return None,
+    };
+    let source = cols.source(name)?;
+    let kind = match source {
+        ColumnSource::Data {
+            column_type: ColumnType::Number,
+            ..
+        } => Kind::Number,
+        ColumnSource::Data {
+            column_type: ColumnType::Boolean,
+            ..
+        } => Kind::Boolean,
+        ColumnSource::Data { .. } => Kind::Text,
+        ColumnSource::Label {
+            kind: LabelColumn::Confidence,
+            ..
+        } => Kind::Number,
+        ColumnSource::Label {
+            kind: LabelColumn::Verified,
+            ..
+        } => Kind::Boolean,
+        ColumnSource::Label { .. } => Kind::Text,
+    };
+    if matches!(expr, Expr::Cast(_)) && kind != Kind::Text {
+        return None;
+    }
+    Some(Target { source, kind })
+}
+
+fn is_string_type(dt: &datafusion::arrow::datatypes::DataType) -> bool {
+    use datafusion::arrow::datatypes::DataType;
+    matches!(
+        dt,
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+    )
+}
+
+/// A literal's value as the API takes it, if it has `kind`. NULL is `Some(None)`.
+fn literal(expr: &Expr, kind: Kind) -> Option<Option<Value>> {
+    let value = match expr {
+        Expr::Literal(v, _) => v,
+        Expr::Cast(cast) => match cast.expr.as_ref() {
+            Expr::Literal(v, _) if kind == Kind::Text && is_string_type(cast.field.data_type()) => {
+                v
+            }
+            _ => return None,
+        },
+        _ => return None,
+    };
+    if value.is_null() {
+        return Some(None);
+    }
+    let out = match (kind, value) {
+        (
+            Kind::Text,
+            ScalarValue::Utf8(Some(s))
+            | ScalarValue::LargeUtf8(Some(s))
+            | ScalarValue::Utf8View(Some(s)),
+        ) => Value::String(s.clone()),
+        (Kind::Boolean, ScalarValue::Boolean(Some(b))) => Value::String(b.to_string()),
+        (Kind::Number, v) => Value::String(number_text(v)?),
+        _ => return None,
+    };
+    Some(Some(out))
+}
+
+/// A finite number literal as text that parses back to the same double.
+fn number_text(v: &ScalarValue) -> Option<String> {
+    let f = match v {
+        ScalarValue::Float64(Some(f)) => *f,
+        ScalarValue::Float32(Some(f)) => f64::from(*f),
+        ScalarValue::Int8(Some(i)) => f64::from(*i),
+        ScalarValue::Int16(Some(i)) => f64::from(*i),
+        ScalarValue::Int32(Some(i)) => f64::from(*i),
+        ScalarValue::Int64(Some(i)) => *i as f64,
+        ScalarValue::UInt8(Some(i)) => f64::from(*i),
+        ScalarValue::UInt16(Some(i)) => f64::from(*i),
+        ScalarValue::UInt32(Some(i)) => f64::from(*i),
+        ScalarValue::UInt64(Some(i)) => *i as f64,
+        _ => return None,
+    };
+    if !f.is_finite() {
+        return None;
+    }
+    // Integers travel as integers, other values in shortest round-trip form.
+    if f.fract() == 0.0 && f.abs() < 9.007_199_254_740_992e15 {
+        Some(format!("{}", f as i64))
+    } else {
+        Some(format!("{f:?}"))
+    }
+}
+
+fn flip(op: Operator) -> Option<Operator> {
+    Some(match op {
+        Operator::Eq => Operator::Eq,
+        Operator::NotEq => Operator::NotEq,
+        Operator::Lt => Operator::Gt,
+        Operator::LtEq => Operator::GtEq,
+        Operator::Gt => Operator::Lt,
+        Operator::GtEq => Operator::LtEq,
+        _ => return None,
+    })
+}
+
+fn comparison(op: Operator) -> Option<FilterOp> {
+    Some(match op {
+        Operator::Eq => FilterOp::Eq,
+        Operator::NotEq => FilterOp::NotEq,
+        Operator::Lt => FilterOp::Lt,
+        Operator::LtEq => FilterOp::LtEq,
+        Operator::Gt => FilterOp::Gt,
+        Operator::GtEq => FilterOp::GtEq,
+        _ => return None,
+    })
+}
+
+/// Translates one predicate (a conjunct) into API filters, or `None` when it cannot be
+/// pushed. See the module documentation for what is exact.
+pub fn translate(expr: &Expr, cols: &TableColumns) -> Option<Pushed> {
+    match expr {
+        Expr::BinaryExpr(BinaryExpr { left, op, right }) => match op {
+            Operator::And => {
+                let (l, r) = (translate(left, cols)?, translate(right, cols)?);
+                let exactness =
+                    if l.exactness == Exactness::Exact && r.exactness == Exactness::Exact {
+                        Exactness::Exact
+                    } else {
+                        Exactness::Inexact
+                    };
+                Some(Pushed {
+                    filters: [l.filters, r.filters].concat(),
+                    exactness,
+                })
+            }
+            Operator::Or => or_of_equalities(expr, cols),
+            Operator::RegexMatch | Operator::RegexIMatch | Operator::RegexNotIMatch => {
+                let t = target(left, cols).filter(|t| t.kind == Kind::Text)?;
+                let Some(Some(pattern)) = literal(right, Kind::Text) else {
+                    return None;
+                };
+                let (operator, exact) = match op {
+                    Operator::RegexIMatch => (FilterOp::RegexMatch, true),
+                    Operator::RegexNotIMatch => (FilterOp::NotRegexMatch, true),
+                    // Case-insensitive matching keeps every case-sensitive match.
+                    _ => (FilterOp::RegexMatch, false),
+                };
+                let f = t.filter(operator, Some(pattern))?;
+                if exact {
+                    Pushed::exact(vec![f])
+                } else {
+                    Pushed::inexact(vec![f])
+                }
+            }
+            _ => compare(left, *op, right, cols),
+        },
+        Expr::IsNull(inner) | Expr::IsNotNull(inner) => {
+            let t = target(inner, cols)?;
+            if matches!(
+                t.source,
+                ColumnSource::Label {
+                    kind: LabelColumn::Verified,
+                    ..
+                }
+            ) {
+                // Never NULL.
+                return None;
+            }
+            let op = if matches!(expr, Expr::IsNull(_)) {
+                FilterOp::IsNull
+            } else {
+                FilterOp::IsNotNull
+            };
+            Pushed::exact(vec![t.filter(op, None)?])
+        }
+        Expr::Column(_) => boolean(expr, true, cols),
+        Expr::Not(inner) => match inner.as_ref() {
+            Expr::Column(_) => boolean(inner, false, cols),
+            _ => None,
+        },
+        Expr::IsTrue(inner) => boolean(inner, true, cols),
+        Expr::IsFalse(inner) => boolean(inner, false, cols),
+        Expr::IsNotTrue(inner) | Expr::IsNotFalse(inner) => {
+            // NULLs are kept by these; only `<f>_verified` (never NULL) can say so.
+            let t = target(inner, cols)?;
+            match t.source {
+                ColumnSource::Label {
+                    kind: LabelColumn::Verified,
+                    ..
+                } => verified(t.source, matches!(expr, Expr::IsNotFalse(_))),
+                _ => None,
+            }
+        }
+        Expr::Between(Between {
+            expr: inner,
+            negated: false,
+            low,
+            high,
+        }) => {
+            let t = target(inner, cols)?;
+            let (Some(Some(lo)), Some(Some(hi))) = (literal(low, t.kind), literal(high, t.kind))
+            else {
+                return None;
+            };
+            if matches!(
+                t.source,
+                ColumnSource::Label {
+                    kind: LabelColumn::Verified,
+                    ..
+                }
+            ) {
+                return None;
+            }
+            Pushed::exact(vec![
+                t.filter(FilterOp::GtEq, Some(lo))?,
+                t.filter(FilterOp::LtEq, Some(hi))?,
+            ])
+        }
+        Expr::InList(list) => {
+            let t = target(&list.expr, cols)?;
+            if matches!(
+                t.source,
+                ColumnSource::Label {
+                    kind: LabelColumn::Verified,
+                    ..
+                }
+            ) {
+                return None;
+            }
+            let mut values = Vec::new();
+            let mut has_null = false;
+            for item in &list.list {
+                match literal(item, t.kind)? {
+                    Some(v) => values.push(v),
+                    None => has_null = true,
+                }
+            }
+            if list.negated {
+                if has_null || values.is_empty() {
+                    return None;
+                }
+                let filters = values
+                    .into_iter()
+                    .map(|v| t.filter(FilterOp::NotEq, Some(v)))
+                    .collect::<Option<Vec<_>>>()?;
+                return Pushed::exact(filters);
+            }
+            if values.is_empty() {
+                return None;
+            }
+            let mut f = t.filter(FilterOp::In, Some(Value::Array(values)))?;
+            f.value_type = Some(FilterValueType::List);
+            Pushed::exact(vec![f])
+        }
+        Expr::Like(like) => translate_like(like, cols),
+        _ => None,
+    }
+}
+
+/// `col <op> literal`, `literal <op> col`, or a label column compared with a string column.
+fn compare(left: &Expr, op: Operator, right: &Expr, cols: &TableColumns) -> Option<Pushed> {
+    let (col, op, other) = match (target(left, cols), target(right, cols)) {
+        (Some(_), Some(_)) => return label_vs_column(left, op, right, cols),
+        (Some(_), None) => (left, op, right),
+        (None, Some(_)) => (right, flip(op)?, left),
+        (None, None) => return None,
+    };
+    let t = target(col, cols)?;
+    let operator = comparison(op)?;
+    let value = literal(other, t.kind)?;
+    let Some(value) = value else {
+        // A comparison with NULL is never true.
+        return None;
+    };
+    if matches!(
+        t.source,
+        ColumnSource::Label {
+            kind: LabelColumn::Verified,
+            ..
+        }
+    ) {
+        let b = value.as_str() == Some("true");
+        return match operator {
+            FilterOp::Eq => verified(t.source, b),
+            FilterOp::NotEq => verified(t.source, !b),
+            _ => None,
+        };
+    }
+    Pushed::exact(vec![t.filter(operator, Some(value))?])
+}
+
+/// `<f>_label` or `<f>_llm_label` compared with a string dataset column (either side).
+fn label_vs_column(left: &Expr, op: Operator, right: &Expr, cols: &TableColumns) -> Option<Pushed> {
+    let (l, r) = (target(left, cols)?, target(right, cols)?);
+    let is_label = |t: &Target<'_>| {
+        matches!(
+            t.source,
+            ColumnSource::Label {
+                kind: LabelColumn::Label | LabelColumn::LlmLabel,
+                ..
+            }
+        )
+    };
+    let is_string_column =
+        |t: &Target<'_>| matches!(t.source, ColumnSource::Data { .. }) && t.kind == Kind::Text;
+    let (label, column, op) = if is_label(&l) && is_string_column(&r) {
+        (l, r, op)
+    } else if is_label(&r) && is_string_column(&l) {
+        (r, l, flip(op)?)
+    } else {
+        return None;
+    };
+    let ColumnSource::Data { name, .. } = column.source else {
+        return None;
+    };
+    let mut f = label.filter(comparison(op)?, Some(Value::String(name.clone())))?;
+    f.value_type = Some(FilterValueType::Metadata);
+    Pushed::exact(vec![f])
+}
+
+/// A boolean column (or `<f>_verified`) being `value`.
+fn boolean(col: &Expr, value: bool, cols: &TableColumns) -> Option<Pushed> {
+    let t = target(col, cols).filter(|t| t.kind == Kind::Boolean)?;
+    if matches!(
+        t.source,
+        ColumnSource::Label {
+            kind: LabelColumn::Verified,
+            ..
+        }
+    ) {
+        return verified(t.source, value);
+    }
+    Pushed::exact(vec![
+        t.filter(FilterOp::Eq, Some(Value::String(value.to_string())))?,
+    ])
+}
+
+fn verified(source: &ColumnSource, yes: bool) -> Option<Pushed> {
+    let ColumnSource::Label { field_id, .. } = source else {
+        return None;
+    };
+    Pushed::exact(vec![Filter {
+        filter_type: FilterType::Label,
+        field: "label".into(),
+        operator: if yes {
+            FilterOp::IsVerified
+        } else {
+            FilterOp::IsNotVerified
+        },
+        value: None,
+        subtask_id: Some(field_id.clone()),
+        value_type: None,
+    }])
+}
+
+/// `c = a OR c = b OR ...` on one column, as `IN`.
+fn or_of_equalities(expr: &Expr, cols: &TableColumns) -> Option<Pushed> {
+    fn leaves<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
+        match e {
+            Expr::BinaryExpr(BinaryExpr {
+                left,
+                op: Operator::Or,
+                right,
+            }) => {
+                leaves(left, out);
+                leaves(right, out);
+            }
+            other => out.push(other),
+        }
+    }
+    let mut parts = Vec::new();
+    leaves(expr, &mut parts);
+    let mut column: Option<&str> = None;
+    let mut values = Vec::new();
+    let mut t_kind = None;
+    for p in parts {
+        let Expr::BinaryExpr(BinaryExpr {
+            left,
+            op: Operator::Eq,
+            right,
+        }) = p
+        else {
+            return None;
+        };
+        let (col, lit) = match (left.as_ref(), right.as_ref()) {
+            (Expr::Column(c), other) | (other, Expr::Column(c))
+                if !matches!(other, Expr::Column(_)) =>
+            {
+                (c, other)
+            }
+            _ => return None,
+        };
+        if column.is_some_and(|n| n != col.name) {
+            return None;
+        }
+        column = Some(&col.name);
+        let t = target(&Expr::Column(col.clone()), cols)?;
+        t_kind = Some(t.kind);
+        if let Some(v) = literal(lit, t.kind)? {
+            values.push(v);
+        }
+    }
+    let name = column?;
+    t_kind?;
+    if values.is_empty() {
+        return None;
+    }
+    let t = target(
+        &Expr::Column(datafusion::common::Column::from_name(name)),
+        cols,
+    )?;
+    if matches!(
+        t.source,
+        ColumnSource::Label {
+            kind: LabelColumn::Verified,
+            ..
+        }
+    ) {
+        return None;
+    }
+    let mut f = t.filter(FilterOp::In, Some(Value::Array(values)))?;
+    f.value_type = Some(FilterValueType::List);
+    Pushed::exact(vec![f])
+}
+
+/// A LIKE pattern's pieces.
+#[derive(Debug, PartialEq)]
+enum Pattern {
+    /// No wildcard: equality.
+    Literal(String),
+    /// `%text%`: a substring.
+    Contains(String),
+    /// Anything else: its longest literal run (possibly empty).
+    Other(String),
+}
+
+fn parse_pattern(p: &str) -> Option<Pattern> {
+    if p.contains('\\') {
+        return None;
+    }
+    if !p.contains(['%', '_']) {
+        return Some(Pattern::Literal(p.to_string()));
+    }
+    if let Some(inner) = p.strip_prefix('%').and_then(|s| s.strip_suffix('%')) {
+        if !inner.is_empty() && !inner.contains(['%', '_']) {
+            return Some(Pattern::Contains(inner.to_string()));
+        }
+    }
+    // The first of the longest runs.
+    let longest = p.split(['%', '_']).fold(
+        "",
+        |best, run| if run.len() > best.len() { run } else { best },
+    );
+    Some(Pattern::Other(longest.to_string()))
+}
+
+fn translate_like(like: &Like, cols: &TableColumns) -> Option<Pushed> {
+    let t = target(&like.expr, cols).filter(|t| t.kind == Kind::Text)?;
+    if like.escape_char.is_some() {
+        return None;
+    }
+    let Some(Some(Value::String(p))) = literal(&like.pattern, Kind::Text) else {
+        return None;
+    };
+    let pattern = parse_pattern(&p)?;
+    let f = |op: FilterOp, v: &str| t.filter(op, Some(Value::String(v.to_string())));
+    match (like.case_insensitive, like.negated, pattern) {
+        (false, false, Pattern::Literal(s)) => Pushed::exact(vec![f(FilterOp::Eq, &s)?]),
+        (false, true, Pattern::Literal(s)) => Pushed::exact(vec![f(FilterOp::NotEq, &s)?]),
+        (false, false, Pattern::Contains(s)) => Pushed::exact(vec![f(FilterOp::Like, &s)?]),
+        (false, true, Pattern::Contains(s)) => Pushed::exact(vec![f(FilterOp::NotLike, &s)?]),
+        (false, false, Pattern::Other(s)) if !s.is_empty() => {
+            Pushed::inexact(vec![f(FilterOp::Like, &s)?])
+        }
+        (true, false, Pattern::Literal(s) | Pattern::Contains(s) | Pattern::Other(s))
+            if !s.is_empty() && s.is_ascii() =>
+        {
+            Pushed::inexact(vec![f(FilterOp::ILike, &s)?])
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests;
