@@ -16,6 +16,9 @@ use crate::store::{Cell, DatasetEntry};
 const BATCH: usize = 500;
 /// Rows labeled at once within a batch.
 const CONCURRENCY: usize = 16;
+/// Up to this many rows, a labeler that computes without waiting labels on the caller's
+/// thread.
+const INLINE_ROWS: usize = 16;
 
 /// Starts (or resumes) a run in the background.
 pub fn spawn_run(state: AppState, run: Arc<RunState>) {
@@ -190,10 +193,15 @@ pub async fn label_rows(
 ) -> Vec<(u32, Result<LabeledRow, String>)> {
     let spec: TaskSpec = task.spec();
     let labeler = Arc::clone(&state.labeler);
-    if let Some((_, first)) = rows.first() {
-        if labeler.label_now(&spec, first).is_some() {
-            return label_on_blocking_threads(labeler, spec, rows).await;
+    if labeler.labels_now() {
+        if rows.len() <= INLINE_ROWS {
+            // A few rows cost less than handing them to another thread.
+            return rows
+                .into_iter()
+                .map(|(i, row)| (i, label_now(labeler.as_ref(), &spec, &row)))
+                .collect();
         }
+        return label_on_blocking_threads(labeler, spec, rows).await;
     }
     let spec = &spec;
     futures::stream::iter(rows)
@@ -204,6 +212,16 @@ pub async fn label_rows(
         .buffered(CONCURRENCY)
         .collect()
         .await
+}
+
+fn label_now(
+    labeler: &dyn crate::labeler::Labeler,
+    spec: &TaskSpec,
+    row: &RowInput,
+) -> Result<LabeledRow, String> {
+    labeler
+        .label_now(spec, row)
+        .unwrap_or_else(|| Err("the labeler cannot label synchronously".into()))
 }
 
 async fn label_on_blocking_threads(

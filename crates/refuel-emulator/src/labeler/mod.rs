@@ -72,9 +72,14 @@ pub trait Labeler: Send + Sync + Debug {
     fn model_name(&self, task: &TaskSpec) -> String;
     /// The provider reported in telemetry.
     fn provider(&self) -> &str;
-    /// Labels one row at once on the calling thread, for labelers whose work is all
-    /// computation (no I/O); `None` for labelers that must wait on something. Runs use it to
-    /// label batches on blocking threads, off the server's.
+    /// Whether [`Labeler::label_now`] labels (the labeler's work is all computation, no
+    /// I/O). Runs then label batches on blocking threads, off the server's.
+    fn labels_now(&self) -> bool {
+        false
+    }
+
+    /// Labels one row at once on the calling thread; `None` for labelers that must wait on
+    /// something (use [`Labeler::label`]).
     fn label_now(&self, _task: &TaskSpec, _row: &RowInput) -> Option<Result<LabeledRow, String>> {
         None
     }

@@ -42,6 +42,10 @@ impl Labeler for ReferenceLabeler {
         "refuel-emulator"
     }
 
+    fn labels_now(&self) -> bool {
+        true
+    }
+
     fn label_now(&self, task: &TaskSpec, row: &RowInput) -> Option<Result<LabeledRow, String>> {
         Some(Ok(label_row(task, row)))
     }
