@@ -7,3 +7,4 @@ mod common;
 mod client;
 mod emulator;
 mod labeling;
+mod sql;

@@ -1,7 +1,21 @@
 //! Refuel datasets and task labels as DataFusion SQL tables.
 //!
-//! Work in progress: the column mapping and the pure translation of SQL predicates into the
-//! API's filters, with their exactness.
+//! - [`RefuelTable`]: a dataset (or a dataset with a task's labels) as a table, with filter
+//!   and LIMIT pushdown into the API ([`filter`] says exactly which predicates are pushed).
+//! - [`RefuelScanExec`]: the partitioned, streaming scan decoding pages into Arrow.
+//! - [`RefuelCatalog`] and [`RefuelContextExt::register_refuel`]: projects as schemas,
+//!   datasets and `<task>_labels` tables as tables.
+//!
+//! Work in progress: ORDER BY pushdown, INSERT, `CREATE EXTERNAL TABLE`, table
+//! functions and metadata tables come next.
 
+pub mod catalog;
 pub mod columns;
+pub mod decode;
+pub mod exec;
 pub mod filter;
+pub mod provider;
+
+pub use catalog::{RefuelCatalog, RefuelContextExt, RefuelSchema};
+pub use exec::RefuelScanExec;
+pub use provider::RefuelTable;

@@ -63,7 +63,12 @@ impl<'c> Items<'c> {
     /// The number of rows matching the query's filters (ignoring its offset and limit).
     pub async fn count(&self, dataset: &str, query: &ItemQuery) -> Result<u64> {
         let target = self.resolve(dataset, query).await?;
-        let page: Dataset<serde::de::IgnoredAny> = self.fetch(&target, query, 0, 0).await?;
+        self.count_resolved(&target, query).await
+    }
+
+    /// The number of rows matching the query's filters, for an already resolved target.
+    pub async fn count_resolved(&self, target: &ResolvedTarget, query: &ItemQuery) -> Result<u64> {
+        let page: Dataset<serde::de::IgnoredAny> = self.fetch(target, query, 0, 0).await?;
         Ok(page.total_count.unwrap_or(0))
     }
 

@@ -1,0 +1,272 @@
+//! The scan: a partitioned, streaming `ExecutionPlan` over the API's pages.
+//!
+//! Each partition asks for the query's count, then fetches its contiguous share of the
+//! pages (at most `max_workers / partitions` requests in flight, fetched only as fast as
+//! the consumer takes batches) and decodes each page straight into an Arrow batch. A scan
+//! with a limit stops at the limit; a scan with no columns (e.g. `count(*)`) makes only the
+//! count request. Without an explicit order the pages come in the server's default order;
+//! the emulator's is stable while the dataset does not change.
+
+use std::fmt;
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
+};
+use futures::{StreamExt, TryStreamExt};
+use refuel_client::RefuelClient;
+use refuel_client::api::items::ResolvedTarget;
+use refuel_client::models::ItemQuery;
+
+use crate::columns::TableColumns;
+use crate::decode::decode_page;
+
+/// Scans a Refuel dataset (with a task's labels, for label tables).
+#[derive(Debug, Clone)]
+pub struct RefuelScanExec {
+    client: RefuelClient,
+    target: ResolvedTarget,
+    /// What is sent: filters and order (offset and limit are added per page).
+    query: ItemQuery,
+    table: String,
+    columns: Arc<TableColumns>,
+    projection: Option<Vec<usize>>,
+    schema: SchemaRef,
+    limit: Option<usize>,
+    partitions: usize,
+    props: Arc<PlanProperties>,
+}
+
+impl RefuelScanExec {
+    /// A scan of `table` sending `query`, producing `projection` of `columns`, at most
+    /// `limit` rows, over `partitions` partitions.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        client: RefuelClient,
+        target: ResolvedTarget,
+        query: ItemQuery,
+        table: String,
+        columns: Arc<TableColumns>,
+        projection: Option<Vec<usize>>,
+        limit: Option<usize>,
+        partitions: usize,
+    ) -> Result<Self> {
+        let schema = match &projection {
+            Some(p) => Arc::new(columns.schema.project(p)?),
+            None => Arc::clone(&columns.schema),
+        };
+        let partitions = if limit.is_some_and(|l| l as u64 <= client.config().page_size) {
+            1
+        } else {
+            partitions.max(1)
+        };
+        let props = Arc::new(PlanProperties::new(
+            EquivalenceProperties::new(Arc::clone(&schema)),
+            Partitioning::UnknownPartitioning(partitions),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        ));
+        Ok(Self {
+            client,
+            target,
+            query,
+            table,
+            columns,
+            projection,
+            schema,
+            limit,
+            partitions,
+            props,
+        })
+    }
+
+    /// The query sent to the API.
+    pub fn query(&self) -> &ItemQuery {
+        &self.query
+    }
+
+    /// The limit sent to the API.
+    pub fn limit(&self) -> Option<usize> {
+        self.limit
+    }
+}
+
+impl DisplayAs for RefuelScanExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RefuelScanExec: table={}", self.table)?;
+        if let Some(task) = &self.target.task_id {
+            write!(f, ", task={task}")?;
+        }
+        let filters: Vec<String> = self
+            .query
+            .filters
+            .iter()
+            .map(|x| x.to_query_value())
+            .collect();
+        write!(f, ", filters=[{}]", filters.join(", "))?;
+        if !self.query.order_bys.is_empty() {
+            let order: Vec<String> = self
+                .query
+                .order_bys
+                .iter()
+                .map(|o| o.to_query_value())
+                .collect();
+            write!(f, ", order_bys=[{}]", order.join(", "))?;
+        }
+        match self.limit {
+            Some(l) => write!(f, ", limit={l}")?,
+            None => write!(f, ", limit=None")?,
+        }
+        let names: Vec<&str> = self
+            .schema
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect();
+        write!(
+            f,
+            ", projection=[{}], partitions={}",
+            names.join(", "),
+            self.partitions
+        )
+    }
+}
+
+impl ExecutionPlan for RefuelScanExec {
+    fn name(&self) -> &str {
+        "RefuelScanExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.props
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        _children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        Ok(self)
+    }
+
+    fn with_fetch(&self, limit: Option<usize>) -> Option<Arc<dyn ExecutionPlan>> {
+        let limit = match (self.limit, limit) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        Self::new(
+            self.client.clone(),
+            self.target.clone(),
+            self.query.clone(),
+            self.table.clone(),
+            Arc::clone(&self.columns),
+            self.projection.clone(),
+            limit,
+            self.partitions,
+        )
+        .ok()
+        .map(|e| Arc::new(e) as Arc<dyn ExecutionPlan>)
+    }
+
+    fn fetch(&self) -> Option<usize> {
+        self.limit
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        _context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        if partition >= self.partitions {
+            return Err(DataFusionError::Internal(format!(
+                "RefuelScanExec has {} partitions, not {}",
+                self.partitions,
+                partition + 1
+            )));
+        }
+        let this = self.clone();
+        let schema = Arc::clone(&self.schema);
+        let stream = futures::stream::once(async move { this.partition_stream(partition).await })
+            .try_flatten();
+        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
+    }
+}
+
+type BatchStream = futures::stream::BoxStream<'static, Result<RecordBatch>>;
+
+fn external(e: refuel_client::Error) -> DataFusionError {
+    DataFusionError::External(Box::new(e))
+}
+
+impl RefuelScanExec {
+    async fn partition_stream(self, partition: usize) -> Result<BatchStream> {
+        let items = self.client.items();
+        let total = items
+            .count_resolved(&self.target, &self.query)
+            .await
+            .map_err(external)?;
+        let wanted = self.limit.map_or(total, |l| total.min(l as u64));
+        if self.schema.fields().is_empty() {
+            // No column is read: the count is the answer.
+            let rows = if partition == 0 { wanted } else { 0 };
+            let schema = Arc::clone(&self.schema);
+            let batches = (0..rows).step_by(8192).map(move |start| {
+                let n = (rows - start).min(8192) as usize;
+                RecordBatch::try_new_with_options(
+                    Arc::clone(&schema),
+                    vec![],
+                    &RecordBatchOptions::new().with_row_count(Some(n)),
+                )
+                .map_err(DataFusionError::from)
+            });
+            return Ok(futures::stream::iter(batches.collect::<Vec<_>>()).boxed());
+        }
+        let page = self.client.config().page_size.max(1);
+        let pages = wanted.div_ceil(page);
+        let per_partition = pages.div_ceil(self.partitions as u64);
+        let first = (partition as u64 * per_partition).min(pages);
+        let last = ((partition as u64 + 1) * per_partition).min(pages);
+        let workers = (self.client.config().max_workers / self.partitions).max(1);
+        let labeled = self.target.task_id.is_some();
+        let this = Arc::new(self);
+        let stream = futures::stream::iter(first..last)
+            .map(move |p| {
+                let this = Arc::clone(&this);
+                async move {
+                    let offset = p * page;
+                    let len = page.min(wanted - offset);
+                    let task = tokio::spawn(async move {
+                        let body = this
+                            .client
+                            .items()
+                            .fetch_bytes(&this.target, &this.query, offset, len)
+                            .await
+                            .map_err(external)?;
+                        decode_page(&body, &this.columns, &this.schema, labeled).map(|d| d.batch)
+                    });
+                    task.await
+                        .map_err(|e| DataFusionError::External(Box::new(e)))?
+                }
+            })
+            .buffered(workers);
+        Ok(stream.boxed())
+    }
+}

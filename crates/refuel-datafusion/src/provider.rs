@@ -1,0 +1,125 @@
+//! A Refuel dataset (optionally with a task's labels) as a DataFusion table.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::Session;
+use datafusion::datasource::{TableProvider, TableType};
+use datafusion::error::{DataFusionError, Result};
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::physical_plan::ExecutionPlan;
+use refuel_client::RefuelClient;
+use refuel_client::api::items::ResolvedTarget;
+use refuel_client::models::{ItemQuery, Task};
+
+use crate::columns::TableColumns;
+use crate::exec::RefuelScanExec;
+use crate::filter::{Exactness, translate};
+
+/// A dataset's rows, or a dataset's rows with a task's labels.
+#[derive(Debug, Clone)]
+pub struct RefuelTable {
+    client: RefuelClient,
+    target: ResolvedTarget,
+    name: String,
+    columns: Arc<TableColumns>,
+}
+
+impl RefuelTable {
+    /// The table of `dataset` (name or id) in the client's project, with `task`'s labels
+    /// when given. Reads the dataset's schema (and the task) once.
+    pub async fn try_new(client: RefuelClient, dataset: &str, task: Option<&str>) -> Result<Self> {
+        let ds = client
+            .datasets()
+            .get(dataset)
+            .await
+            .map_err(|e| DataFusionError::External(Box::new(e)))?;
+        let (columns, task_id, name) = match task {
+            None => (TableColumns::for_dataset(&ds.schema), None, ds.name.clone()),
+            Some(t) => {
+                let task: Task = client
+                    .tasks()
+                    .get(t)
+                    .await
+                    .map_err(|e| DataFusionError::External(Box::new(e)))?;
+                let columns =
+                    TableColumns::for_task(&ds.schema, &task).map_err(DataFusionError::Plan)?;
+                (
+                    columns,
+                    Some(task.id.clone()),
+                    format!("{}/{}", ds.name, task.task_name),
+                )
+            }
+        };
+        Ok(Self {
+            client,
+            target: ResolvedTarget {
+                dataset_id: ds.id,
+                task_id,
+            },
+            name,
+            columns: Arc::new(columns),
+        })
+    }
+
+    /// The table's columns and their sources.
+    pub fn columns(&self) -> &TableColumns {
+        &self.columns
+    }
+}
+
+#[async_trait]
+impl TableProvider for RefuelTable {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.columns.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
+        Ok(filters
+            .iter()
+            .map(|f| match translate(f, &self.columns) {
+                Some(p) if p.exactness == Exactness::Exact => TableProviderFilterPushDown::Exact,
+                Some(_) => TableProviderFilterPushDown::Inexact,
+                None => TableProviderFilterPushDown::Unsupported,
+            })
+            .collect())
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let mut query = ItemQuery::new();
+        for f in filters {
+            if let Some(pushed) = translate(f, &self.columns) {
+                query.filters.extend(pushed.filters);
+            }
+        }
+        let partitions = state
+            .config()
+            .target_partitions()
+            .min(self.client.config().max_workers)
+            .max(1);
+        Ok(Arc::new(RefuelScanExec::new(
+            self.client.clone(),
+            self.target.clone(),
+            query,
+            self.name.clone(),
+            Arc::clone(&self.columns),
+            projection.cloned(),
+            limit,
+            partitions,
+        )?))
+    }
+}
