@@ -6,6 +6,14 @@
 //! with a limit stops at the limit; a scan with no columns (e.g. `count(*)`) makes only the
 //! count request. Without an explicit order the pages come in the server's default order;
 //! the emulator's is stable while the dataset does not change.
+//!
+//! ORDER BY pushdown goes through DataFusion's `PushdownSort` rule: when a sort sits on the
+//! scan, [`ExecutionPlan::try_pushdown_sort`] answers `Exact` if the API orders as SQL does
+//! (see `api_order`), the scan then sends `order_bys`, runs as one ordered partition and
+//! advertises the ordering; DataFusion drops its sort and hands the scan the sort's limit
+//! through `with_fetch`, so `ORDER BY x DESC LIMIT 10` fetches 10 rows. (A filter that is
+//! not pushed sits between the sort and the scan and blocks this; a rule of ours for that
+//! case is still to come.)
 
 use std::fmt;
 use std::sync::Arc;
@@ -15,8 +23,10 @@ use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
-use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_expr::expressions::Column;
+use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr, PhysicalSortExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::sort_pushdown::SortOrderPushdownResult;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
@@ -24,9 +34,9 @@ use datafusion::physical_plan::{
 use futures::{StreamExt, TryStreamExt};
 use refuel_client::RefuelClient;
 use refuel_client::api::items::ResolvedTarget;
-use refuel_client::models::ItemQuery;
+use refuel_client::models::{Direction, ItemQuery, OrderBy};
 
-use crate::columns::TableColumns;
+use crate::columns::{ColumnSource, LabelColumn, TableColumns};
 use crate::decode::decode_page;
 
 /// Scans a Refuel dataset (with a task's labels, for label tables).
@@ -38,10 +48,12 @@ pub struct RefuelScanExec {
     query: ItemQuery,
     table: String,
     columns: Arc<TableColumns>,
-    projection: Option<Vec<usize>>,
+    /// The projected schema.
     schema: SchemaRef,
     limit: Option<usize>,
     partitions: usize,
+    /// The order the API was asked for, as DataFusion sees it (empty: none).
+    ordering: Vec<PhysicalSortExpr>,
     props: Arc<PlanProperties>,
 }
 
@@ -68,24 +80,84 @@ impl RefuelScanExec {
         } else {
             partitions.max(1)
         };
-        let props = Arc::new(PlanProperties::new(
-            EquivalenceProperties::new(Arc::clone(&schema)),
-            Partitioning::UnknownPartitioning(partitions),
-            EmissionType::Incremental,
-            Boundedness::Bounded,
-        ));
-        Ok(Self {
+        let mut scan = Self {
             client,
             target,
             query,
             table,
             columns,
-            projection,
-            schema,
+            schema: Arc::clone(&schema),
             limit,
             partitions,
-            props,
-        })
+            ordering: Vec::new(),
+            props: Arc::new(PlanProperties::new(
+                EquivalenceProperties::new(schema),
+                Partitioning::UnknownPartitioning(partitions),
+                EmissionType::Incremental,
+                Boundedness::Bounded,
+            )),
+        };
+        scan.refresh_properties();
+        Ok(scan)
+    }
+
+    fn refresh_properties(&mut self) {
+        if !self.ordering.is_empty() {
+            // One ordered stream of pages.
+            self.partitions = 1;
+        }
+        let eq = if self.ordering.is_empty() {
+            EquivalenceProperties::new(Arc::clone(&self.schema))
+        } else {
+            EquivalenceProperties::new_with_orderings(
+                Arc::clone(&self.schema),
+                [self.ordering.clone()],
+            )
+        };
+        self.props = Arc::new(PlanProperties::new(
+            eq,
+            Partitioning::UnknownPartitioning(self.partitions),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        ));
+    }
+
+    /// The API's order keys for a requested sort, if the API orders exactly as SQL does:
+    /// plain columns (dataset columns, `<f>_label`, `<f>_confidence`), ascending with NULLs
+    /// last or descending with NULLs first (the API's only NULL placements).
+    fn api_order(&self, order: &[PhysicalSortExpr]) -> Option<Vec<OrderBy>> {
+        order
+            .iter()
+            .map(|s| {
+                let column = s.expr.downcast_ref::<Column>()?;
+                if s.options.nulls_first != s.options.descending {
+                    return None;
+                }
+                let direction = if s.options.descending {
+                    Direction::Desc
+                } else {
+                    Direction::Asc
+                };
+                match self.columns.source(column.name())? {
+                    ColumnSource::Data { name, .. } => Some(OrderBy {
+                        field: name.clone(),
+                        direction,
+                        subtask_id: None,
+                    }),
+                    ColumnSource::Label {
+                        field_id,
+                        kind: LabelColumn::Label,
+                        ..
+                    } => Some(OrderBy::by_label(field_id.clone(), "label", direction)),
+                    ColumnSource::Label {
+                        field_id,
+                        kind: LabelColumn::Confidence,
+                        ..
+                    } => Some(OrderBy::by_label(field_id.clone(), "confidence", direction)),
+                    ColumnSource::Label { .. } => None,
+                }
+            })
+            .collect()
     }
 
     /// The query sent to the API.
@@ -172,18 +244,32 @@ impl ExecutionPlan for RefuelScanExec {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        Self::new(
-            self.client.clone(),
-            self.target.clone(),
-            self.query.clone(),
-            self.table.clone(),
-            Arc::clone(&self.columns),
-            self.projection.clone(),
-            limit,
-            self.partitions,
-        )
-        .ok()
-        .map(|e| Arc::new(e) as Arc<dyn ExecutionPlan>)
+        let mut scan = self.clone();
+        scan.limit = limit;
+        if limit.is_some_and(|l| l as u64 <= self.client.config().page_size) {
+            scan.partitions = 1;
+        }
+        scan.refresh_properties();
+        Some(Arc::new(scan))
+    }
+
+    fn try_pushdown_sort(
+        &self,
+        order: &[PhysicalSortExpr],
+    ) -> Result<SortOrderPushdownResult<Arc<dyn ExecutionPlan>>> {
+        if !self.query.order_bys.is_empty() {
+            return Ok(SortOrderPushdownResult::Unsupported);
+        }
+        let Some(order_bys) = self.api_order(order) else {
+            return Ok(SortOrderPushdownResult::Unsupported);
+        };
+        let mut scan = self.clone();
+        scan.query.order_bys = order_bys;
+        scan.ordering = order.to_vec();
+        scan.refresh_properties();
+        Ok(SortOrderPushdownResult::Exact {
+            inner: Arc::new(scan),
+        })
     }
 
     fn fetch(&self) -> Option<usize> {
