@@ -266,3 +266,62 @@ async fn order_by_with_limit_fetches_only_the_rows_needed() {
         );
     }
 }
+
+#[tokio::test]
+async fn insert_appends_rows_and_returns_the_count() {
+    let emu = emulator().await;
+    let c = client_with_project(&emu, "p").await;
+    let dir = tempfile::tempdir().unwrap();
+    let rows = mixed_rows(500);
+    upload_csv(&c, dir.path(), "m", &to_csv(&rows)).await;
+    let ctx = SessionContext::new();
+    ctx.register_table(
+        "t",
+        Arc::new(RefuelTable::try_new(c.clone(), "m", None).await.unwrap()),
+    )
+    .unwrap();
+    let ones = rows.iter().filter(|r| r["qty"].as_i64() == Some(1)).count();
+    let out = run(
+        &ctx,
+        "INSERT INTO t SELECT id + 10000, name, score, qty, active FROM t WHERE qty = 1",
+    )
+    .await;
+    assert!(out.contains(&format!("| {ones} ")), "{out}");
+    let out = run(
+        &ctx,
+        "INSERT INTO t (id, name) VALUES (-1, 'inserted'), (-2, NULL)",
+    )
+    .await;
+    assert!(out.contains("| 2 "), "{out}");
+    assert_eq!(
+        c.items()
+            .count("m", &refuel::client::models::ItemQuery::new())
+            .await
+            .unwrap(),
+        (500 + ones + 2) as u64
+    );
+    let out = run(
+        &ctx,
+        "SELECT id, name, score FROM t WHERE id < 0 ORDER BY id",
+    )
+    .await;
+    assert!(
+        out.contains("| -2.0 |          |       |") && out.contains("| -1.0 | inserted |       |"),
+        "{out}"
+    );
+    let copied = run(
+        &ctx,
+        "SELECT count(*) AS n FROM t WHERE id >= 10000 AND qty = 1",
+    )
+    .await;
+    assert!(copied.contains(&format!("| {ones} ")), "{copied}");
+    let err = ctx.sql("INSERT OVERWRITE t SELECT * FROM t").await;
+    let err = match err {
+        Ok(df) => df.collect().await.unwrap_err().to_string(),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        err.contains("appended") || err.contains("not supported") || err.contains("Unsupported"),
+        "{err}"
+    );
+}

@@ -6,7 +6,10 @@
 //! - [`RefuelCatalog`] and [`RefuelContextExt::register_refuel`]: projects as schemas,
 //!   datasets and `<task>_labels` tables as tables.
 //!
-//! Work in progress: ORDER BY pushdown, INSERT, `CREATE EXTERNAL TABLE`, table
+//! - `INSERT INTO` a dataset table appends rows ([`sink::RefuelInsertSink`]); ORDER BY (with
+//!   its LIMIT) is pushed when the API orders as SQL does ([`RefuelScanExec`]).
+//!
+//! Work in progress: `CREATE EXTERNAL TABLE`, table
 //! functions and metadata tables come next.
 
 pub mod catalog;
@@ -15,6 +18,7 @@ pub mod decode;
 pub mod exec;
 pub mod filter;
 pub mod provider;
+pub mod sink;
 
 pub use catalog::{RefuelCatalog, RefuelContextExt, RefuelSchema};
 pub use exec::RefuelScanExec;

@@ -5,8 +5,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::Session;
+use datafusion::datasource::sink::DataSinkExec;
 use datafusion::datasource::{TableProvider, TableType};
 use datafusion::error::{DataFusionError, Result};
+use datafusion::logical_expr::dml::InsertOp;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 use refuel_client::RefuelClient;
@@ -16,6 +18,7 @@ use refuel_client::models::{ItemQuery, Task};
 use crate::columns::TableColumns;
 use crate::exec::RefuelScanExec;
 use crate::filter::{Exactness, translate};
+use crate::sink::RefuelInsertSink;
 
 /// A dataset's rows, or a dataset's rows with a task's labels.
 #[derive(Debug, Clone)]
@@ -91,6 +94,33 @@ impl TableProvider for RefuelTable {
                 None => TableProviderFilterPushDown::Unsupported,
             })
             .collect())
+    }
+
+    async fn insert_into(
+        &self,
+        _state: &dyn Session,
+        input: Arc<dyn ExecutionPlan>,
+        insert_op: InsertOp,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        if self.target.task_id.is_some() {
+            return Err(DataFusionError::Plan(format!(
+                "{} is a label table: insert into its dataset's table instead",
+                self.name
+            )));
+        }
+        if insert_op != InsertOp::Append {
+            return Err(DataFusionError::NotImplemented(format!(
+                "{insert_op} into Refuel dataset {}: rows can only be appended",
+                self.name
+            )));
+        }
+        let sink = RefuelInsertSink::new(
+            self.client.clone(),
+            self.target.dataset_id.clone(),
+            self.name.clone(),
+            self.schema(),
+        );
+        Ok(Arc::new(DataSinkExec::new(input, Arc::new(sink), None)))
     }
 
     async fn scan(
