@@ -414,7 +414,7 @@ fn query(g: &mut Gen) -> String {
         format!("{k} {dir}, id")
     };
     match g.below(8) {
-        0 | 1 | 2 => {
+        0..=2 => {
             let cols = g.pick(&["*", "id", "id, name", "name, score, id", "qty, active, id"]);
             let limit = match g.below(3) {
                 0 => String::new(),
