@@ -173,7 +173,19 @@ async fn the_catalog_names_projects_datasets_and_label_tables() {
         .map(|l| l.trim_end_matches('|').trim())
         .filter(|l| !l.is_empty())
         .collect();
-    assert_eq!(names, ["m", "sent_labels"], "{tables}");
+    assert_eq!(
+        names,
+        [
+            "applications",
+            "datasets",
+            "finetuned_models",
+            "m",
+            "sent_labels",
+            "task_runs",
+            "tasks"
+        ],
+        "{tables}"
+    );
     let n = run(&ctx, "SELECT count(*) AS n FROM refuel.p.m").await;
     assert!(n.contains("| 300 |"), "{n}");
 

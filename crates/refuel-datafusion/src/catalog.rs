@@ -2,7 +2,9 @@
 //!
 //! `ctx.register_refuel("refuel", client)` makes `refuel.<project>.<dataset>` a table of the
 //! dataset's rows, and `refuel.<project>.<task>_labels` the rows of the task's dataset with
-//! the task's label columns (see [`crate::columns`]). The lists of projects, datasets and
+//! the task's label columns (see [`crate::columns`]); `datasets`, `tasks`, `task_runs`,
+//! `applications` and `finetuned_models` are metadata tables (see [`crate::metadata`]). The
+//! lists of projects, datasets and
 //! tasks are read when the catalog is registered; a table's schema when a query first
 //! names it (then cached).
 
@@ -17,6 +19,7 @@ use datafusion::prelude::SessionContext;
 use parking_lot::Mutex;
 use refuel_client::RefuelClient;
 
+use crate::metadata::{MetadataKind, MetadataTable};
 use crate::provider::RefuelTable;
 
 fn external(e: refuel_client::Error) -> DataFusionError {
@@ -28,6 +31,7 @@ fn external(e: refuel_client::Error) -> DataFusionError {
 enum TableRef {
     Dataset { id: String },
     Labels { dataset_id: String, task_id: String },
+    Metadata(MetadataKind),
 }
 
 /// The projects of a team, as schemas.
@@ -75,6 +79,10 @@ impl RefuelSchema {
     /// Reads the project's datasets and tasks (the client's project).
     pub async fn try_new(client: RefuelClient) -> Result<Self> {
         let mut tables = BTreeMap::new();
+        // Datasets and label tables named like a metadata table take its place.
+        for kind in MetadataKind::ALL {
+            tables.insert(kind.name().to_string(), TableRef::Metadata(kind));
+        }
         for ds in client.datasets().list().await.map_err(external)? {
             tables.insert(
                 ds.dataset_name.clone(),
@@ -119,6 +127,12 @@ impl SchemaProvider for RefuelSchema {
                 dataset_id,
                 task_id,
             } => RefuelTable::try_new(self.client.clone(), dataset_id, Some(task_id)).await?,
+            TableRef::Metadata(kind) => {
+                return Ok(Some(Arc::new(MetadataTable::new(
+                    self.client.clone(),
+                    *kind,
+                ))));
+            }
         };
         let table = Arc::new(table);
         self.opened

@@ -9,14 +9,16 @@
 //! - `INSERT INTO` a dataset table appends rows ([`sink::RefuelInsertSink`]); ORDER BY (with
 //!   its LIMIT) is pushed when the API orders as SQL does ([`RefuelScanExec`]).
 //!
-//! Work in progress: `CREATE EXTERNAL TABLE`, table
-//! functions and metadata tables come next.
+//! - Metadata tables per project ([`metadata`]).
+//!
+//! Work in progress: `CREATE EXTERNAL TABLE` and table functions come next.
 
 pub mod catalog;
 pub mod columns;
 pub mod decode;
 pub mod exec;
 pub mod filter;
+pub mod metadata;
 pub mod provider;
 pub mod sink;
 

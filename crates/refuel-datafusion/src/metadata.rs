@@ -1,0 +1,248 @@
+//! Metadata tables of a project: `datasets`, `tasks`, `task_runs`, `applications` and
+//! `finetuned_models`. Each scan lists them through the API, so they are always current.
+//! All columns are text (times in RFC 3339).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::catalog::Session;
+use datafusion::datasource::{MemTable, TableProvider, TableType};
+use datafusion::error::{DataFusionError, Result};
+use datafusion::logical_expr::Expr;
+use datafusion::physical_plan::ExecutionPlan;
+use refuel_client::RefuelClient;
+
+/// Which metadata table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetadataKind {
+    /// `datasets`.
+    Datasets,
+    /// `tasks`.
+    Tasks,
+    /// `task_runs`.
+    TaskRuns,
+    /// `applications`.
+    Applications,
+    /// `finetuned_models`.
+    FinetunedModels,
+}
+
+impl MetadataKind {
+    /// Every metadata table.
+    pub const ALL: [MetadataKind; 5] = [
+        Self::Datasets,
+        Self::Tasks,
+        Self::TaskRuns,
+        Self::Applications,
+        Self::FinetunedModels,
+    ];
+
+    /// The table's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Datasets => "datasets",
+            Self::Tasks => "tasks",
+            Self::TaskRuns => "task_runs",
+            Self::Applications => "applications",
+            Self::FinetunedModels => "finetuned_models",
+        }
+    }
+
+    fn columns(self) -> &'static [&'static str] {
+        match self {
+            Self::Datasets => &[
+                "id",
+                "name",
+                "ingest_status",
+                "source",
+                "columns",
+                "created_at",
+                "updated_at",
+            ],
+            Self::Tasks => &[
+                "id",
+                "name",
+                "dataset_id",
+                "model",
+                "fields",
+                "created_at",
+                "updated_at",
+            ],
+            Self::TaskRuns => &[
+                "id",
+                "task_id",
+                "task_name",
+                "dataset_id",
+                "dataset_name",
+                "model_name",
+                "status",
+                "created_at",
+                "updated_at",
+            ],
+            Self::Applications => &["id", "name", "task_id", "status", "created_at"],
+            Self::FinetunedModels => &[
+                "id",
+                "name",
+                "base_model",
+                "task_id",
+                "status",
+                "availability",
+                "created_at",
+                "updated_at",
+            ],
+        }
+    }
+}
+
+/// A metadata table of the client's project.
+#[derive(Debug, Clone)]
+pub struct MetadataTable {
+    client: RefuelClient,
+    kind: MetadataKind,
+    schema: SchemaRef,
+}
+
+impl MetadataTable {
+    /// The `kind` table of the client's project.
+    pub fn new(client: RefuelClient, kind: MetadataKind) -> Self {
+        let fields: Vec<Field> = kind
+            .columns()
+            .iter()
+            .map(|c| Field::new(*c, DataType::Utf8, true))
+            .collect();
+        Self {
+            client,
+            kind,
+            schema: Arc::new(Schema::new(fields)),
+        }
+    }
+
+    async fn rows(&self) -> refuel_client::Result<Vec<Vec<Option<String>>>> {
+        let c = &self.client;
+        Ok(match self.kind {
+            MetadataKind::Datasets => c
+                .datasets()
+                .list()
+                .await?
+                .into_iter()
+                .map(|d| {
+                    let cols: Vec<&str> = d
+                        .dataset_schema
+                        .columns()
+                        .into_iter()
+                        .map(|(n, _)| n)
+                        .collect();
+                    vec![
+                        Some(d.id.clone()),
+                        Some(d.dataset_name.clone()),
+                        Some(d.ingest_status.to_string()),
+                        d.source.as_ref().map(ToString::to_string),
+                        Some(cols.join(", ")),
+                        d.created_at.clone(),
+                        d.updated_at.clone(),
+                    ]
+                })
+                .collect(),
+            MetadataKind::Tasks => c
+                .tasks()
+                .list()
+                .await?
+                .into_iter()
+                .map(|t| {
+                    let fields: Vec<&str> = t.subtasks.iter().map(|s| s.name.as_str()).collect();
+                    vec![
+                        Some(t.id.clone()),
+                        Some(t.task_name.clone()),
+                        t.dataset_id.clone(),
+                        t.model.clone(),
+                        Some(fields.join(", ")),
+                        t.created_at.clone(),
+                        t.updated_at.clone(),
+                    ]
+                })
+                .collect(),
+            MetadataKind::TaskRuns => {
+                let mut rows = Vec::new();
+                for t in c.tasks().list().await? {
+                    for r in c.runs().list(&t.id).await? {
+                        rows.push(vec![
+                            r.id,
+                            r.task_id,
+                            r.task_name,
+                            r.dataset_id,
+                            r.dataset_name,
+                            r.model_name,
+                            Some(r.status.to_string()),
+                            r.created_at,
+                            r.updated_at,
+                        ]);
+                    }
+                }
+                rows
+            }
+            MetadataKind::Applications => c
+                .applications()
+                .list()
+                .await?
+                .into_iter()
+                .map(|a| vec![Some(a.id), Some(a.name), a.task_id, a.status, a.created_at])
+                .collect(),
+            MetadataKind::FinetunedModels => c
+                .finetuning()
+                .list(None)
+                .await?
+                .into_iter()
+                .map(|m| {
+                    vec![
+                        Some(m.id),
+                        m.name,
+                        m.base_model,
+                        m.task_id,
+                        m.finetuning_run_status,
+                        m.availability_status,
+                        m.created_at,
+                        m.updated_at,
+                    ]
+                })
+                .collect(),
+        })
+    }
+}
+
+#[async_trait]
+impl TableProvider for MetadataTable {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::View
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let rows = self
+            .rows()
+            .await
+            .map_err(|e| DataFusionError::External(Box::new(e)))?;
+        let arrays: Vec<ArrayRef> = (0..self.schema.fields().len())
+            .map(|i| {
+                Arc::new(
+                    rows.iter()
+                        .map(|r| r.get(i).cloned().flatten())
+                        .collect::<StringArray>(),
+                ) as ArrayRef
+            })
+            .collect();
+        let batch = RecordBatch::try_new(Arc::clone(&self.schema), arrays)?;
+        let table = MemTable::try_new(Arc::clone(&self.schema), vec![vec![batch]])?;
+        table.scan(state, projection, filters, limit).await
+    }
+}
