@@ -1,37 +1,38 @@
-//! Projects as schemas, datasets and task label tables as tables.
+//! Projects as schemas, datasets and task label tables as tables, and the ways to register
+//! them in a `SessionContext`.
 //!
 //! `ctx.register_refuel("refuel", client)` makes `refuel.<project>.<dataset>` a table of the
-//! dataset's rows, and `refuel.<project>.<task>_labels` the rows of the task's dataset with
-//! the task's label columns (see [`crate::columns`]); `datasets`, `tasks`, `task_runs`,
-//! `applications` and `finetuned_models` are metadata tables (see [`crate::metadata`]). The
-//! lists of projects, datasets and
-//! tasks are read when the catalog is registered; a table's schema when a query first
-//! names it (then cached).
+//! dataset's rows, `refuel.<project>.<task>_labels` the rows of the task's dataset with the
+//! task's label columns (see [`crate::columns`]), and `datasets`, `tasks`, `task_runs`,
+//! `applications` and `finetuned_models` metadata tables (see [`crate::metadata`]; a
+//! dataset of one of these names takes its place). It also registers the table function
+//! `refuel_items('[<project>/]<dataset>' [, '<task>'])` and
+//! `CREATE EXTERNAL TABLE t STORED AS REFUEL LOCATION 'refuel://<project>/<dataset>[?task=<task>]'`.
+//!
+//! The lists of projects, datasets (with their schemas) and tasks are read once, when the
+//! catalog is registered; rows are read by every query.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::catalog::{CatalogProvider, SchemaProvider};
+use datafusion::catalog::{
+    CatalogProvider, SchemaProvider, Session, TableFunctionArgs, TableFunctionImpl,
+    TableProviderFactory,
+};
+use datafusion::common::ScalarValue;
 use datafusion::datasource::TableProvider;
 use datafusion::error::{DataFusionError, Result};
+use datafusion::logical_expr::{CreateExternalTable, Expr};
 use datafusion::prelude::SessionContext;
-use parking_lot::Mutex;
 use refuel_client::RefuelClient;
+use refuel_client::models::{DatasetSummary, Task};
 
 use crate::metadata::{MetadataKind, MetadataTable};
 use crate::provider::RefuelTable;
 
 fn external(e: refuel_client::Error) -> DataFusionError {
     DataFusionError::External(Box::new(e))
-}
-
-/// What a table name of a project stands for.
-#[derive(Debug, Clone)]
-enum TableRef {
-    Dataset { id: String },
-    Labels { dataset_id: String, task_id: String },
-    Metadata(MetadataKind),
 }
 
 /// The projects of a team, as schemas.
@@ -53,6 +54,16 @@ impl RefuelCatalog {
         }
         Ok(Self { schemas })
     }
+
+    /// A project's schema by name.
+    pub fn project(&self, name: &str) -> Result<&Arc<RefuelSchema>> {
+        self.schemas.get(name).ok_or_else(|| {
+            DataFusionError::Plan(format!(
+                "Refuel project '{name}' not found (projects: {})",
+                self.schemas.keys().cloned().collect::<Vec<_>>().join(", ")
+            ))
+        })
+    }
 }
 
 impl CatalogProvider for RefuelCatalog {
@@ -67,97 +78,293 @@ impl CatalogProvider for RefuelCatalog {
     }
 }
 
-/// The datasets and task label tables of a project.
+/// The datasets, label tables and metadata tables of a project.
 #[derive(Debug)]
 pub struct RefuelSchema {
     client: RefuelClient,
-    tables: BTreeMap<String, TableRef>,
-    opened: Mutex<BTreeMap<String, Arc<RefuelTable>>>,
+    datasets: BTreeMap<String, DatasetSummary>,
+    tasks: BTreeMap<String, Task>,
 }
 
 impl RefuelSchema {
     /// Reads the project's datasets and tasks (the client's project).
     pub async fn try_new(client: RefuelClient) -> Result<Self> {
-        let mut tables = BTreeMap::new();
-        // Datasets and label tables named like a metadata table take its place.
-        for kind in MetadataKind::ALL {
-            tables.insert(kind.name().to_string(), TableRef::Metadata(kind));
-        }
-        for ds in client.datasets().list().await.map_err(external)? {
-            tables.insert(
-                ds.dataset_name.clone(),
-                TableRef::Dataset { id: ds.id.clone() },
-            );
-        }
-        for task in client.tasks().list().await.map_err(external)? {
-            if let Some(dataset_id) = task.dataset_id.clone() {
-                tables.insert(
-                    format!("{}_labels", task.task_name),
-                    TableRef::Labels {
-                        dataset_id,
-                        task_id: task.id.clone(),
-                    },
-                );
-            }
-        }
+        let datasets = client
+            .datasets()
+            .list()
+            .await
+            .map_err(external)?
+            .into_iter()
+            .map(|d| (d.dataset_name.clone(), d))
+            .collect();
+        let tasks = client
+            .tasks()
+            .list()
+            .await
+            .map_err(external)?
+            .into_iter()
+            .map(|t| (t.task_name.clone(), t))
+            .collect();
         Ok(Self {
             client,
-            tables,
-            opened: Mutex::new(BTreeMap::new()),
+            datasets,
+            tasks,
         })
+    }
+
+    fn dataset(&self, name_or_id: &str) -> Result<&DatasetSummary> {
+        self.datasets
+            .get(name_or_id)
+            .or_else(|| self.datasets.values().find(|d| d.id == name_or_id))
+            .ok_or_else(|| {
+                DataFusionError::Plan(format!(
+                    "Refuel dataset '{name_or_id}' not found (datasets: {})",
+                    self.datasets.keys().cloned().collect::<Vec<_>>().join(", ")
+                ))
+            })
+    }
+
+    fn task(&self, name_or_id: &str) -> Result<&Task> {
+        self.tasks
+            .get(name_or_id)
+            .or_else(|| self.tasks.values().find(|t| t.id == name_or_id))
+            .ok_or_else(|| {
+                DataFusionError::Plan(format!(
+                    "Refuel task '{name_or_id}' not found (tasks: {})",
+                    self.tasks.keys().cloned().collect::<Vec<_>>().join(", ")
+                ))
+            })
+    }
+
+    /// The table of a dataset (name or id), with a task's labels when given.
+    pub fn dataset_table(&self, dataset: &str, task: Option<&str>) -> Result<RefuelTable> {
+        let ds = self.dataset(dataset)?;
+        let task = task.map(|t| self.task(t)).transpose()?;
+        RefuelTable::from_parts(self.client.clone(), ds, task)
+    }
+
+    fn labels_of(&self, name: &str) -> Option<&Task> {
+        self.tasks.get(name.strip_suffix("_labels")?)
     }
 }
 
 #[async_trait]
 impl SchemaProvider for RefuelSchema {
     fn table_names(&self) -> Vec<String> {
-        self.tables.keys().cloned().collect()
+        let mut names: Vec<String> = MetadataKind::ALL
+            .iter()
+            .map(|k| k.name().to_string())
+            .collect();
+        names.extend(self.datasets.keys().cloned());
+        names.extend(self.tasks.keys().map(|t| format!("{t}_labels")));
+        names.sort();
+        names.dedup();
+        names
     }
 
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
-        if let Some(t) = self.opened.lock().get(name) {
-            return Ok(Some(Arc::clone(t) as Arc<dyn TableProvider>));
+        if let Some(ds) = self.datasets.get(name) {
+            return Ok(Some(Arc::new(RefuelTable::from_parts(
+                self.client.clone(),
+                ds,
+                None,
+            )?)));
         }
-        let Some(reference) = self.tables.get(name) else {
-            return Ok(None);
-        };
-        let table = match reference {
-            TableRef::Dataset { id } => RefuelTable::try_new(self.client.clone(), id, None).await?,
-            TableRef::Labels {
-                dataset_id,
-                task_id,
-            } => RefuelTable::try_new(self.client.clone(), dataset_id, Some(task_id)).await?,
-            TableRef::Metadata(kind) => {
-                return Ok(Some(Arc::new(MetadataTable::new(
-                    self.client.clone(),
-                    *kind,
-                ))));
-            }
-        };
-        let table = Arc::new(table);
-        self.opened
-            .lock()
-            .insert(name.to_string(), Arc::clone(&table));
-        Ok(Some(table))
+        if let Some(task) = self.labels_of(name) {
+            let Some(dataset_id) = task.dataset_id.as_deref() else {
+                return Ok(None);
+            };
+            let ds = self.dataset(dataset_id)?;
+            return Ok(Some(Arc::new(RefuelTable::from_parts(
+                self.client.clone(),
+                ds,
+                Some(task),
+            )?)));
+        }
+        if let Some(kind) = MetadataKind::ALL.into_iter().find(|k| k.name() == name) {
+            return Ok(Some(Arc::new(MetadataTable::new(
+                self.client.clone(),
+                kind,
+            ))));
+        }
+        Ok(None)
     }
 
     fn table_exist(&self, name: &str) -> bool {
-        self.tables.contains_key(name)
+        self.datasets.contains_key(name)
+            || self.labels_of(name).is_some()
+            || MetadataKind::ALL.iter().any(|k| k.name() == name)
+    }
+}
+
+/// `refuel_items('[<project>/]<dataset>' [, '<task>'])`: a dataset (with a task's labels) as
+/// a table. Without a project, the client's (`REFUEL_PROJECT`).
+#[derive(Debug)]
+pub struct RefuelItemsFunction {
+    catalog: Arc<RefuelCatalog>,
+    default_project: Option<String>,
+}
+
+fn text_arg(e: &Expr, what: &str) -> Result<String> {
+    match e {
+        Expr::Literal(
+            ScalarValue::Utf8(Some(s))
+            | ScalarValue::LargeUtf8(Some(s))
+            | ScalarValue::Utf8View(Some(s)),
+            _,
+        ) => Ok(s.clone()),
+        other => Err(DataFusionError::Plan(format!(
+            "refuel_items: the {what} must be a string literal, got {other}"
+        ))),
+    }
+}
+
+impl TableFunctionImpl for RefuelItemsFunction {
+    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
+        let exprs = args.exprs();
+        if exprs.is_empty() || exprs.len() > 2 {
+            return Err(DataFusionError::Plan("refuel_items takes a dataset and, optionally, a task: refuel_items('<dataset>' [, '<task>'])".into()));
+        }
+        let dataset = text_arg(&exprs[0], "dataset")?;
+        let task = exprs.get(1).map(|e| text_arg(e, "task")).transpose()?;
+        let (project, dataset) = match dataset.split_once('/') {
+            Some((p, d)) => (p.to_string(), d.to_string()),
+            None => (
+                self.default_project.clone().ok_or_else(|| {
+                    DataFusionError::Plan(format!(
+                        "refuel_items('{dataset}'): no project is set; write '<project>/{dataset}'"
+                    ))
+                })?,
+                dataset,
+            ),
+        };
+        let schema = self.catalog.project(&project)?;
+        Ok(Arc::new(schema.dataset_table(&dataset, task.as_deref())?))
+    }
+}
+
+/// `CREATE EXTERNAL TABLE t STORED AS REFUEL LOCATION 'refuel://<project>/<dataset>[?task=<task>]'`.
+#[derive(Debug)]
+pub struct RefuelTableFactory {
+    client: RefuelClient,
+}
+
+impl RefuelTableFactory {
+    /// A factory reading through `client`.
+    pub fn new(client: RefuelClient) -> Self {
+        Self { client }
+    }
+}
+
+/// Splits `refuel://<project>/<dataset>[?task=<task>]`.
+pub fn parse_location(location: &str) -> Result<(String, String, Option<String>)> {
+    let bad = |why: &str| {
+        DataFusionError::Plan(format!(
+            "LOCATION '{location}' {why}: expected 'refuel://<project>/<dataset>[?task=<task>]'"
+        ))
+    };
+    let rest = location
+        .strip_prefix("refuel://")
+        .ok_or_else(|| bad("is not a refuel:// URL"))?;
+    let (path, query) = match rest.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (rest, None),
+    };
+    let (project, dataset) = path
+        .split_once('/')
+        .ok_or_else(|| bad("names no dataset"))?;
+    if project.is_empty() || dataset.is_empty() || dataset.contains('/') {
+        return Err(bad("needs exactly a project and a dataset"));
+    }
+    let mut task = None;
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("task", t)) if !t.is_empty() => task = Some(t.to_string()),
+            _ => return Err(bad(&format!("has an unknown parameter '{pair}'"))),
+        }
+    }
+    Ok((project.to_string(), dataset.to_string(), task))
+}
+
+#[async_trait]
+impl TableProviderFactory for RefuelTableFactory {
+    async fn create(
+        &self,
+        _state: &dyn Session,
+        cmd: &CreateExternalTable,
+    ) -> Result<Arc<dyn TableProvider>> {
+        let [location] = cmd.locations.as_slice() else {
+            return Err(DataFusionError::Plan(
+                "STORED AS REFUEL takes one LOCATION".into(),
+            ));
+        };
+        let (project, dataset, task) = parse_location(location)?;
+        let table =
+            RefuelTable::try_new(self.client.with_project(project), &dataset, task.as_deref())
+                .await?;
+        if !cmd.schema.fields().is_empty()
+            && cmd.schema.fields().len() != table.columns().schema.fields().len()
+        {
+            return Err(DataFusionError::Plan(format!(
+                "the columns declared for {} do not match the dataset's; declare none to take the dataset's",
+                cmd.name
+            )));
+        }
+        Ok(Arc::new(table))
     }
 }
 
 /// Registers Refuel in a `SessionContext`.
 #[async_trait]
 pub trait RefuelContextExt {
-    /// Registers the client's team as catalog `name`: `name.<project>.<table>`.
+    /// Registers the client's team as catalog `name` (`name.<project>.<table>`), the
+    /// `refuel_items` table function and the `REFUEL` table factory.
     async fn register_refuel(&self, name: &str, client: RefuelClient) -> Result<()>;
 }
 
 #[async_trait]
 impl RefuelContextExt for SessionContext {
     async fn register_refuel(&self, name: &str, client: RefuelClient) -> Result<()> {
-        let catalog = RefuelCatalog::try_new(client).await?;
-        self.register_catalog(name, Arc::new(catalog));
+        let catalog = Arc::new(RefuelCatalog::try_new(client.clone()).await?);
+        self.register_catalog(name, Arc::clone(&catalog) as Arc<dyn CatalogProvider>);
+        self.register_udtf(
+            "refuel_items",
+            Arc::new(RefuelItemsFunction {
+                catalog,
+                default_project: client.project().map(str::to_string),
+            }),
+        );
+        self.state_ref().write().table_factories_mut().insert(
+            "REFUEL".to_string(),
+            Arc::new(RefuelTableFactory::new(client)),
+        );
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_location;
+
+    #[test]
+    fn locations() {
+        assert_eq!(
+            parse_location("refuel://p/d").unwrap(),
+            ("p".into(), "d".into(), None)
+        );
+        assert_eq!(
+            parse_location("refuel://p/d?task=t").unwrap(),
+            ("p".into(), "d".into(), Some("t".into()))
+        );
+        for bad in [
+            "s3://p/d",
+            "refuel://p",
+            "refuel:///d",
+            "refuel://p/d/e",
+            "refuel://p/d?x=1",
+        ] {
+            let err = parse_location(bad).unwrap_err().to_string();
+            assert!(err.contains(bad), "{err}");
+        }
     }
 }

@@ -9,9 +9,8 @@
 //! - `INSERT INTO` a dataset table appends rows ([`sink::RefuelInsertSink`]); ORDER BY (with
 //!   its LIMIT) is pushed when the API orders as SQL does ([`RefuelScanExec`]).
 //!
-//! - Metadata tables per project ([`metadata`]).
-//!
-//! Work in progress: `CREATE EXTERNAL TABLE` and table functions come next.
+//! - Metadata tables per project ([`metadata`]), the `refuel_items(...)` table function and
+//!   `CREATE EXTERNAL TABLE ... STORED AS REFUEL` ([`catalog`]).
 
 pub mod catalog;
 pub mod columns;
@@ -22,6 +21,8 @@ pub mod metadata;
 pub mod provider;
 pub mod sink;
 
-pub use catalog::{RefuelCatalog, RefuelContextExt, RefuelSchema};
+pub use catalog::{
+    RefuelCatalog, RefuelContextExt, RefuelItemsFunction, RefuelSchema, RefuelTableFactory,
+};
 pub use exec::RefuelScanExec;
 pub use provider::RefuelTable;

@@ -13,7 +13,7 @@ use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 use refuel_client::RefuelClient;
 use refuel_client::api::items::ResolvedTarget;
-use refuel_client::models::{ItemQuery, Task};
+use refuel_client::models::{DatasetSummary, ItemQuery, Task};
 
 use crate::columns::TableColumns;
 use crate::exec::RefuelScanExec;
@@ -59,6 +59,37 @@ impl RefuelTable {
             client,
             target: ResolvedTarget {
                 dataset_id: ds.id,
+                task_id,
+            },
+            name,
+            columns: Arc::new(columns),
+        })
+    }
+
+    /// The table of a dataset (with a task's labels) from what a listing already returned,
+    /// without a request.
+    pub fn from_parts(
+        client: RefuelClient,
+        dataset: &DatasetSummary,
+        task: Option<&Task>,
+    ) -> Result<Self> {
+        let (columns, task_id, name) = match task {
+            None => (
+                TableColumns::for_dataset(&dataset.dataset_schema),
+                None,
+                dataset.dataset_name.clone(),
+            ),
+            Some(task) => (
+                TableColumns::for_task(&dataset.dataset_schema, task)
+                    .map_err(DataFusionError::Plan)?,
+                Some(task.id.clone()),
+                format!("{}/{}", dataset.dataset_name, task.task_name),
+            ),
+        };
+        Ok(Self {
+            client,
+            target: ResolvedTarget {
+                dataset_id: dataset.id.clone(),
                 task_id,
             },
             name,
