@@ -501,3 +501,43 @@ async fn differential_500_generated_queries() {
         "only {pushed_exact} queries had every filter pushed exactly"
     );
 }
+
+#[tokio::test]
+async fn order_by_passes_a_filter_that_stays_in_datafusion() {
+    use refuel::datafusion::RefuelContextExt;
+    let emu = emulator().await;
+    let c = client_with_project(&emu, "p").await;
+    let dir = tempfile::tempdir().unwrap();
+    upload_csv(&c, dir.path(), "m", &to_csv(&mixed_rows(20_000))).await;
+    // Round-robin repartitioning above the scan would read every page ahead of the filter.
+    let config = datafusion::prelude::SessionConfig::new().with_round_robin_repartition(false);
+    let ctx = SessionContext::new_with_config(config);
+    ctx.register_refuel("refuel", client_for(emu.url(), KEY, None))
+        .await
+        .unwrap();
+    let all = ctx
+        .sql("SELECT * FROM refuel.p.m")
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    ctx.register_table(
+        "mem",
+        Arc::new(MemTable::try_new(all[0].schema(), vec![all]).unwrap()),
+    )
+    .unwrap();
+    let q =
+        "SELECT id, score FROM {} WHERE upper(name) LIKE '%APPLE%' ORDER BY score DESC, id LIMIT 5";
+    let plan = explain(&ctx, &q.replace("{}", "refuel.p.m")).await;
+    assert!(plan.contains(r#"order_bys=[{"field":"score","direction":"DESC","subtask_id":null}, {"field":"id","direction":"ASC","subtask_id":null}]"#), "{plan}");
+    assert!(!plan.contains("SortExec"), "{plan}");
+    reset_stats(emu.url()).await;
+    let pushed = run(&ctx, &q.replace("{}", "refuel.p.m AS x")).await;
+    let served = stats(emu.url()).await.rows_served;
+    assert_eq!(pushed, run(&ctx, &q.replace("{}", "mem AS x")).await);
+    assert!(
+        served < 20_000,
+        "pages stop once the filter has its rows: {served} rows served; {plan}"
+    );
+}

@@ -28,8 +28,12 @@ use datafusion::prelude::SessionContext;
 use refuel_client::RefuelClient;
 use refuel_client::models::{DatasetSummary, Task};
 
+use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::physical_optimizer::PhysicalOptimizerRule;
+
 use crate::metadata::{MetadataKind, MetadataTable};
 use crate::provider::RefuelTable;
+use crate::sort_rule::PushSortThroughFilter;
 
 fn external(e: refuel_client::Error) -> DataFusionError {
     DataFusionError::External(Box::new(e))
@@ -334,10 +338,24 @@ impl RefuelContextExt for SessionContext {
                 default_project: client.project().map(str::to_string),
             }),
         );
-        self.state_ref().write().table_factories_mut().insert(
+        let state_ref = self.state_ref();
+        let mut state = state_ref.write();
+        state.table_factories_mut().insert(
             "REFUEL".to_string(),
             Arc::new(RefuelTableFactory::new(client)),
         );
+        let has_rule = state
+            .physical_optimizers()
+            .iter()
+            .any(|r| r.name() == PushSortThroughFilter.name());
+        if !has_rule {
+            let mut rules: Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> =
+                vec![Arc::new(PushSortThroughFilter)];
+            rules.extend(state.physical_optimizers().iter().cloned());
+            *state = SessionStateBuilder::new_from_existing(state.clone())
+                .with_physical_optimizer_rules(rules)
+                .build();
+        }
         Ok(())
     }
 }

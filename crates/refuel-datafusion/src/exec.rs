@@ -263,9 +263,24 @@ impl ExecutionPlan for RefuelScanExec {
         let Some(order_bys) = self.api_order(order) else {
             return Ok(SortOrderPushdownResult::Unsupported);
         };
+        // The same keys over this scan's own schema (the request may come from above a
+        // projection, with other column positions).
+        let mut ordering = Vec::with_capacity(order.len());
+        for s in order {
+            let Some(column) = s.expr.downcast_ref::<Column>() else {
+                return Ok(SortOrderPushdownResult::Unsupported);
+            };
+            let Ok(index) = self.schema.index_of(column.name()) else {
+                return Ok(SortOrderPushdownResult::Unsupported);
+            };
+            ordering.push(PhysicalSortExpr {
+                expr: Arc::new(Column::new(column.name(), index)),
+                options: s.options,
+            });
+        }
         let mut scan = self.clone();
         scan.query.order_bys = order_bys;
-        scan.ordering = order.to_vec();
+        scan.ordering = ordering;
         scan.refresh_properties();
         Ok(SortOrderPushdownResult::Exact {
             inner: Arc::new(scan),

@@ -20,6 +20,7 @@ pub mod filter;
 pub mod metadata;
 pub mod provider;
 pub mod sink;
+pub mod sort_rule;
 
 pub use catalog::{
     RefuelCatalog, RefuelContextExt, RefuelItemsFunction, RefuelSchema, RefuelTableFactory,
