@@ -456,16 +456,14 @@ async fn a_cancelled_run_stops_and_a_new_run_labels_what_is_left() {
 }
 
 fn openai_config(url: String) -> EmulatorConfig {
-    EmulatorConfig {
-        labeler: LabelerConfig::OpenAi(OpenAiConfig {
+    EmulatorConfig::new()
+        .labeler(LabelerConfig::OpenAi(OpenAiConfig {
             base_url: url,
             api_key: Some("sk-test".into()),
             model: "gpt-test".into(),
             timeout: Duration::from_secs(10),
-        }),
-        ..EmulatorConfig::new()
-    }
-    .api_key(KEY)
+        }))
+        .api_key(KEY)
 }
 
 #[tokio::test]
@@ -593,18 +591,13 @@ async fn applications_label_in_order_async_and_take_feedback() {
 
 #[tokio::test]
 async fn exports_are_csv_with_labels_behind_signed_expiring_urls() {
-    let emu = Emulator::start(
-        EmulatorConfig {
-            settings: Settings {
-                export_url_ttl: Duration::from_secs(1),
-                ..Settings::default()
-            },
-            ..EmulatorConfig::new()
-        }
-        .api_key(KEY),
-    )
-    .await
-    .unwrap();
+    let settings = Settings {
+        export_url_ttl: Duration::from_secs(1),
+        ..Settings::default()
+    };
+    let emu = Emulator::start(EmulatorConfig::new().settings(settings).api_key(KEY))
+        .await
+        .unwrap();
     let (c, data, dir) = setup(&emu, 120).await;
     c.runs()
         .start("sentiment-task", "reviews", None)
@@ -678,18 +671,13 @@ async fn exports_are_csv_with_labels_behind_signed_expiring_urls() {
 
 #[tokio::test]
 async fn finetuning_advances_through_stages_and_can_be_interrupted() {
-    let emu = Emulator::start(
-        EmulatorConfig {
-            settings: Settings {
-                finetune_stage: Duration::from_millis(150),
-                ..Settings::default()
-            },
-            ..EmulatorConfig::new()
-        }
-        .api_key(KEY),
-    )
-    .await
-    .unwrap();
+    let settings = Settings {
+        finetune_stage: Duration::from_millis(150),
+        ..Settings::default()
+    };
+    let emu = Emulator::start(EmulatorConfig::new().settings(settings).api_key(KEY))
+        .await
+        .unwrap();
     let (c, _, _dir) = setup(&emu, 10).await;
     let hp = Hyperparameters {
         num_epochs: Some(2),

@@ -112,6 +112,18 @@ impl EmulatorConfig {
         self
     }
 
+    /// Sets the timings of simulated work.
+    pub fn settings(mut self, settings: Settings) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    /// Uses this labeler.
+    pub fn labeler(mut self, labeler: LabelerConfig) -> Self {
+        self.labeler = labeler;
+        self
+    }
+
     /// Listens on `addr`.
     pub fn listen(mut self, addr: SocketAddr) -> Self {
         self.listen = addr;
