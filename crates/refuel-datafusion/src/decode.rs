@@ -24,22 +24,9 @@ struct Envelope<'a> {
 struct PageBody<'a> {
     #[serde(borrow, default)]
     items: Vec<&'a RawValue>,
-    #[serde(default)]
-    total_count: Option<u64>,
 }
 
-/// A decoded page: its rows as a batch of the projected schema, and how many rows it held.
-#[derive(Debug)]
-pub struct DecodedPage {
-    /// The rows.
-    pub batch: RecordBatch,
-    /// How many rows the page held.
-    pub rows: usize,
-    /// The server's count of matching rows, when it sent one.
-    pub total_count: Option<u64>,
-}
-
-/// Decodes a page body (`{"data": {"items": [...]}}`) into `schema` (a projection of
+/// Decodes a page body (`{"data": {"items": [...]}}`) into a batch of `schema` (a projection of
 /// `columns`). Flat rows go straight through Arrow's JSON decoder; labeled items (with a
 /// task) are flattened into the label columns first.
 pub fn decode_page(
@@ -47,23 +34,17 @@ pub fn decode_page(
     columns: &TableColumns,
     schema: &SchemaRef,
     labeled: bool,
-) -> Result<DecodedPage> {
+) -> Result<RecordBatch> {
     let page: Envelope<'_> = serde_json::from_slice(body).map_err(|e| {
         DataFusionError::External(format!("the API's page is not the expected JSON: {e}").into())
     })?;
     let rows = page.data.items.len();
-    let total_count = page.data.total_count;
     if schema.fields().is_empty() {
-        let batch = RecordBatch::try_new_with_options(
+        return Ok(RecordBatch::try_new_with_options(
             Arc::clone(schema),
             vec![],
             &RecordBatchOptions::new().with_row_count(Some(rows)),
-        )?;
-        return Ok(DecodedPage {
-            batch,
-            rows,
-            total_count,
-        });
+        )?);
     }
     let mut decoder = ReaderBuilder::new(Arc::clone(schema))
         .with_batch_size(rows.max(1))
@@ -81,14 +62,9 @@ pub fn decode_page(
             decoder.decode(raw.get().as_bytes())?;
         }
     }
-    let batch = decoder
+    Ok(decoder
         .flush()?
-        .unwrap_or_else(|| RecordBatch::new_empty(Arc::clone(schema)));
-    Ok(DecodedPage {
-        batch,
-        rows,
-        total_count,
-    })
+        .unwrap_or_else(|| RecordBatch::new_empty(Arc::clone(schema))))
 }
 
 /// A labeled item as one flat row of the label table's columns.

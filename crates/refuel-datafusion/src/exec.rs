@@ -361,7 +361,7 @@ impl RefuelScanExec {
                             .fetch_bytes(&this.target, &this.query, offset, len)
                             .await
                             .map_err(external)?;
-                        decode_page(&body, &this.columns, &this.schema, labeled).map(|d| d.batch)
+                        decode_page(&body, &this.columns, &this.schema, labeled)
                     });
                     task.await
                         .map_err(|e| DataFusionError::External(Box::new(e)))?

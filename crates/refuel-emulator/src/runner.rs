@@ -236,23 +236,25 @@ async fn label_on_blocking_threads(
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let part: Vec<(u32, RowInput)> = rows.by_ref().take(chunk).collect();
+        let indices: Vec<u32> = part.iter().map(|(i, _)| *i).collect();
         let (labeler, spec) = (Arc::clone(&labeler), Arc::clone(&spec));
-        chunks.push(tokio::task::spawn_blocking(move || {
+        let handle = tokio::task::spawn_blocking(move || {
             part.into_iter()
-                .map(|(i, row)| {
-                    let result = labeler
-                        .label_now(&spec, &row)
-                        .unwrap_or_else(|| Err("the labeler cannot label synchronously".into()));
-                    (i, result)
-                })
+                .map(|(i, row)| (i, label_now(labeler.as_ref(), &spec, &row)))
                 .collect::<Vec<_>>()
-        }));
+        });
+        chunks.push((indices, handle));
     }
     let mut out = Vec::new();
-    for handle in chunks {
+    for (indices, handle) in chunks {
         match handle.await {
             Ok(part) => out.extend(part),
-            Err(e) => tracing::error!(error = %e, "a labeling thread failed"),
+            // Every row of a failed chunk is reported as failed, never dropped.
+            Err(e) => out.extend(
+                indices
+                    .into_iter()
+                    .map(|i| (i, Err(format!("a labeling thread failed: {e}")))),
+            ),
         }
     }
     out
