@@ -1,0 +1,170 @@
+//! Where the shell's data lives: the Refuel cloud (or any `--endpoint`) with an API key, or
+//! an emulator started in-process on a local data directory.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use refuel_client::{ClientConfig, RefuelClient};
+use refuel_emulator::{DEFAULT_API_KEY, Emulator, EmulatorConfig, EmulatorHandle};
+
+use crate::ConnectionArgs;
+use crate::demo;
+use crate::error::ShellError;
+use crate::progress::Progress;
+
+/// Environment variable naming the default local data directory.
+pub const ENV_DATA_DIR: &str = "REFUEL_SQL_DATA_DIR";
+/// The lock file that keeps two shells off one data directory.
+const LOCK_FILE: &str = "refuel-sql.lock";
+
+/// An open connection: a client and, in local mode, the emulator it talks to.
+#[derive(Debug)]
+pub struct Connection {
+    /// A client of the team, set to the current project when there is one.
+    pub client: RefuelClient,
+    /// The local emulator, in local mode.
+    pub local: Option<Local>,
+}
+
+/// An emulator running in this process on a data directory.
+#[derive(Debug)]
+pub struct Local {
+    /// The data directory.
+    pub dir: PathBuf,
+    handle: EmulatorHandle,
+    // Held for the life of the connection; the lock goes with the file.
+    _lock: File,
+}
+
+impl Connection {
+    /// Connects as `args` says: an API key (or an endpoint) means a remote API; otherwise,
+    /// or with `--local`, an emulator in this process, seeded with the demo project the
+    /// first time.
+    pub async fn open(args: &ConnectionArgs, progress: &Progress) -> anyhow::Result<Self> {
+        let local_dir = match (&args.local, &args.api_key, &args.endpoint) {
+            (Some(dir), _, _) => Some(dir.clone().unwrap_or_else(default_data_dir)),
+            (None, None, None) => Some(default_data_dir()),
+            (None, None, Some(endpoint)) => {
+                return Err(ShellError::NoApiKey {
+                    endpoint: refuel_client::redact_url(endpoint),
+                }
+                .into());
+            }
+            (None, Some(_), _) => None,
+        };
+        match local_dir {
+            Some(dir) => Self::open_local(args, &dir, progress).await,
+            None => {
+                let mut config = ClientConfig {
+                    api_key: args.api_key.clone(),
+                    ..ClientConfig::default()
+                };
+                if let Some(endpoint) = &args.endpoint {
+                    config = config.with_base_url(endpoint)?;
+                }
+                if let Some(project) = &args.project {
+                    config = config.with_project(project);
+                }
+                Ok(Self {
+                    client: RefuelClient::new(config)?,
+                    local: None,
+                })
+            }
+        }
+    }
+
+    async fn open_local(
+        args: &ConnectionArgs,
+        dir: &Path,
+        progress: &Progress,
+    ) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(dir).map_err(|source| ShellError::DataDir {
+            dir: dir.to_path_buf(),
+            source,
+        })?;
+        let lock = lock_data_dir(dir)?;
+        let key = args
+            .api_key
+            .as_ref()
+            .map_or(DEFAULT_API_KEY, |k| k.expose())
+            .to_string();
+        let handle = Emulator::start(EmulatorConfig::new().api_key(key.clone()).data_dir(dir))
+            .await
+            .map_err(|e| ShellError::Emulator {
+                dir: dir.to_path_buf(),
+                message: format!("{e:#}"),
+            })?;
+        let team = RefuelClient::new(
+            ClientConfig::default()
+                .with_api_key(key)
+                .with_base_url(handle.url())?,
+        )?;
+        if demo::needed(dir) {
+            demo::seed(&team, dir, progress).await?;
+        }
+        let project = args.project.as_deref().unwrap_or(demo::PROJECT);
+        Ok(Self {
+            client: team.with_project(project),
+            local: Some(Local {
+                dir: dir.to_path_buf(),
+                handle,
+                _lock: lock,
+            }),
+        })
+    }
+
+    /// A one-line description for the banner: where the data is.
+    pub fn describe(&self) -> String {
+        match &self.local {
+            Some(local) => format!("local emulator on {}", local.dir.display()),
+            None => refuel_client::redact_url(self.client.base_url().as_str()),
+        }
+    }
+
+    /// Stops the local emulator, letting work in flight land on disk.
+    pub async fn close(self) {
+        if let Some(local) = self.local {
+            local.handle.shutdown().await;
+        }
+    }
+}
+
+/// `REFUEL_SQL_DATA_DIR`, else `$XDG_DATA_HOME/refuel-sql`, else
+/// `~/.local/share/refuel-sql`, else `./refuel-sql-data`.
+pub fn default_data_dir() -> PathBuf {
+    let env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    if let Some(dir) = env(ENV_DATA_DIR) {
+        return PathBuf::from(dir);
+    }
+    if let Some(data) = env("XDG_DATA_HOME") {
+        return PathBuf::from(data).join("refuel-sql");
+    }
+    match env("HOME") {
+        Some(home) => PathBuf::from(home).join(".local/share/refuel-sql"),
+        None => PathBuf::from("refuel-sql-data"),
+    }
+}
+
+/// Takes the data directory's lock, or says who holds it.
+fn lock_data_dir(dir: &Path) -> Result<File, ShellError> {
+    let path = dir.join(LOCK_FILE);
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|source| ShellError::DataDir {
+            dir: dir.to_path_buf(),
+            source,
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(ShellError::DataDirInUse {
+            dir: dir.to_path_buf(),
+        }),
+        Err(std::fs::TryLockError::Error(source)) => Err(ShellError::DataDir {
+            dir: dir.to_path_buf(),
+            source,
+        }),
+    }
+}

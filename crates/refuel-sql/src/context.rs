@@ -1,0 +1,139 @@
+//! The shell's DataFusion session: the `refuel` catalog as the default catalog, the current
+//! project as the default schema, `information_schema` on.
+
+use std::sync::Arc;
+
+use datafusion::catalog::CatalogProvider;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::prelude::{SessionConfig, SessionContext};
+use refuel_client::RefuelClient;
+use refuel_datafusion::RefuelContextExt;
+
+use crate::catalog::{SESSION_SCHEMA, ShellCatalog};
+
+/// The catalog name of Refuel tables: `refuel.<project>.<table>`.
+pub const CATALOG: &str = "refuel";
+
+/// A DataFusion session over a Refuel team.
+pub struct ShellContext {
+    /// The DataFusion session.
+    pub ctx: SessionContext,
+    client: RefuelClient,
+    catalog: Arc<ShellCatalog>,
+}
+
+impl std::fmt::Debug for ShellContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShellContext")
+            .field("project", &self.project())
+            .field("catalog", &self.catalog)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ShellContext {
+    /// Reads the team's projects, datasets and tasks and makes them tables. The client's
+    /// project, when set, becomes the current one; it must exist.
+    pub async fn new(client: RefuelClient) -> Result<Self> {
+        let schema = client.project().unwrap_or(SESSION_SCHEMA).to_string();
+        let config = SessionConfig::new()
+            .with_information_schema(true)
+            .with_default_catalog_and_schema(CATALOG, &schema);
+        let ctx = SessionContext::new_with_config(config);
+        ctx.register_refuel(CATALOG, client.clone()).await?;
+        let inner = ctx
+            .catalog(CATALOG)
+            .ok_or_else(|| DataFusionError::Internal("the refuel catalog vanished".into()))?;
+        let catalog = Arc::new(ShellCatalog::new(inner));
+        ctx.register_catalog(CATALOG, Arc::clone(&catalog) as Arc<dyn CatalogProvider>);
+        let shell = Self {
+            ctx,
+            client,
+            catalog,
+        };
+        if let Some(project) = shell.client.project() {
+            shell.check_project(project)?;
+        }
+        Ok(shell)
+    }
+
+    /// The current project, if any.
+    pub fn project(&self) -> Option<&str> {
+        self.client.project()
+    }
+
+    /// The client, set to the current project.
+    pub fn client(&self) -> &RefuelClient {
+        &self.client
+    }
+
+    /// The schema bare names resolve in: the current project, else `public`.
+    pub fn current_schema(&self) -> &str {
+        self.project().unwrap_or(SESSION_SCHEMA)
+    }
+
+    /// The shell's catalog.
+    pub fn catalog(&self) -> &ShellCatalog {
+        &self.catalog
+    }
+
+    /// Reads the team's projects, datasets and tasks again (new ones become tables); session
+    /// tables stay.
+    pub async fn refresh(&self) -> Result<()> {
+        self.ctx
+            .register_refuel(CATALOG, self.client.clone())
+            .await?;
+        let inner = self
+            .ctx
+            .catalog(CATALOG)
+            .ok_or_else(|| DataFusionError::Internal("the refuel catalog vanished".into()))?;
+        self.catalog.replace_inner(inner);
+        self.ctx.register_catalog(
+            CATALOG,
+            Arc::clone(&self.catalog) as Arc<dyn CatalogProvider>,
+        );
+        Ok(())
+    }
+
+    /// Makes `project` current: bare names resolve in it, and `refuel_items('<dataset>')`
+    /// reads from it.
+    pub async fn use_project(&mut self, project: &str) -> Result<()> {
+        if !self.catalog.has_project(project) {
+            self.refresh().await?;
+        }
+        self.check_project(project)?;
+        self.client = self.client.with_project(project);
+        self.refresh().await?;
+        let state = self.ctx.state_ref();
+        let mut state = state.write();
+        state.config_mut().options_mut().catalog.default_schema = project.to_string();
+        Ok(())
+    }
+
+    fn check_project(&self, project: &str) -> Result<()> {
+        if self.catalog.has_project(project) {
+            return Ok(());
+        }
+        let projects = self
+            .catalog
+            .inner()
+            .map(|c| c.schema_names())
+            .unwrap_or_default();
+        Err(DataFusionError::Plan(format!(
+            "project '{project}' not found (projects: {})",
+            if projects.is_empty() {
+                "none".to_string()
+            } else {
+                projects.join(", ")
+            }
+        )))
+    }
+
+    /// The table names of the current schema.
+    pub fn table_names(&self) -> Vec<String> {
+        self.catalog
+            .schema(self.current_schema())
+            .map(|s| s.table_names())
+            .unwrap_or_default()
+    }
+}
