@@ -1,0 +1,280 @@
+//! Where an object lives: parsing `s3://`, `gs://`, `az://`/`abfs(s)://`, `http(s)://`,
+//! `file://`, `memory://` URLs and plain paths, and building the object store (with its
+//! signer) for the cloud schemes, credentials from the environment plus explicit options.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
+use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
+use object_store::path::Path;
+use object_store::signer::Signer;
+use object_store::{ObjectStore, ObjectStoreScheme};
+use url::Url;
+
+use crate::error::{ErrorKind, redact_text};
+
+/// The cloud stores whose objects are handed to Refuel as presigned URLs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cloud {
+    /// Amazon S3 and S3-compatible stores (`s3://bucket/key`).
+    S3,
+    /// Google Cloud Storage (`gs://bucket/key`).
+    Gcs,
+    /// Azure Blob Storage (`az://container/key`, `abfs[s]://container@account.dfs.core.windows.net/key`).
+    Azure,
+}
+
+impl Cloud {
+    /// How the store is named in messages.
+    pub fn describe(&self, bucket: &str) -> String {
+        match self {
+            Self::S3 => format!("s3 bucket '{bucket}'"),
+            Self::Gcs => format!("gcs bucket '{bucket}'"),
+            Self::Azure => format!("azure container '{bucket}'"),
+        }
+    }
+}
+
+/// A parsed location.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// An object (or prefix) in a cloud store.
+    Cloud {
+        /// Which store.
+        cloud: Cloud,
+        /// The URL as given, without query string or user info.
+        url: Url,
+        /// The bucket or container.
+        bucket: String,
+        /// The object's path (or the prefix) in the bucket.
+        path: Path,
+    },
+    /// A URL the server can download as it is.
+    Http(Url),
+    /// A file (or directory) on the local file system.
+    Local(PathBuf),
+    /// An object (or prefix) in a new in-memory store.
+    Memory(Path),
+}
+
+impl Location {
+    /// Parses a URL or a plain local path. Query strings of cloud URLs are refused (options
+    /// go through `store_options`), so that no credential hides in a location.
+    pub fn parse(raw: &str) -> Result<Self, ErrorKind> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Err(ErrorKind::InvalidLocation("the location is empty".into()));
+        }
+        let url = match Url::parse(raw) {
+            Ok(url) if url.scheme().len() > 1 => url,
+            // No scheme, or a Windows drive letter: a local path.
+            _ => return Ok(Self::Local(PathBuf::from(raw))),
+        };
+        match url.scheme() {
+            "http" | "https" => return Ok(Self::Http(url)),
+            "file" => {
+                let path = url.to_file_path().map_err(|()| {
+                    ErrorKind::InvalidLocation(format!("'{raw}' is not a local file URL"))
+                })?;
+                return Ok(Self::Local(path));
+            }
+            _ => {}
+        }
+        // abfs[s]:// URLs name the container as the user: `container@account...`.
+        let user_is_container = matches!(url.scheme(), "abfs" | "abfss");
+        if url.query().is_some()
+            || url.password().is_some()
+            || (!url.username().is_empty() && !user_is_container)
+        {
+            return Err(ErrorKind::InvalidLocation(format!(
+                "'{}' carries a query string or credentials: pass store options instead",
+                redact_text(&redact_cloud(&url))
+            )));
+        }
+        let (scheme, path) = ObjectStoreScheme::parse(&url).map_err(|e| {
+            ErrorKind::InvalidLocation(format!("'{raw}': {}", redact_text(&e.to_string())))
+        })?;
+        let cloud = match scheme {
+            ObjectStoreScheme::Memory => return Ok(Self::Memory(path)),
+            ObjectStoreScheme::AmazonS3 => Cloud::S3,
+            ObjectStoreScheme::GoogleCloudStorage => Cloud::Gcs,
+            ObjectStoreScheme::MicrosoftAzure => Cloud::Azure,
+            _ => {
+                return Err(ErrorKind::InvalidLocation(format!(
+                    "unknown store scheme '{}' in '{raw}': use s3://, gs://, az://, abfs://, abfss://, http(s)://, file:// or a local path",
+                    url.scheme()
+                )));
+            }
+        };
+        let bucket = match (cloud, url.scheme()) {
+            // abfs[s]://container@account.dfs.core.windows.net/path
+            (Cloud::Azure, "abfs" | "abfss") if !url.username().is_empty() => {
+                url.username().to_string()
+            }
+            _ => url.host_str().unwrap_or_default().to_string(),
+        };
+        if bucket.is_empty() {
+            return Err(ErrorKind::InvalidLocation(format!(
+                "'{raw}' names no bucket or container"
+            )));
+        }
+        Ok(Self::Cloud {
+            cloud,
+            url,
+            bucket,
+            path,
+        })
+    }
+}
+
+fn redact_cloud(url: &Url) -> String {
+    let mut url = url.clone();
+    url.set_query(None);
+    let _ = url.set_password(None);
+    let _ = url.set_username("");
+    url.to_string()
+}
+
+/// A cloud store built from a URL: the store, its signer, and how to name it.
+pub(crate) struct CloudStore {
+    pub store: Arc<dyn ObjectStore>,
+    pub signer: Arc<dyn Signer>,
+    /// `s3://bucket`, used to print object locations.
+    pub root: String,
+    /// `s3 bucket 'b'`.
+    pub name: String,
+}
+
+/// Builds the store of a cloud URL: credentials and settings from the environment (as the
+/// builders' `from_env`), then the URL, then `options` (keys as object_store spells them,
+/// e.g. `aws_endpoint`, `aws_allow_http`, `google_service_account_key`,
+/// `azure_storage_use_emulator`).
+pub(crate) fn build_cloud(
+    cloud: Cloud,
+    url: &Url,
+    bucket: &str,
+    options: &[(String, String)],
+) -> Result<CloudStore, ErrorKind> {
+    let base = format!("{}://{}", url.scheme(), url.authority());
+    let bad_key = |k: &str| {
+        ErrorKind::InvalidLocation(format!(
+            "unknown {} option '{k}'",
+            match cloud {
+                Cloud::S3 => "s3",
+                Cloud::Gcs => "gcs",
+                Cloud::Azure => "azure",
+            }
+        ))
+    };
+    let built = |e: object_store::Error| ErrorKind::store(&e);
+    let (store, signer): (Arc<dyn ObjectStore>, Arc<dyn Signer>) = match cloud {
+        Cloud::S3 => {
+            let mut b = AmazonS3Builder::from_env().with_url(base.clone());
+            for (k, v) in options {
+                let key: AmazonS3ConfigKey = k.parse().map_err(|_| bad_key(k))?;
+                b = b.with_config(key, v);
+            }
+            let s = Arc::new(b.build().map_err(built)?);
+            (s.clone(), s)
+        }
+        Cloud::Gcs => {
+            let mut b = GoogleCloudStorageBuilder::from_env().with_url(base.clone());
+            for (k, v) in options {
+                let key: GoogleConfigKey = k.parse().map_err(|_| bad_key(k))?;
+                b = b.with_config(key, v);
+            }
+            let s = Arc::new(b.build().map_err(built)?);
+            (s.clone(), s)
+        }
+        Cloud::Azure => {
+            let mut b = MicrosoftAzureBuilder::from_env().with_url(base.clone());
+            for (k, v) in options {
+                let key: AzureConfigKey = k.parse().map_err(|_| bad_key(k))?;
+                b = b.with_config(key, v);
+            }
+            let s = Arc::new(b.build().map_err(built)?);
+            (s.clone(), s)
+        }
+    };
+    Ok(CloudStore {
+        store,
+        signer,
+        root: base,
+        name: cloud.describe(bucket),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_scheme() {
+        let Location::Cloud {
+            cloud,
+            bucket,
+            path,
+            ..
+        } = Location::parse("s3://exports/runs/day=1/part.parquet").unwrap()
+        else {
+            panic!("not cloud")
+        };
+        assert_eq!(
+            (cloud, bucket.as_str(), path.as_ref()),
+            (Cloud::S3, "exports", "runs/day=1/part.parquet")
+        );
+        assert!(matches!(
+            Location::parse("gs://b/k.csv").unwrap(),
+            Location::Cloud { cloud: Cloud::Gcs, .. }
+        ));
+        assert!(matches!(
+            Location::parse("az://c/k.csv").unwrap(),
+            Location::Cloud { cloud: Cloud::Azure, ref bucket, .. } if bucket == "c"
+        ));
+        assert!(matches!(
+            Location::parse("abfss://c@acct.dfs.core.windows.net/k.csv").unwrap(),
+            Location::Cloud { cloud: Cloud::Azure, ref bucket, ref path, .. } if bucket == "c" && path.as_ref() == "k.csv"
+        ));
+        assert!(matches!(
+            Location::parse("https://example.com/x.csv?sig=1").unwrap(),
+            Location::Http(_)
+        ));
+        assert_eq!(
+            Location::parse("file:///tmp/x.csv").unwrap(),
+            Location::Local("/tmp/x.csv".into())
+        );
+        assert_eq!(
+            Location::parse("data/x.csv").unwrap(),
+            Location::Local("data/x.csv".into())
+        );
+        assert!(matches!(
+            Location::parse("memory:///stage").unwrap(),
+            Location::Memory(p) if p.as_ref() == "stage"
+        ));
+    }
+
+    #[test]
+    fn refuses_bad_locations() {
+        for bad in [
+            "",
+            "ftp://host/x.csv",
+            "s3:///key-without-bucket",
+            "s3://b/k?X-Amz-Signature=secret",
+        ] {
+            let err = Location::parse(bad).unwrap_err().to_string();
+            assert!(!err.contains("secret"), "{err}");
+            assert!(err.starts_with("invalid location"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn unknown_options_are_named() {
+        let url = Url::parse("s3://b/p").unwrap();
+        let err = build_cloud(Cloud::S3, &url, "b", &[("aws_nonsense".into(), "1".into())])
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("unknown s3 option 'aws_nonsense'"));
+    }
+}
