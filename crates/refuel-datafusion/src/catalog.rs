@@ -13,7 +13,7 @@
 //! catalog is registered; rows are read by every query.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
 use datafusion::catalog::{
@@ -21,7 +21,7 @@ use datafusion::catalog::{
     TableProviderFactory,
 };
 use datafusion::common::ScalarValue;
-use datafusion::datasource::TableProvider;
+use datafusion::datasource::{MemTable, TableProvider};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{CreateExternalTable, Expr};
 use datafusion::prelude::SessionContext;
@@ -32,8 +32,14 @@ use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 
 use crate::metadata::{MetadataKind, MetadataTable};
+use crate::offset_rule::PushOffsetIntoScan;
 use crate::provider::RefuelTable;
 use crate::sort_rule::PushSortThroughFilter;
+
+/// DataFusion's default read-ahead of a scan whose order replaced a sort.
+const DATAFUSION_SORT_BUFFER: usize = 1 << 30;
+/// Ours: what an ordered scan may read ahead of its consumer.
+const SORT_BUFFER: usize = 32 << 20;
 
 fn external(e: refuel_client::Error) -> DataFusionError {
     DataFusionError::External(Box::new(e))
@@ -42,29 +48,43 @@ fn external(e: refuel_client::Error) -> DataFusionError {
 /// The projects of a team, as schemas.
 #[derive(Debug)]
 pub struct RefuelCatalog {
-    schemas: BTreeMap<String, Arc<RefuelSchema>>,
+    client: RefuelClient,
+    schemas: RwLock<BTreeMap<String, Arc<RefuelSchema>>>,
 }
 
 impl RefuelCatalog {
     /// Reads the team's projects, and each project's datasets and tasks.
     pub async fn try_new(client: RefuelClient) -> Result<Self> {
+        let catalog = Self {
+            client,
+            schemas: RwLock::default(),
+        };
+        catalog.refresh().await?;
+        Ok(catalog)
+    }
+
+    /// Reads the team's projects again (with their datasets and tasks): projects made or
+    /// deleted since show up or go.
+    pub async fn refresh(&self) -> Result<()> {
         let mut schemas = BTreeMap::new();
-        for project in client.projects().list().await.map_err(external)? {
-            let scoped = client.with_project(project.id.clone());
+        for project in self.client.projects().list().await.map_err(external)? {
+            let scoped = self.client.with_project(project.id.clone());
             schemas.insert(
                 project.project_name.clone(),
-                Arc::new(RefuelSchema::try_new(scoped).await?),
+                Arc::new(RefuelSchema::named(scoped, project.project_name.clone()).await?),
             );
         }
-        Ok(Self { schemas })
+        *write(&self.schemas) = schemas;
+        Ok(())
     }
 
     /// A project's schema by name.
-    pub fn project(&self, name: &str) -> Result<&Arc<RefuelSchema>> {
-        self.schemas.get(name).ok_or_else(|| {
+    pub fn project(&self, name: &str) -> Result<Arc<RefuelSchema>> {
+        let schemas = read(&self.schemas);
+        schemas.get(name).cloned().ok_or_else(|| {
             DataFusionError::Plan(format!(
                 "Refuel project '{name}' not found (projects: {})",
-                self.schemas.keys().cloned().collect::<Vec<_>>().join(", ")
+                schemas.keys().cloned().collect::<Vec<_>>().join(", ")
             ))
         })
     }
@@ -72,27 +92,36 @@ impl RefuelCatalog {
 
 impl CatalogProvider for RefuelCatalog {
     fn schema_names(&self) -> Vec<String> {
-        self.schemas.keys().cloned().collect()
+        read(&self.schemas).keys().cloned().collect()
     }
 
     fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
-        self.schemas
+        read(&self.schemas)
             .get(name)
             .map(|s| Arc::clone(s) as Arc<dyn SchemaProvider>)
     }
 }
 
-/// The datasets, label tables and metadata tables of a project.
-#[derive(Debug)]
-pub struct RefuelSchema {
-    client: RefuelClient,
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// What a project holds, as last listed.
+#[derive(Debug, Default)]
+struct Listing {
+    project: String,
     datasets: BTreeMap<String, DatasetSummary>,
     tasks: BTreeMap<String, Task>,
 }
 
-impl RefuelSchema {
-    /// Reads the project's datasets and tasks (the client's project).
-    pub async fn try_new(client: RefuelClient) -> Result<Self> {
+impl Listing {
+    async fn read(client: &RefuelClient, project: &str) -> Result<Self> {
         let datasets = client
             .datasets()
             .list()
@@ -110,7 +139,7 @@ impl RefuelSchema {
             .map(|t| (t.task_name.clone(), t))
             .collect();
         Ok(Self {
-            client,
+            project: project.to_string(),
             datasets,
             tasks,
         })
@@ -122,7 +151,8 @@ impl RefuelSchema {
             .or_else(|| self.datasets.values().find(|d| d.id == name_or_id))
             .ok_or_else(|| {
                 DataFusionError::Plan(format!(
-                    "Refuel dataset '{name_or_id}' not found (datasets: {})",
+                    "Refuel dataset '{name_or_id}' not found in project {} (datasets: {})",
+                    self.project,
                     self.datasets.keys().cloned().collect::<Vec<_>>().join(", ")
                 ))
             })
@@ -134,42 +164,22 @@ impl RefuelSchema {
             .or_else(|| self.tasks.values().find(|t| t.id == name_or_id))
             .ok_or_else(|| {
                 DataFusionError::Plan(format!(
-                    "Refuel task '{name_or_id}' not found (tasks: {})",
+                    "Refuel task '{name_or_id}' not found in project {} (tasks: {})",
+                    self.project,
                     self.tasks.keys().cloned().collect::<Vec<_>>().join(", ")
                 ))
             })
     }
 
-    /// The table of a dataset (name or id), with a task's labels when given.
-    pub fn dataset_table(&self, dataset: &str, task: Option<&str>) -> Result<RefuelTable> {
-        let ds = self.dataset(dataset)?;
-        let task = task.map(|t| self.task(t)).transpose()?;
-        RefuelTable::from_parts(self.client.clone(), ds, task)
-    }
-
     fn labels_of(&self, name: &str) -> Option<&Task> {
         self.tasks.get(name.strip_suffix("_labels")?)
     }
-}
 
-#[async_trait]
-impl SchemaProvider for RefuelSchema {
-    fn table_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = MetadataKind::ALL
-            .iter()
-            .map(|k| k.name().to_string())
-            .collect();
-        names.extend(self.datasets.keys().cloned());
-        names.extend(self.tasks.keys().map(|t| format!("{t}_labels")));
-        names.sort();
-        names.dedup();
-        names
-    }
-
-    async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
+    /// The table called `name`, if the listing has it.
+    fn table(&self, client: &RefuelClient, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
         if let Some(ds) = self.datasets.get(name) {
             return Ok(Some(Arc::new(RefuelTable::from_parts(
-                self.client.clone(),
+                client.clone(),
                 ds,
                 None,
             )?)));
@@ -180,10 +190,97 @@ impl SchemaProvider for RefuelSchema {
             };
             let ds = self.dataset(dataset_id)?;
             return Ok(Some(Arc::new(RefuelTable::from_parts(
-                self.client.clone(),
+                client.clone(),
                 ds,
                 Some(task),
             )?)));
+        }
+        Ok(None)
+    }
+}
+
+/// The datasets, label tables and metadata tables of a project.
+///
+/// The project's datasets and tasks are listed when the schema is made; a name the listing
+/// does not know makes it list them again (so a dataset made since is found), and
+/// [`RefuelSchema::refresh`] does so on demand.
+///
+/// Tables the session registers in it (`CREATE EXTERNAL TABLE`, `CREATE VIEW`) live in the
+/// session only, beside the project's own, which they may not shadow.
+#[derive(Debug)]
+pub struct RefuelSchema {
+    client: RefuelClient,
+    /// The project's name, for messages.
+    name: String,
+    listing: RwLock<Arc<Listing>>,
+    local: RwLock<BTreeMap<String, Arc<dyn TableProvider>>>,
+}
+
+impl RefuelSchema {
+    /// Reads the project's datasets and tasks (the client's project).
+    pub async fn try_new(client: RefuelClient) -> Result<Self> {
+        let name = client.project().unwrap_or_default().to_string();
+        Self::named(client, name).await
+    }
+
+    /// Reads the datasets and tasks of the client's project, called `name` in messages.
+    pub async fn named(client: RefuelClient, name: String) -> Result<Self> {
+        let listing = Listing::read(&client, &name).await?;
+        Ok(Self {
+            client,
+            name,
+            listing: RwLock::new(Arc::new(listing)),
+            local: RwLock::default(),
+        })
+    }
+
+    /// Lists the project's datasets and tasks again.
+    pub async fn refresh(&self) -> Result<()> {
+        let listing = Listing::read(&self.client, &self.name).await?;
+        *write(&self.listing) = Arc::new(listing);
+        Ok(())
+    }
+
+    fn listing(&self) -> Arc<Listing> {
+        Arc::clone(&read(&self.listing))
+    }
+
+    /// The client scoped to this project.
+    pub fn client(&self) -> &RefuelClient {
+        &self.client
+    }
+
+    /// The table of a dataset (name or id), with a task's labels when given.
+    pub fn dataset_table(&self, dataset: &str, task: Option<&str>) -> Result<RefuelTable> {
+        let listing = self.listing();
+        let ds = listing.dataset(dataset)?;
+        let task = task.map(|t| listing.task(t)).transpose()?;
+        RefuelTable::from_parts(self.client.clone(), ds, task)
+    }
+}
+
+#[async_trait]
+impl SchemaProvider for RefuelSchema {
+    fn table_names(&self) -> Vec<String> {
+        let listing = self.listing();
+        let mut names: Vec<String> = MetadataKind::ALL
+            .iter()
+            .map(|k| k.name().to_string())
+            .collect();
+        names.extend(listing.datasets.keys().cloned());
+        names.extend(listing.tasks.keys().map(|t| format!("{t}_labels")));
+        names.extend(read(&self.local).keys().cloned());
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
+        if let Some(table) = read(&self.local).get(name) {
+            return Ok(Some(Arc::clone(table)));
+        }
+        if let Some(table) = self.listing().table(&self.client, name)? {
+            return Ok(Some(table));
         }
         if let Some(kind) = MetadataKind::ALL.into_iter().find(|k| k.name() == name) {
             return Ok(Some(Arc::new(MetadataTable::new(
@@ -191,12 +288,53 @@ impl SchemaProvider for RefuelSchema {
                 kind,
             ))));
         }
+        // Not known: perhaps made since the last listing.
+        self.refresh().await?;
+        self.listing().table(&self.client, name)
+    }
+
+    fn register_table(
+        &self,
+        name: String,
+        table: Arc<dyn TableProvider>,
+    ) -> Result<Option<Arc<dyn TableProvider>>> {
+        if table.is::<MemTable>() {
+            return Err(DataFusionError::NotImplemented(format!(
+                "CREATE TABLE {name} AS ... in Refuel project {}: making a dataset from a query \
+                 needs the sink; use INSERT INTO an existing dataset",
+                self.name
+            )));
+        }
+        let listing = self.listing();
+        if listing.datasets.contains_key(&name) || listing.labels_of(&name).is_some() {
+            return Err(DataFusionError::Plan(format!(
+                "'{name}' is a table of Refuel project {} already",
+                self.name
+            )));
+        }
+        Ok(write(&self.local).insert(name, table))
+    }
+
+    fn deregister_table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
+        if let Some(table) = write(&self.local).remove(name) {
+            return Ok(Some(table));
+        }
+        if self.listing().datasets.contains_key(name) {
+            return Err(DataFusionError::Plan(format!(
+                "DROP TABLE {name}: Refuel datasets are not deleted from SQL; delete it with the \
+                 client or the web app"
+            )));
+        }
         Ok(None)
     }
 
     fn table_exist(&self, name: &str) -> bool {
-        self.datasets.contains_key(name)
-            || self.labels_of(name).is_some()
+        if read(&self.local).contains_key(name) {
+            return true;
+        }
+        let listing = self.listing();
+        listing.datasets.contains_key(name)
+            || listing.labels_of(name).is_some()
             || MetadataKind::ALL.iter().any(|k| k.name() == name)
     }
 }
@@ -322,7 +460,11 @@ impl TableProviderFactory for RefuelTableFactory {
 #[async_trait]
 pub trait RefuelContextExt {
     /// Registers the client's team as catalog `name` (`name.<project>.<table>`), the
-    /// `refuel_items` table function and the `REFUEL` table factory.
+    /// `refuel_items` table function and the `REFUEL` table factory, and adds the
+    /// physical rules that push ORDER BY past filters ([`PushSortThroughFilter`]) and
+    /// OFFSET into scans ([`PushOffsetIntoScan`]). Unless the session set it, it lowers
+    /// `datafusion.execution.sort_pushdown_buffer_capacity` from 1 GiB to 32 MiB: how far an
+    /// ordered scan reads ahead of its consumer.
     async fn register_refuel(&self, name: &str, client: RefuelClient) -> Result<()>;
 }
 
@@ -344,17 +486,23 @@ impl RefuelContextExt for SessionContext {
             "REFUEL".to_string(),
             Arc::new(RefuelTableFactory::new(client)),
         );
-        let has_rule = state
-            .physical_optimizers()
-            .iter()
-            .any(|r| r.name() == PushSortThroughFilter.name());
-        if !has_rule {
+        let rules = state.physical_optimizers();
+        let has = |name: &str| rules.iter().any(|r| r.name() == name);
+        if !has(PushSortThroughFilter.name()) || !has(PushOffsetIntoScan.name()) {
+            // Ours first (the sort, before DataFusion plans distribution) and last (the
+            // offset, once DataFusion has placed its limits).
             let mut rules: Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> =
                 vec![Arc::new(PushSortThroughFilter)];
             rules.extend(state.physical_optimizers().iter().cloned());
+            rules.push(Arc::new(PushOffsetIntoScan));
             *state = SessionStateBuilder::new_from_existing(state.clone())
                 .with_physical_optimizer_rules(rules)
                 .build();
+        }
+        let execution = &mut state.config_mut().options_mut().execution;
+        if execution.sort_pushdown_buffer_capacity == DATAFUSION_SORT_BUFFER {
+            // An ordered scan read ahead of its consumer: a few pages, not a gigabyte.
+            execution.sort_pushdown_buffer_capacity = SORT_BUFFER;
         }
         Ok(())
     }

@@ -24,47 +24,61 @@ struct Envelope<'a> {
 struct PageBody<'a> {
     #[serde(borrow, default)]
     items: Vec<&'a RawValue>,
+    #[serde(default)]
+    total_count: Option<u64>,
 }
 
-/// Decodes a page body (`{"data": {"items": [...]}}`) into a batch of `schema` (a projection of
-/// `columns`). Flat rows go straight through Arrow's JSON decoder; labeled items (with a
-/// task) are flattened into the label columns first.
+/// A decoded page.
+#[derive(Debug)]
+pub struct DecodedPage {
+    /// The page's rows.
+    pub batch: RecordBatch,
+    /// How many rows match the query, when the server says.
+    pub total_count: Option<u64>,
+}
+
+/// Decodes a page body (`{"data": {"items": [...], "total_count": n}}`) into a batch of
+/// `schema` (a projection of `columns`). Flat rows go straight through Arrow's JSON decoder;
+/// labeled items (with a task) are flattened into the label columns first.
 pub fn decode_page(
     body: &[u8],
     columns: &TableColumns,
     schema: &SchemaRef,
     labeled: bool,
-) -> Result<RecordBatch> {
+) -> Result<DecodedPage> {
     let page: Envelope<'_> = serde_json::from_slice(body).map_err(|e| {
         DataFusionError::External(format!("the API's page is not the expected JSON: {e}").into())
     })?;
-    let rows = page.data.items.len();
-    if schema.fields().is_empty() {
-        return Ok(RecordBatch::try_new_with_options(
+    let items = &page.data.items;
+    let batch = if schema.fields().is_empty() {
+        RecordBatch::try_new_with_options(
             Arc::clone(schema),
             vec![],
-            &RecordBatchOptions::new().with_row_count(Some(rows)),
-        )?);
-    }
-    let mut decoder = ReaderBuilder::new(Arc::clone(schema))
-        .with_batch_size(rows.max(1))
-        .build_decoder()?;
-    if labeled {
-        let flat: Vec<Map<String, Value>> = page
-            .data
-            .items
-            .iter()
-            .map(|raw| flatten(raw, columns))
-            .collect::<Result<_>>()?;
-        decoder.serialize(&flat)?;
+            &RecordBatchOptions::new().with_row_count(Some(items.len())),
+        )?
     } else {
-        for raw in &page.data.items {
-            decoder.decode(raw.get().as_bytes())?;
+        let mut decoder = ReaderBuilder::new(Arc::clone(schema))
+            .with_batch_size(items.len().max(1))
+            .build_decoder()?;
+        if labeled {
+            let flat: Vec<Map<String, Value>> = items
+                .iter()
+                .map(|raw| flatten(raw, columns))
+                .collect::<Result<_>>()?;
+            decoder.serialize(&flat)?;
+        } else {
+            for raw in items {
+                decoder.decode(raw.get().as_bytes())?;
+            }
         }
-    }
-    Ok(decoder
-        .flush()?
-        .unwrap_or_else(|| RecordBatch::new_empty(Arc::clone(schema))))
+        decoder
+            .flush()?
+            .unwrap_or_else(|| RecordBatch::new_empty(Arc::clone(schema)))
+    };
+    Ok(DecodedPage {
+        batch,
+        total_count: page.data.total_count,
+    })
 }
 
 /// A labeled item as one flat row of the label table's columns.

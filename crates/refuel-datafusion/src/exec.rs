@@ -7,13 +7,19 @@
 //! count request. Without an explicit order the pages come in the server's default order;
 //! the emulator's is stable while the dataset does not change.
 //!
+//! The count is asked for once per plan and shared by its partitions; a page the server
+//! answers short is continued from where it stopped.
+//!
 //! ORDER BY pushdown goes through DataFusion's `PushdownSort` rule: when a sort sits on the
 //! scan, [`ExecutionPlan::try_pushdown_sort`] answers `Exact` if the API orders as SQL does
-//! (see `api_order`), the scan then sends `order_bys`, runs as one ordered partition and
-//! advertises the ordering; DataFusion drops its sort and hands the scan the sort's limit
-//! through `with_fetch`, so `ORDER BY x DESC LIMIT 10` fetches 10 rows. (A filter that is
-//! not pushed sits between the sort and the scan and blocks this; a rule of ours for that
-//! case is still to come.)
+//! (see `api_order`), the scan then sends `order_bys` and advertises the ordering: each
+//! partition reads a contiguous range of the ordered rows, so each is sorted, and
+//! DataFusion merges them (`SortPreservingMergeExec`) instead of sorting. DataFusion drops
+//! its sort and hands the scan the sort's limit through `with_fetch`, so
+//! `ORDER BY x DESC LIMIT 10` fetches 10 rows (in one partition: a limit within one page
+//! is read by one request). A filter that is
+//! not pushed sits between the sort and the scan and blocks that rule; ours,
+//! [`crate::sort_rule::PushSortThroughFilter`], handles that case.
 
 use std::fmt;
 use std::sync::Arc;
@@ -51,10 +57,14 @@ pub struct RefuelScanExec {
     /// The projected schema.
     schema: SchemaRef,
     limit: Option<usize>,
+    /// Rows of the query's result skipped before the first one read (a pushed `OFFSET`).
+    skip: u64,
     partitions: usize,
     /// The order the API was asked for, as DataFusion sees it (empty: none).
     ordering: Vec<PhysicalSortExpr>,
     props: Arc<PlanProperties>,
+    /// The number of rows matching the query, asked for once and shared by the partitions.
+    count: Arc<tokio::sync::OnceCell<u64>>,
 }
 
 impl RefuelScanExec {
@@ -88,8 +98,10 @@ impl RefuelScanExec {
             columns,
             schema: Arc::clone(&schema),
             limit,
+            skip: 0,
             partitions,
             ordering: Vec::new(),
+            count: Arc::default(),
             props: Arc::new(PlanProperties::new(
                 EquivalenceProperties::new(schema),
                 Partitioning::UnknownPartitioning(partitions),
@@ -101,11 +113,12 @@ impl RefuelScanExec {
         Ok(scan)
     }
 
+    /// Recomputes the plan properties after the query, order or limit changed (and forgets
+    /// the count, which belonged to the old query).
     fn refresh_properties(&mut self) {
-        if !self.ordering.is_empty() {
-            // One ordered stream of pages.
-            self.partitions = 1;
-        }
+        self.count = Arc::default();
+        // Ordered or not, each partition reads a contiguous range of offsets, so with an
+        // order every partition is sorted and DataFusion merges them.
         let eq = if self.ordering.is_empty() {
             EquivalenceProperties::new(Arc::clone(&self.schema))
         } else {
@@ -169,6 +182,24 @@ impl RefuelScanExec {
     pub fn limit(&self) -> Option<usize> {
         self.limit
     }
+
+    /// The rows skipped before the first one read (a pushed `OFFSET`).
+    pub fn skip(&self) -> u64 {
+        self.skip
+    }
+
+    /// This scan starting `skip` rows further into the query's result and reading at most
+    /// `limit` rows from there: `LIMIT limit OFFSET skip` over this scan.
+    pub fn with_skip(&self, skip: u64, limit: Option<usize>) -> Self {
+        let mut scan = self.clone();
+        scan.skip += skip;
+        scan.limit = limit;
+        if limit.is_some_and(|l| l as u64 <= self.client.config().page_size) {
+            scan.partitions = 1;
+        }
+        scan.refresh_properties();
+        scan
+    }
 }
 
 impl DisplayAs for RefuelScanExec {
@@ -192,6 +223,9 @@ impl DisplayAs for RefuelScanExec {
                 .map(|o| o.to_query_value())
                 .collect();
             write!(f, ", order_bys=[{}]", order.join(", "))?;
+        }
+        if self.skip > 0 {
+            write!(f, ", offset={}", self.skip)?;
         }
         match self.limit {
             Some(l) => write!(f, ", limit={l}")?,
@@ -257,7 +291,9 @@ impl ExecutionPlan for RefuelScanExec {
         &self,
         order: &[PhysicalSortExpr],
     ) -> Result<SortOrderPushdownResult<Arc<dyn ExecutionPlan>>> {
-        if !self.query.order_bys.is_empty() {
+        // An order the scan has already, or one that would pick other rows for its limit
+        // (a LIMIT below an ORDER BY keeps the API's default order).
+        if !self.query.order_bys.is_empty() || self.limit.is_some() || self.skip > 0 {
             return Ok(SortOrderPushdownResult::Unsupported);
         }
         let Some(order_bys) = self.api_order(order) else {
@@ -319,12 +355,33 @@ fn external(e: refuel_client::Error) -> DataFusionError {
 
 impl RefuelScanExec {
     async fn partition_stream(self, partition: usize) -> Result<BatchStream> {
+        let page = self.client.config().page_size.max(1);
+        let labeled = self.target.task_id.is_some();
+        let small_limit = self
+            .limit
+            .filter(|l| *l as u64 <= page && !self.schema.fields().is_empty());
+        if let Some(limit) = small_limit {
+            // A limit within one page: one request, no count (`with_fetch` and `new` made
+            // such a scan one partition).
+            let batches = if partition == 0 {
+                self.fetch_range(self.skip, limit as u64, labeled).await?
+            } else {
+                Vec::new()
+            };
+            return Ok(futures::stream::iter(batches.into_iter().map(Ok)).boxed());
+        }
         let items = self.client.items();
-        let total = items
-            .count_resolved(&self.target, &self.query)
-            .await
-            .map_err(external)?;
-        let wanted = self.limit.map_or(total, |l| total.min(l as u64));
+        let total = *self
+            .count
+            .get_or_try_init(|| async {
+                items
+                    .count_resolved(&self.target, &self.query)
+                    .await
+                    .map_err(external)
+            })
+            .await?;
+        let available = total.saturating_sub(self.skip);
+        let wanted = self.limit.map_or(available, |l| available.min(l as u64));
         if self.schema.fields().is_empty() {
             // No column is read: the count is the answer.
             let rows = if partition == 0 { wanted } else { 0 };
@@ -340,34 +397,56 @@ impl RefuelScanExec {
             });
             return Ok(futures::stream::iter(batches.collect::<Vec<_>>()).boxed());
         }
-        let page = self.client.config().page_size.max(1);
         let pages = wanted.div_ceil(page);
         let per_partition = pages.div_ceil(self.partitions as u64);
         let first = (partition as u64 * per_partition).min(pages);
         let last = ((partition as u64 + 1) * per_partition).min(pages);
         let workers = (self.client.config().max_workers / self.partitions).max(1);
-        let labeled = self.target.task_id.is_some();
         let this = Arc::new(self);
         let stream = futures::stream::iter(first..last)
             .map(move |p| {
                 let this = Arc::clone(&this);
+                let offset = p * page;
+                let len = page.min(wanted - offset);
                 async move {
-                    let offset = p * page;
-                    let len = page.min(wanted - offset);
-                    let task = tokio::spawn(async move {
-                        let body = this
-                            .client
-                            .items()
-                            .fetch_bytes(&this.target, &this.query, offset, len)
-                            .await
-                            .map_err(external)?;
-                        decode_page(&body, &this.columns, &this.schema, labeled)
-                    });
-                    task.await
+                    let at = this.skip + offset;
+                    tokio::spawn(async move { this.fetch_range(at, len, labeled).await })
+                        .await
                         .map_err(|e| DataFusionError::External(Box::new(e)))?
                 }
             })
-            .buffered(workers);
+            .buffered(workers)
+            .map_ok(|batches| futures::stream::iter(batches.into_iter().map(Ok)))
+            .try_flatten();
         Ok(stream.boxed())
+    }
+
+    /// The `len` rows from `offset` as batches: one request, or more when the server
+    /// answers with fewer rows than asked for and says more match (the rest is asked for
+    /// from where it stopped, until the rows end).
+    async fn fetch_range(&self, offset: u64, len: u64, labeled: bool) -> Result<Vec<RecordBatch>> {
+        let mut batches = Vec::with_capacity(1);
+        let mut at = offset;
+        let end = offset + len;
+        while at < end {
+            let body = self
+                .client
+                .items()
+                .fetch_bytes(&self.target, &self.query, at, end - at)
+                .await
+                .map_err(external)?;
+            let page = decode_page(&body, &self.columns, &self.schema, labeled)
+                .map_err(|e| e.context(format!("decoding a page of {}", self.table)))?;
+            let got = page.batch.num_rows() as u64;
+            if got == 0 {
+                break;
+            }
+            batches.push(page.batch);
+            at += got;
+            if page.total_count.is_some_and(|total| at >= total) {
+                break;
+            }
+        }
+        Ok(batches)
     }
 }

@@ -18,6 +18,7 @@ pub mod decode;
 pub mod exec;
 pub mod filter;
 pub mod metadata;
+pub mod offset_rule;
 pub mod provider;
 pub mod sink;
 pub mod sort_rule;

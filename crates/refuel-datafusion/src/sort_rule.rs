@@ -8,10 +8,9 @@
 //! ([`ExecutionPlan::try_pushdown_sort`]), and swaps only the scan: the `SortExec` stays, so
 //! the query's ordering requirement is kept, and the standard sorting rules then see that
 //! the input is already ordered and drop it. A filter never reorders rows, so the result is
-//! the same; with a `LIMIT`, the filter stops pulling pages once it has enough rows. (Not
-//! when DataFusion puts a round-robin `RepartitionExec` above the scan: it reads every page
-//! ahead. Set `datafusion.optimizer.enable_round_robin_repartition = false` for queries
-//! like these.)
+//! the same; with a `LIMIT`, the merge above stops pulling pages once it has enough rows.
+//! The ordered scan keeps its partitions (each a sorted range of offsets), so DataFusion
+//! adds no round-robin repartition above it, which would read pages far ahead.
 
 use std::sync::Arc;
 

@@ -32,7 +32,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use crate::server::admin::{Fault, StatsView};
+pub use crate::server::admin::{Fault, LoggedRequest, StatsView};
 use crate::server::{IngestSource, Shared};
 use crate::store::Store;
 

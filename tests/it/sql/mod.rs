@@ -11,6 +11,9 @@ use refuel::datafusion::RefuelTable;
 
 use crate::common::*;
 
+mod golden;
+mod slt;
+
 /// A context with the dataset as `t` (through the provider) and as `mem` (the same rows in
 /// memory, no pushdown possible).
 async fn contexts(c: &RefuelClient, dataset: &str) -> SessionContext {
@@ -509,9 +512,7 @@ async fn order_by_passes_a_filter_that_stays_in_datafusion() {
     let c = client_with_project(&emu, "p").await;
     let dir = tempfile::tempdir().unwrap();
     upload_csv(&c, dir.path(), "m", &to_csv(&mixed_rows(20_000))).await;
-    // Round-robin repartitioning above the scan would read every page ahead of the filter.
-    let config = datafusion::prelude::SessionConfig::new().with_round_robin_repartition(false);
-    let ctx = SessionContext::new_with_config(config);
+    let ctx = SessionContext::new();
     ctx.register_refuel("refuel", client_for(emu.url(), KEY, None))
         .await
         .unwrap();

@@ -2,13 +2,16 @@
 //!
 //! - `GET /_emulator/stats`: `{"requests": {"GET /datasets/{dataset_id}": n, ...},
 //!   "rows_served": n, "requests_total": n}`.
-//! - `POST /_emulator/stats/reset`: zeroes the counters.
+//! - `GET /_emulator/requests`: the last requests (at most 10,000), oldest first, as
+//!   `[{"method": "GET", "path": "/datasets/…", "query": [["offset", "0"], …]}]` with the
+//!   query string decoded into its pairs in order; for golden tests of what clients send.
+//! - `POST /_emulator/stats/reset`: zeroes the counters and empties the request log.
 //! - `POST /_emulator/faults` with `{"status": 503, "count": 2, "method": "GET",
 //!   "path_prefix": "/datasets", "retry_after": 0.1}`: the next `count` matching requests
 //!   are answered with `status` (and `Retry-After` when given) before reaching a handler.
 //! - `DELETE /_emulator/faults`: clears pending faults.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Json;
@@ -22,11 +25,26 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use crate::error::ApiError;
 
-/// Request and row counters.
+/// Request and row counters, and a log of the last requests.
 #[derive(Debug, Default)]
 pub struct Stats {
     by_route: Mutex<BTreeMap<String, u64>>,
     rows_served: AtomicU64,
+    log: Mutex<VecDeque<LoggedRequest>>,
+}
+
+/// How many requests the log keeps.
+const LOG_CAPACITY: usize = 10_000;
+
+/// A request as the log keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoggedRequest {
+    /// `GET`, `POST`, ...
+    pub method: String,
+    /// The path, without the query string.
+    pub path: String,
+    /// The query string's pairs, decoded, in the order sent.
+    pub query: Vec<(String, String)>,
 }
 
 impl Stats {
@@ -35,8 +53,13 @@ impl Stats {
         self.rows_served.fetch_add(n as u64, Ordering::Relaxed);
     }
 
-    fn request(&self, route: String) {
+    fn request(&self, route: String, logged: LoggedRequest) {
         *self.by_route.lock().entry(route).or_insert(0) += 1;
+        let mut log = self.log.lock();
+        if log.len() == LOG_CAPACITY {
+            log.pop_front();
+        }
+        log.push_back(logged);
     }
 
     fn snapshot(&self) -> StatsView {
@@ -50,6 +73,7 @@ impl Stats {
 
     fn reset(&self) {
         self.by_route.lock().clear();
+        self.log.lock().clear();
         self.rows_served.store(0, Ordering::Relaxed);
     }
 }
@@ -122,7 +146,19 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
         .get::<MatchedPath>()
         .map(|m| m.as_str().to_string())
         .unwrap_or_else(|| "unmatched".into());
-    state.stats.request(format!("{method} {route}"));
+    let query = req
+        .uri()
+        .query()
+        .map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default();
+    state.stats.request(
+        format!("{method} {route}"),
+        LoggedRequest {
+            method: method.clone(),
+            path: path.clone(),
+            query,
+        },
+    );
     if let Some(fault) = state.faults.take(&method, &path) {
         let status = StatusCode::from_u16(fault.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
         let mut resp =
@@ -140,6 +176,10 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
 
 pub async fn get_stats(State(state): State<AppState>) -> Json<StatsView> {
     Json(state.stats.snapshot())
+}
+
+pub async fn get_requests(State(state): State<AppState>) -> Json<Vec<LoggedRequest>> {
+    Json(state.stats.log.lock().iter().cloned().collect())
 }
 
 pub async fn reset_stats(State(state): State<AppState>) -> StatusCode {

@@ -148,6 +148,7 @@ pub fn router(state: AppState) -> Router {
     let admin = Router::new()
         .route("/_emulator/stats", get(admin::get_stats))
         .route("/_emulator/stats/reset", post(admin::reset_stats))
+        .route("/_emulator/requests", get(admin::get_requests))
         .route(
             "/_emulator/faults",
             post(admin::add_fault).delete(admin::clear_faults),
