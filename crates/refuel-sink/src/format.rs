@@ -83,7 +83,11 @@ pub(crate) struct UploadSettings {
 /// Writes batches as one file into an object store.
 pub(crate) enum Encoder {
     Parquet(Box<AsyncArrowWriter<BufWriter>>),
-    Csv { out: BufWriter, header: bool },
+    Csv {
+        out: BufWriter,
+        header: bool,
+        bytes: u64,
+    },
 }
 
 impl fmt::Debug for Encoder {
@@ -114,7 +118,11 @@ impl Encoder {
             }
             FileFormat::Csv => {
                 check_csv_schema(&schema)?;
-                Ok(Self::Csv { out, header: true })
+                Ok(Self::Csv {
+                    out,
+                    header: true,
+                    bytes: 0,
+                })
             }
         }
     }
@@ -126,11 +134,20 @@ impl Encoder {
                 .write(batch)
                 .await
                 .map_err(|e| parquet_error("write Parquet", e)),
-            Self::Csv { out, header } => {
-                let bytes = csv_bytes(batch, *header)?;
+            Self::Csv { out, header, bytes } => {
+                let text = csv_bytes(batch, *header)?;
                 *header = false;
-                out.put(bytes).await.map_err(|e| ErrorKind::store(&e))
+                *bytes += text.len() as u64;
+                out.put(text).await.map_err(|e| ErrorKind::store(&e))
             }
+        }
+    }
+
+    /// Bytes encoded so far (for Parquet, the row groups flushed so far).
+    pub fn bytes_written(&self) -> u64 {
+        match self {
+            Self::Parquet(w) => w.bytes_written() as u64,
+            Self::Csv { bytes, .. } => *bytes,
         }
     }
 
@@ -148,14 +165,18 @@ impl Encoder {
                     }
                 }
             }
-            Self::Csv { mut out, header } => {
-                let mut written = 0;
+            Self::Csv {
+                mut out,
+                header,
+                bytes,
+            } => {
+                let mut written = bytes;
                 let result = async {
                     if header {
                         // No batch came: the file still needs its header.
                         let empty = RecordBatch::new_empty(schema.clone());
                         let bytes = csv_bytes(&empty, true)?;
-                        written = bytes.len() as u64;
+                        written += bytes.len() as u64;
                         out.put(bytes).await.map_err(|e| ErrorKind::store(&e))?;
                     }
                     out.shutdown().await.map_err(io_store_error)
@@ -217,12 +238,19 @@ pub(crate) fn csv_bytes(batch: &RecordBatch, header: bool) -> Result<Bytes, Erro
 
 fn parquet_error(what: &str, e: parquet::errors::ParquetError) -> ErrorKind {
     match e {
-        parquet::errors::ParquetError::External(inner) => match inner.downcast::<std::io::Error>()
-        {
-            Ok(io) => io_store_error(*io),
-            Err(other) => ErrorKind::Encode(format!("{what}: {}", crate::redact_text(&other.to_string()))),
-        },
-        other => ErrorKind::Encode(format!("{what}: {}", crate::redact_text(&other.to_string()))),
+        parquet::errors::ParquetError::External(inner) => {
+            match inner.downcast::<std::io::Error>() {
+                Ok(io) => io_store_error(*io),
+                Err(other) => ErrorKind::Encode(format!(
+                    "{what}: {}",
+                    crate::redact_text(&other.to_string())
+                )),
+            }
+        }
+        other => ErrorKind::Encode(format!(
+            "{what}: {}",
+            crate::redact_text(&other.to_string())
+        )),
     }
 }
 
@@ -263,7 +291,10 @@ mod tests {
                 "t",
                 Arc::new(StringArray::from(vec![Some("a,\"b\""), None])) as ArrayRef,
             ),
-            ("n", Arc::new(Int64Array::from(vec![None, Some(2)])) as ArrayRef),
+            (
+                "n",
+                Arc::new(Int64Array::from(vec![None, Some(2)])) as ArrayRef,
+            ),
         ])
         .unwrap();
         let text = csv_bytes(&batch, true).unwrap();

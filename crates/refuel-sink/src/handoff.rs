@@ -293,7 +293,9 @@ async fn register(
                     client.datasets().upload_file(&*spool, name).await
                 }
             }
-            .map_err(|e| SinkError::new(Step::Register, object.display.clone(), REFUEL, e.into()))?;
+            .map_err(|e| {
+                SinkError::new(Step::Register, object.display.clone(), REFUEL, e.into())
+            })?;
             Ok((dataset, HandoffKind::Upload))
         }
     }
@@ -306,8 +308,9 @@ async fn transcode_into_store(
     csv: &StagedObject,
     options: &SinkOptions,
 ) -> Result<u64, ErrorKind> {
-    let mut out = BufWriter::with_capacity(area.store().clone(), csv.path.clone(), options.part_size)
-        .with_max_concurrency(options.max_concurrency);
+    let mut out =
+        BufWriter::with_capacity(area.store().clone(), csv.path.clone(), options.part_size)
+            .with_max_concurrency(options.max_concurrency);
     let result = async {
         let (_, bytes) = parquet_to_csv(area.store().clone(), &object.path, &mut out).await?;
         out.shutdown()

@@ -93,6 +93,12 @@ impl Location {
                 redact_text(&redact_cloud(&url))
             )));
         }
+        if !matches!(
+            url.scheme(),
+            "s3" | "s3a" | "gs" | "az" | "adl" | "azure" | "abfs" | "abfss" | "memory"
+        ) {
+            return Err(unknown_scheme(&url));
+        }
         let (scheme, path) = ObjectStoreScheme::parse(&url).map_err(|e| {
             ErrorKind::InvalidLocation(format!("'{raw}': {}", redact_text(&e.to_string())))
         })?;
@@ -101,12 +107,7 @@ impl Location {
             ObjectStoreScheme::AmazonS3 => Cloud::S3,
             ObjectStoreScheme::GoogleCloudStorage => Cloud::Gcs,
             ObjectStoreScheme::MicrosoftAzure => Cloud::Azure,
-            _ => {
-                return Err(ErrorKind::InvalidLocation(format!(
-                    "unknown store scheme '{}' in '{raw}': use s3://, gs://, az://, abfs://, abfss://, http(s)://, file:// or a local path",
-                    url.scheme()
-                )));
-            }
+            _ => return Err(unknown_scheme(&url)),
         };
         let bucket = match (cloud, url.scheme()) {
             // abfs[s]://container@account.dfs.core.windows.net/path
@@ -127,6 +128,14 @@ impl Location {
             path,
         })
     }
+}
+
+fn unknown_scheme(url: &Url) -> ErrorKind {
+    ErrorKind::InvalidLocation(format!(
+        "unknown store scheme '{}' in '{}': use s3://, gs://, az://, abfs://, abfss://, http(s)://, file:// or a local path",
+        url.scheme(),
+        redact_text(&redact_cloud(url)).trim_end_matches('/')
+    ))
 }
 
 fn redact_cloud(url: &Url) -> String {
@@ -227,7 +236,10 @@ mod tests {
         );
         assert!(matches!(
             Location::parse("gs://b/k.csv").unwrap(),
-            Location::Cloud { cloud: Cloud::Gcs, .. }
+            Location::Cloud {
+                cloud: Cloud::Gcs,
+                ..
+            }
         ));
         assert!(matches!(
             Location::parse("az://c/k.csv").unwrap(),

@@ -48,13 +48,18 @@ pub(crate) async fn register_location(
             shown,
             "in-memory store",
             ErrorKind::InvalidLocation(
-                "a memory:// URL names a new, empty store: stage with a StagingArea instead"
-                    .into(),
+                "a memory:// URL names a new, empty store: stage with a StagingArea instead".into(),
             ),
         )),
         Location::Local(path) => {
-            let fail =
-                |kind| SinkError::new(Step::Stage, path.display().to_string(), "local file system", kind);
+            let fail = |kind| {
+                SinkError::new(
+                    Step::Stage,
+                    path.display().to_string(),
+                    "local file system",
+                    kind,
+                )
+            };
             let meta = tokio::fs::metadata(&path)
                 .await
                 .map_err(|e| fail(ErrorKind::Io(format!("read the file: {e}"))))?;
@@ -70,8 +75,7 @@ pub(crate) async fn register_location(
                 dir
             };
             let area = StagingArea::local(dir)?;
-            let object_path = object_store::path::Path::from_filesystem_path(file)
-                .map_err(|e| fail(ErrorKind::InvalidLocation(e.to_string())))?;
+            let object_path = object_store::path::Path::from(file.to_string_lossy().as_ref());
             hand_off_existing(client, &area, object_path, dataset, options).await
         }
         Location::Cloud {
@@ -80,15 +84,17 @@ pub(crate) async fn register_location(
             bucket,
             path,
         } => {
-            let built = build_cloud(cloud, &url, &bucket, &options.store_options)
-                .map_err(|kind| SinkError::new(Step::Stage, shown.clone(), cloud.describe(&bucket), kind))?;
+            let built =
+                build_cloud(cloud, &url, &bucket, &options.store_options).map_err(|kind| {
+                    SinkError::new(Step::Stage, shown.clone(), cloud.describe(&bucket), kind)
+                })?;
             let area = StagingArea::presigned_parts(built);
             hand_off_existing(client, &area, path, dataset, options).await
         }
     }
 }
 
-async fn hand_off_existing(
+pub(crate) async fn hand_off_existing(
     client: &RefuelClient,
     area: &StagingArea,
     path: object_store::path::Path,

@@ -218,7 +218,23 @@ impl StagingArea {
         if path.as_ref().is_empty() {
             self.root.clone()
         } else {
-            format!("{}/{}", self.root.trim_end_matches('/'), path)
+            format!("{}/{path}", self.root_for_paths())
+        }
+    }
+
+    /// The path of a printable location (as [`StagingArea::display`] makes) in this store.
+    pub fn path_of(&self, location: &str) -> Option<Path> {
+        let rest = location
+            .strip_prefix(self.root_for_paths())?
+            .strip_prefix('/')?;
+        Path::parse(rest).ok().filter(|p| !p.as_ref().is_empty())
+    }
+
+    fn root_for_paths(&self) -> &str {
+        if self.root.ends_with("://") {
+            &self.root
+        } else {
+            self.root.trim_end_matches('/')
         }
     }
 

@@ -9,10 +9,10 @@ use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::{FutureExt, TryFutureExt, TryStreamExt};
 use object_store::path::Path;
-use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
+use object_store::{ObjectStore, ObjectStoreExt};
 use parquet::arrow::ParquetRecordBatchStreamBuilder;
 use parquet::arrow::arrow_reader::ArrowReaderOptions;
-use parquet::arrow::async_reader::{AsyncFileReader, MetadataSuffixFetch};
+use parquet::arrow::async_reader::AsyncFileReader;
 use parquet::errors::ParquetError;
 use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
@@ -66,29 +66,13 @@ impl AsyncFileReader for ObjectReader {
         options: Option<&'a ArrowReaderOptions>,
     ) -> BoxFuture<'a, parquet::errors::Result<Arc<ParquetMetaData>>> {
         async move {
+            // The size first: not every store serves suffix ranges (Azure does not).
+            let size = self.store.head(&self.path).await.map_err(external)?.size;
             let metadata = ParquetMetaDataReader::new()
                 .with_arrow_reader_options(options)
-                .load_via_suffix_and_finish(self)
+                .load_and_finish(self, size)
                 .await?;
             Ok(Arc::new(metadata))
-        }
-        .boxed()
-    }
-}
-
-impl MetadataSuffixFetch for &mut ObjectReader {
-    fn fetch_suffix(&mut self, suffix: usize) -> BoxFuture<'_, parquet::errors::Result<Bytes>> {
-        let options = GetOptions {
-            range: Some(GetRange::Suffix(suffix as u64)),
-            ..Default::default()
-        };
-        async move {
-            let resp = self
-                .store
-                .get_opts(&self.path, options)
-                .await
-                .map_err(external)?;
-            resp.bytes().await.map_err(external)
         }
         .boxed()
     }

@@ -10,7 +10,7 @@ use crate::error::{Cleanup, ErrorKind, Result, SinkError, Step};
 use crate::format::Encoder;
 use crate::handoff::{SinkOutcome, ToHandOff, ensure_new_dataset, hand_off};
 use crate::options::{Progress, SinkOptions};
-use crate::register::register_location;
+use crate::register::{hand_off_existing, register_location};
 use crate::staging::{StagedObject, StagingArea};
 
 /// Writes datasets into Refuel through a staging area. Cheap to clone.
@@ -110,9 +110,18 @@ impl RefuelSink {
     }
 
     /// Registers an existing object or file as the new dataset `dataset` (see
-    /// [`crate::register_object`]); options and store options are this sink's.
+    /// [`crate::register_object`]); options and store options are this sink's. A location
+    /// in this sink's staging area (such as an object kept by an earlier call) is read
+    /// through the staging area's own store and hand-off.
     pub async fn register_object(&self, location: &str, dataset: &str) -> Result<SinkOutcome> {
-        register_location(&self.client, location, dataset, &self.options).await
+        match self.staging.path_of(location) {
+            Some(path) => {
+                let shown = self.staging.display(&path);
+                ensure_new_dataset(&self.client, dataset, &shown).await?;
+                hand_off_existing(&self.client, &self.staging, path, dataset, &self.options).await
+            }
+            None => register_location(&self.client, location, dataset, &self.options).await,
+        }
     }
 }
 
@@ -157,10 +166,7 @@ impl DatasetWriter {
             return Err(self.fail(kind).await);
         }
         self.rows += batch.num_rows() as u64;
-        let bytes = match self.encoder.as_ref() {
-            Some(Encoder::Parquet(w)) => w.bytes_written() as u64,
-            _ => 0,
-        };
+        let bytes = self.encoder.as_ref().map_or(0, Encoder::bytes_written);
         self.sink.options.report(Progress::Staged {
             object: self.object.display.clone(),
             rows: self.rows,
