@@ -20,7 +20,10 @@ echo "==> cargo build (binaries used by the tests)"
 cargo build --workspace --bins --locked
 
 echo "==> cargo test"
-cargo test --workspace --locked
+# --- Azurite (refuel-sink's Azure tests): scripts/azurite.sh installs and starts it, runs
+# --- the tests with AZURITE_BLOB_STORAGE_URL set, and stops it; a failure to start fails.
+bash scripts/azurite.sh cargo test --workspace --locked
+# --- end Azurite
 
 echo "==> Python SDK conformance (refuel==0.15.15)"
 python="$(bash scripts/python-env.sh | tail -n1)"
