@@ -4,12 +4,15 @@
 use std::sync::Arc;
 
 use datafusion::catalog::CatalogProvider;
-use datafusion::error::{DataFusionError, Result};
+use datafusion::error::DataFusionError;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use refuel_client::RefuelClient;
 use refuel_datafusion::RefuelContextExt;
 
 use crate::catalog::{SESSION_SCHEMA, ShellCatalog};
+use crate::error::ShellError;
+
+type Result<T, E = anyhow::Error> = std::result::Result<T, E>;
 
 /// The catalog name of Refuel tables: `refuel.<project>.<table>`.
 pub const CATALOG: &str = "refuel";
@@ -110,7 +113,7 @@ impl ShellContext {
         Ok(())
     }
 
-    fn check_project(&self, project: &str) -> Result<()> {
+    fn check_project(&self, project: &str) -> Result<(), ShellError> {
         if self.catalog.has_project(project) {
             return Ok(());
         }
@@ -119,7 +122,7 @@ impl ShellContext {
             .inner()
             .map(|c| c.schema_names())
             .unwrap_or_default();
-        Err(DataFusionError::Plan(format!(
+        Err(ShellError::Input(format!(
             "project '{project}' not found (projects: {})",
             if projects.is_empty() {
                 "none".to_string()

@@ -140,7 +140,7 @@ fn task_fields() -> Vec<TaskField> {
             .labels(["positive", "negative", "neutral"])
             .guidelines(
                 "The overall sentiment of the review.\n\
-                 positive: excellent, solid, perfectly, great, fast, early, helpful, friendly, easy, clear, love, value\n\
+                 positive: excellent, solid, perfectly, great, good, fast, early, quick, painless, helpful, friendly, easy, clear, love, value\n\
                  negative: stopped, broken, cracked, late, damaged, missing, overpriced, worth, never, refused, crashing, nightmare, confusing\n\
                  neutral: okay, average, job, described, nothing",
             )
@@ -242,7 +242,7 @@ const PRAISE: [&[&str]; 5] = [
         "The seller was friendly and sorted out a question quickly.",
     ],
     &[
-        "Setup took five minutes.",
+        "Setup was quick and painless, five minutes.",
         "Easy to use and the instructions are clear.",
     ],
 ];

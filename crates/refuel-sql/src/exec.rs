@@ -8,12 +8,14 @@ use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 use anyhow::Context;
+use datafusion::logical_expr::{DdlStatement, LogicalPlan};
 use datafusion::sql::parser::{DFParser, Statement};
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use rustyline::error::ReadlineError;
 use rustyline::history::DefaultHistory;
 use rustyline::{Config, Editor};
 
+use crate::catalog::table_kind;
 use crate::command::{Command, Flow};
 use crate::connect::Connection;
 use crate::context::ShellContext;
@@ -137,10 +139,30 @@ impl Shell {
         let started = Instant::now();
         let state = self.ctx.ctx.state();
         let plan = state.statement_to_plan(statement).await?;
+        self.refuse_dropping_refuel_tables(&plan).await?;
         let frame = self.ctx.ctx.execute_logical_plan(plan).await?;
         let stream = frame.execute_stream().await?;
         let schema = stream.schema();
         self.print.print(schema, stream, started).await
+    }
+
+    /// DataFusion answers `DROP TABLE` on a table it may not drop with "doesn't exist";
+    /// say what it is instead.
+    async fn refuse_dropping_refuel_tables(&self, plan: &LogicalPlan) -> anyhow::Result<()> {
+        let LogicalPlan::Ddl(DdlStatement::DropTable(drop)) = plan else {
+            return Ok(());
+        };
+        if let Ok(table) = self.ctx.ctx.table_provider(drop.name.clone()).await {
+            let kind = table_kind(table.as_ref());
+            if !kind.starts_with("session") {
+                return Err(ShellError::Input(format!(
+                    "'{}' is a {kind} table of the Refuel project: it cannot be dropped from the shell",
+                    drop.name
+                ))
+                .into());
+            }
+        }
+        Ok(())
     }
 
     fn report(&self, err: &anyhow::Error) {

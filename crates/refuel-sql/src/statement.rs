@@ -100,7 +100,8 @@ pub fn split_script(text: &str) -> Vec<Chunk> {
     let mut chunks = Vec::new();
     let mut buffer = String::new();
     for line in text.lines() {
-        if buffer.trim().is_empty() && is_command(line) {
+        // Between statements (comments aside), a backslash line is a command.
+        if !has_content(&buffer) && is_command(line) {
             buffer.clear();
             chunks.push(Chunk::Command(line.trim().to_string()));
             continue;
@@ -145,8 +146,9 @@ mod tests {
 
     #[test]
     fn scripts() {
-        let chunks =
-            split_script("\\timing\nselect 1;\nselect\n  2; select 3;\n\\format csv\nselect ';'\n");
+        let chunks = split_script(
+            "\\timing\nselect 1;\nselect\n  2; select 3;\n-- a; comment\n\\format csv\nselect ';'\n",
+        );
         assert_eq!(
             chunks,
             vec![

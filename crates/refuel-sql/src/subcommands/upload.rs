@@ -134,21 +134,14 @@ pub async fn run(
     Ok(ExitCode::SUCCESS)
 }
 
-/// An object-store URL becomes a dataset through a presigned URL: the object is signed for
-/// reading with the store's credentials from the environment and registered like an http(s)
-/// URL. This is the one place the object-store connector plugs in.
-async fn upload_object(
-    _client: &RefuelClient,
-    url: &Url,
-    _dataset: &str,
-) -> anyhow::Result<Dataset> {
-    Err(ShellError::Input(format!(
-        "uploading from {}:// is not available in this build of refuel-sql yet (it needs the \
-         object-store connector); download the object and upload the file, or pass an \
-         http(s) URL (such as a presigned URL) instead",
-        url.scheme()
-    ))
-    .into())
+/// An object-store URL becomes a dataset through a presigned URL: refuel-sink signs the
+/// object for reading (credentials from the environment, as object_store's builders read
+/// them) and registers the URL; the server downloads the object itself, so its bytes never
+/// pass through this machine. The caller waits for the ingest as for any other source.
+async fn upload_object(client: &RefuelClient, url: &Url, dataset: &str) -> anyhow::Result<Dataset> {
+    let options = refuel_sink::SinkOptions::default().no_wait();
+    let outcome = refuel_sink::register_object(client, url.as_str(), dataset, &options).await?;
+    Ok(outcome.dataset)
 }
 
 #[cfg(test)]
