@@ -797,6 +797,24 @@ async fn subcommands_move_and_label_data() {
     let reader =
         parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
     assert!(reader.schema().field_with_name("sentiment_label").is_ok());
+    // A Parquet file uploads too (transcoded to CSV on the way).
+    let h = home.clone();
+    let out = blocking(Box::new(move || {
+        shell(&h)
+            .arg("upload")
+            .arg(&target)
+            .args(["--dataset", "from_parquet", "--wait"])
+            .output()
+            .unwrap()
+    }))
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).ends_with("as dataset 'from_parquet': 3000 rows, 18 columns\n"),
+        "{}",
+        text(&out.stdout)
+    );
 
     // The shell sees the new datasets.
     let h = home.clone();

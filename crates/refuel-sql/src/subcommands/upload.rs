@@ -79,12 +79,19 @@ pub async fn run(
     };
     let spinner = progress.bar(&format!("uploading {what} as '{}'", args.dataset), None);
     let created: anyhow::Result<Dataset> = match &source {
+        // Uploads are CSV: the sink transcodes a Parquet file on the way.
+        Source::File(path) if is_parquet(path) => {
+            let location = path.to_str().ok_or_else(|| {
+                ShellError::Input(format!("'{}' is not a UTF-8 path", path.display()))
+            })?;
+            through_sink(client, location, &args.dataset).await
+        }
         Source::File(path) => Ok(client.datasets().upload_file(path, &args.dataset).await?),
         Source::Http(url) => Ok(client
             .datasets()
             .register_uri(url.as_str(), &args.dataset)
             .await?),
-        Source::ObjectStore(url) => upload_object(client, url, &args.dataset).await,
+        Source::ObjectStore(url) => through_sink(client, url.as_str(), &args.dataset).await,
     };
     let created = match created {
         Ok(d) => d,
@@ -134,14 +141,29 @@ pub async fn run(
     Ok(ExitCode::SUCCESS)
 }
 
-/// An object-store URL becomes a dataset through a presigned URL: refuel-sink signs the
-/// object for reading (credentials from the environment, as object_store's builders read
-/// them) and registers the URL; the server downloads the object itself, so its bytes never
-/// pass through this machine. The caller waits for the ingest as for any other source.
-async fn upload_object(client: &RefuelClient, url: &Url, dataset: &str) -> anyhow::Result<Dataset> {
+/// Registers `location` through refuel-sink. An object-store URL becomes a dataset through
+/// a presigned URL: the sink signs the object for reading (credentials from the
+/// environment, as object_store's builders read them) and registers the URL, so the server
+/// downloads the object itself and its bytes never pass through this machine. A local
+/// Parquet file is transcoded to CSV and uploaded. The caller waits for the ingest as for
+/// any other source.
+async fn through_sink(
+    client: &RefuelClient,
+    location: &str,
+    dataset: &str,
+) -> anyhow::Result<Dataset> {
     let options = refuel_sink::SinkOptions::default().no_wait();
-    let outcome = refuel_sink::register_object(client, url.as_str(), dataset, &options).await?;
+    let outcome = refuel_sink::register_object(client, location, dataset, &options).await?;
     Ok(outcome.dataset)
+}
+
+/// Whether a file starts with Parquet's magic bytes.
+fn is_parquet(path: &std::path::Path) -> bool {
+    use std::io::Read;
+    let mut magic = [0u8; 4];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok_and(|()| &magic == refuel_sink::PARQUET_MAGIC)
 }
 
 #[cfg(test)]
