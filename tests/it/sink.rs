@@ -334,12 +334,12 @@ async fn suite(name: &str, staging: StagingArea) {
         RecordBatch::try_from_iter([("id", Arc::new(StringArray::from(vec!["x"])) as ArrayRef)])
             .unwrap();
     let err = writer.write(&other).await.unwrap_err();
-    assert_eq!(err.step, Step::Stage);
-    assert!(matches!(err.kind, ErrorKind::Schema(_)), "{err}");
-    assert!(matches!(err.cleanup, Cleanup::Removed(_)), "{err}");
+    assert_eq!(err.step(), Step::Stage);
+    assert!(matches!(err.kind(), ErrorKind::Schema(_)), "{err}");
+    assert!(matches!(err.cleanup(), Cleanup::Removed(_)), "{err}");
     assert!(err.to_string().contains(staging.store_name()), "{err}");
     let err = writer.finish().await.unwrap_err();
-    assert!(matches!(err.kind, ErrorKind::Closed), "{err}");
+    assert!(matches!(err.kind(), ErrorKind::Closed), "{err}");
     assert!(staged_objects(&staging).await.is_empty());
     assert!(
         !dataset_names(&client)
@@ -356,7 +356,7 @@ async fn suite(name: &str, staging: StagingArea) {
         .write_stream(&format!("{name}_input"), schema(), failing)
         .await
         .unwrap_err();
-    assert_eq!(err.step, Step::Stage);
+    assert_eq!(err.step(), Step::Stage);
     assert!(
         err.to_string()
             .contains("the input failed: upstream query failed"),
@@ -378,8 +378,8 @@ async fn suite(name: &str, staging: StagingArea) {
         )
         .await
         .unwrap_err();
-    assert_eq!(err.step, Step::Register);
-    assert!(matches!(err.kind, ErrorKind::DatasetExists(_)), "{err}");
+    assert_eq!(err.step(), Step::Register);
+    assert!(matches!(err.kind(), ErrorKind::DatasetExists(_)), "{err}");
     assert!(staged_objects(&staging).await.is_empty());
 
     // Keeping staged objects: they are named in the outcome and stay in the store.
@@ -558,11 +558,11 @@ async fn an_expired_url_fails_the_ingest_step_without_leaking_the_signature() {
     let err = register_object(&client, url.as_str(), "late", &fast_options())
         .await
         .unwrap_err();
-    assert_eq!(err.step, Step::Ingest);
+    assert_eq!(err.step(), Step::Ingest);
     let text = format!("{err} {err:?}");
     assert!(!text.contains(&signature), "{text}");
     assert!(text.contains("403"), "{text}");
-    assert!(err.dataset.is_some());
+    assert!(err.dataset().is_some());
 }
 
 // ---------------------------------------------------------------------------------------
@@ -622,7 +622,7 @@ async fn registers_existing_objects_from_every_kind_of_location() {
     )
     .await
     .unwrap_err();
-    assert_eq!(err.step, Step::Stage);
+    assert_eq!(err.step(), Step::Stage);
     let text = err.to_string();
     assert!(
         text.contains("s3://stage/lake/missing.parquet") && text.contains("s3 bucket 'stage'"),
@@ -641,7 +641,7 @@ async fn registers_existing_objects_from_every_kind_of_location() {
     let err = register_object(&client, &object, "bad_creds", &bad)
         .await
         .unwrap_err();
-    assert_eq!(err.step, Step::Stage, "{err}");
+    assert_eq!(err.step(), Step::Stage, "{err}");
     assert!(!err.to_string().contains("wrong-secret"));
 
     // http(s):// passes through: a presigned URL made by hand.
@@ -706,7 +706,7 @@ async fn registers_existing_objects_from_every_kind_of_location() {
     let err = register_object(&client, broken.to_str().unwrap(), "never", &fast_options())
         .await
         .unwrap_err();
-    assert_eq!(err.step, Step::Stage, "{err}");
+    assert_eq!(err.step(), Step::Stage, "{err}");
     assert!(err.to_string().contains("broken.parquet"), "{err}");
     assert!(!dataset_names(&client).await.contains(&"never".to_string()));
     drop(emu);
@@ -852,9 +852,9 @@ async fn a_refused_registration_removes_what_was_staged() {
         .write_stream("refused", schema(), stream_of(batches(1, 30)))
         .await
         .unwrap_err();
-    assert_eq!(err.step, Step::Register);
+    assert_eq!(err.step(), Step::Register);
     assert!(
-        matches!(err.cleanup, Cleanup::Removed(ref o) if o.len() == 1),
+        matches!(err.cleanup(), Cleanup::Removed(o) if o.len() == 1),
         "{err}"
     );
     assert!(err.to_string().contains("injected fault 400"), "{err}");
@@ -868,7 +868,7 @@ async fn a_refused_registration_removes_what_was_staged() {
         .write_stream("refused", schema(), stream_of(batches(1, 30)))
         .await
         .unwrap_err();
-    let Cleanup::Kept(kept) = &err.cleanup else {
+    let Cleanup::Kept(kept) = err.cleanup() else {
         panic!("{err}")
     };
     let mut options = fast_options();
@@ -896,12 +896,9 @@ async fn a_failed_ingest_wait_names_the_dataset_and_cleans_up() {
         .write_stream("slow", schema(), stream_of(batches(1, 10)))
         .await
         .unwrap_err();
-    assert_eq!(err.step, Step::Ingest, "{err}");
-    assert!(
-        err.dataset.as_deref().unwrap_or("").contains("slow"),
-        "{err}"
-    );
-    assert!(matches!(err.cleanup, Cleanup::Removed(_)), "{err}");
+    assert_eq!(err.step(), Step::Ingest, "{err}");
+    assert!(err.dataset().unwrap_or("").contains("slow"), "{err}");
+    assert!(matches!(err.cleanup(), Cleanup::Removed(_)), "{err}");
     drop(emu);
 }
 

@@ -46,9 +46,9 @@ pub enum ErrorKind {
         /// The store's message, with URL query strings removed.
         message: String,
     },
-    /// The store cannot make presigned URLs, and the step needed one.
-    #[error("the store cannot presign URLs")]
-    NoSigner,
+    /// An option was unknown or its value invalid.
+    #[error("invalid option: {0}")]
+    InvalidOption(String),
     /// The Refuel API failed (its errors never carry the API key or URL query strings).
     #[error(transparent)]
     Api(#[from] refuel_client::Error),
@@ -174,21 +174,19 @@ impl fmt::Display for Cleanup {
 /// A failed sink call: the step, the object (`s3://bucket/key`, a file path, or a redacted
 /// URL), the store, what went wrong, and what became of staged objects.
 #[derive(Debug, thiserror::Error)]
+#[error("{}", .0)]
+pub struct SinkError(Box<Details>);
+
+#[derive(Debug, thiserror::Error)]
 #[error("{step} {object} ({store}): {kind}{cleanup}{}", dataset.as_ref().map(|d| format!("; dataset {d}")).unwrap_or_default())]
-pub struct SinkError {
-    /// The step that failed.
-    pub step: Step,
-    /// The object being handled, printable (no secrets).
-    pub object: String,
-    /// The store, e.g. `s3 bucket 'exports'`, `local file system`, `Refuel`.
-    pub store: String,
-    /// What went wrong.
+struct Details {
+    step: Step,
+    object: String,
+    store: String,
     #[source]
-    pub kind: ErrorKind,
-    /// What became of the staged objects.
-    pub cleanup: Cleanup,
-    /// The dataset that was created before the failure (id and name), if any.
-    pub dataset: Option<String>,
+    kind: ErrorKind,
+    cleanup: Cleanup,
+    dataset: Option<String>,
 }
 
 impl SinkError {
@@ -199,26 +197,56 @@ impl SinkError {
         store: impl Into<String>,
         kind: ErrorKind,
     ) -> Self {
-        Self {
+        Self(Box::new(Details {
             step,
             object: object.into(),
             store: store.into(),
             kind,
             cleanup: Cleanup::NothingStaged,
             dataset: None,
-        }
+        }))
     }
 
     /// Records what became of the staged objects.
     pub fn with_cleanup(mut self, cleanup: Cleanup) -> Self {
-        self.cleanup = cleanup;
+        self.0.cleanup = cleanup;
         self
     }
 
     /// Records the dataset created before the failure.
     pub fn with_dataset(mut self, dataset: impl Into<String>) -> Self {
-        self.dataset = Some(dataset.into());
+        self.0.dataset = Some(dataset.into());
         self
+    }
+
+    /// The step that failed.
+    pub fn step(&self) -> Step {
+        self.0.step
+    }
+
+    /// The object being handled, printable (no secrets).
+    pub fn object(&self) -> &str {
+        &self.0.object
+    }
+
+    /// The store, e.g. `s3 bucket 'exports'`, `local file system`, `Refuel`.
+    pub fn store(&self) -> &str {
+        &self.0.store
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.0.kind
+    }
+
+    /// What became of the staged objects.
+    pub fn cleanup(&self) -> &Cleanup {
+        &self.0.cleanup
+    }
+
+    /// The dataset created before the failure (name and id), if any.
+    pub fn dataset(&self) -> Option<&str> {
+        self.0.dataset.as_deref()
     }
 }
 
@@ -270,12 +298,15 @@ mod tests {
             Step::Sign,
             "s3://b/k.parquet",
             "s3 bucket 'b'",
-            ErrorKind::NoSigner,
+            ErrorKind::Store {
+                kind: StoreErrorKind::Unauthenticated,
+                message: "no credentials to sign with".into(),
+            },
         )
         .with_cleanup(Cleanup::Removed(vec!["s3://b/k.parquet".into()]));
         assert_eq!(
             err.to_string(),
-            "sign s3://b/k.parquet (s3 bucket 'b'): the store cannot presign URLs; staged s3://b/k.parquet removed"
+            "sign s3://b/k.parquet (s3 bucket 'b'): unauthenticated: no credentials to sign with; staged s3://b/k.parquet removed"
         );
     }
 }

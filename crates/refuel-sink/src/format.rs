@@ -84,7 +84,7 @@ pub(crate) struct UploadSettings {
 pub(crate) enum Encoder {
     Parquet(Box<AsyncArrowWriter<BufWriter>>),
     Csv {
-        out: BufWriter,
+        out: Box<BufWriter>,
         header: bool,
         bytes: u64,
     },
@@ -119,7 +119,7 @@ impl Encoder {
             FileFormat::Csv => {
                 check_csv_schema(&schema)?;
                 Ok(Self::Csv {
-                    out,
+                    out: Box::new(out),
                     header: true,
                     bytes: 0,
                 })
@@ -185,7 +185,7 @@ impl Encoder {
                 match result {
                     Ok(()) => Ok(written),
                     Err(e) => {
-                        abort_upload(out).await;
+                        abort_upload(*out).await;
                         Err(e)
                     }
                 }
@@ -197,7 +197,7 @@ impl Encoder {
     pub async fn abort(self) {
         abort_upload(match self {
             Self::Parquet(w) => w.into_inner(),
-            Self::Csv { out, .. } => out,
+            Self::Csv { out, .. } => *out,
         })
         .await;
     }
@@ -236,18 +236,25 @@ pub(crate) fn csv_bytes(batch: &RecordBatch, header: bool) -> Result<Bytes, Erro
     Ok(Bytes::from(buf))
 }
 
-fn parquet_error(what: &str, e: parquet::errors::ParquetError) -> ErrorKind {
-    match e {
-        parquet::errors::ParquetError::External(inner) => {
-            match inner.downcast::<std::io::Error>() {
-                Ok(io) => io_store_error(*io),
-                Err(other) => ErrorKind::Encode(format!(
-                    "{what}: {}",
-                    crate::redact_text(&other.to_string())
-                )),
-            }
+/// A Parquet failure: the store's error when it came from the store (directly or through
+/// `BufWriter`'s I/O errors), else an encoding error, redacted.
+pub(crate) fn parquet_error(what: &str, e: parquet::errors::ParquetError) -> ErrorKind {
+    let inner = match e {
+        parquet::errors::ParquetError::External(inner) => inner,
+        other => {
+            return ErrorKind::Encode(format!(
+                "{what}: {}",
+                crate::redact_text(&other.to_string())
+            ));
         }
-        other => ErrorKind::Encode(format!(
+    };
+    let inner = match inner.downcast::<object_store::Error>() {
+        Ok(store) => return ErrorKind::store(&store),
+        Err(inner) => inner,
+    };
+    match inner.downcast::<std::io::Error>() {
+        Ok(io) => io_store_error(*io),
+        Err(other) => ErrorKind::Encode(format!(
             "{what}: {}",
             crate::redact_text(&other.to_string())
         )),

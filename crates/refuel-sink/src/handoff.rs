@@ -9,7 +9,7 @@
 
 use object_store::buffered::BufWriter;
 use refuel_client::models::{Dataset, IngestStatus};
-use refuel_client::{Error as ApiError, RefuelClient};
+use refuel_client::{Error as ApiError, RefuelClient, WaitOptions};
 use tokio::io::AsyncWriteExt;
 
 use crate::error::{Cleanup, ErrorKind, Result, SinkError, Step};
@@ -131,8 +131,16 @@ pub(crate) async fn hand_off(
     let (created, kind) = match register(client, &item, name, options, &mut staged).await {
         Ok(created) => created,
         Err(err) => {
-            // Did the server act after all? Then the dataset is ours and may be reading.
-            match find_dataset(client, name).await {
+            // After an ambiguous failure to register (no answer, or a 5xx), did the server
+            // act after all? Then the dataset is ours and may be reading the object.
+            let ambiguous = err.step() == Step::Register
+                && matches!(err.kind(), ErrorKind::Api(e) if e.status().is_none_or(|s| s.is_server_error()));
+            let found = if ambiguous {
+                find_dataset(client, name).await
+            } else {
+                Ok(None)
+            };
+            match found {
                 Ok(Some(id)) => {
                     tracing::warn!(dataset = %id, "registration failed but the dataset exists; using it");
                     match client.datasets().get(&id).await {
@@ -181,16 +189,7 @@ pub(crate) async fn hand_off(
         SinkError::new(Step::Ingest, item.object.display.clone(), REFUEL, kind)
             .with_dataset(dataset_label.clone())
     };
-    let waited = client
-        .datasets()
-        .wait_for_ingest_with(&created.id, wait, |d| {
-            options.report(Progress::Ingest {
-                dataset_id: d.id.clone(),
-                status: d.ingest_status.clone(),
-                rows: d.total_count,
-            })
-        })
-        .await;
+    let waited = wait_for_ingest(client, &created.id, wait, options).await;
     let dataset = match waited {
         Ok(d) => d,
         Err(e) => {
@@ -218,6 +217,25 @@ pub(crate) async fn hand_off(
         handoff: kind,
         staged: kept,
     })
+}
+
+/// Waits for the ingest of `dataset_id`, reporting each poll.
+pub(crate) async fn wait_for_ingest(
+    client: &RefuelClient,
+    dataset_id: &str,
+    wait: WaitOptions,
+    options: &SinkOptions,
+) -> refuel_client::Result<Dataset> {
+    client
+        .datasets()
+        .wait_for_ingest_with(dataset_id, wait, |d| {
+            options.report(Progress::Ingest {
+                dataset_id: d.id.clone(),
+                status: d.ingest_status.clone(),
+                rows: d.total_count,
+            })
+        })
+        .await
 }
 
 /// After success: removes staged objects unless kept; returns those left in place.

@@ -8,6 +8,7 @@ use parquet::file::properties::WriterProperties;
 use refuel_client::WaitOptions;
 use refuel_client::models::IngestStatus;
 
+use crate::error::ErrorKind;
 use crate::format::{FileFormat, UploadSettings, default_parquet_properties};
 
 /// Where a sink call stands, as reported to [`SinkOptions::on_progress`].
@@ -190,6 +191,59 @@ impl SinkOptions {
         self
     }
 
+    /// Sets an option from text, as SQL `OPTIONS (...)` or a command line give them:
+    /// `format` (`parquet` | `csv`), `csv_only`, `wait`, `keep_staged`, `check_row_count`
+    /// (`true` | `false`), `url_expiry` (seconds), `part_size` (bytes), and object-store
+    /// options (keys starting with `aws_`, `google_`, `azure_`, as object_store spells them).
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), ErrorKind> {
+        let key = key.trim().to_ascii_lowercase();
+        let value = value.trim();
+        let invalid = |what: &str| {
+            ErrorKind::InvalidOption(format!("option '{key}' takes {what}, not '{value}'"))
+        };
+        let flag = || match value.to_ascii_lowercase().as_str() {
+            "true" | "yes" | "1" | "on" => Ok(true),
+            "false" | "no" | "0" | "off" => Ok(false),
+            _ => Err(invalid("true or false")),
+        };
+        match key.as_str() {
+            "format" => {
+                self.format = match value.to_ascii_lowercase().as_str() {
+                    "parquet" => FileFormat::Parquet,
+                    "csv" => FileFormat::Csv,
+                    _ => return Err(invalid("parquet or csv")),
+                }
+            }
+            "csv_only" => self.csv_only = flag()?,
+            "keep_staged" => self.keep_staged = flag()?,
+            "check_row_count" => self.check_row_count = flag()?,
+            "wait" => {
+                self.wait = if flag()? {
+                    Some(self.wait.unwrap_or_default())
+                } else {
+                    None
+                }
+            }
+            "url_expiry" => {
+                let secs: u64 = value.parse().map_err(|_| invalid("a number of seconds"))?;
+                self.url_expiry = Duration::from_secs(secs.max(1));
+            }
+            "part_size" => {
+                let bytes: usize = value.parse().map_err(|_| invalid("a number of bytes"))?;
+                self.part_size = bytes.max(1);
+            }
+            k if k.starts_with("aws_") || k.starts_with("google_") || k.starts_with("azure_") => {
+                self.store_options.push((k.to_string(), value.to_string()));
+            }
+            _ => {
+                return Err(ErrorKind::InvalidOption(format!(
+                    "unknown option '{key}': use format, csv_only, wait, keep_staged, check_row_count, url_expiry, part_size or an aws_/google_/azure_ store option"
+                )));
+            }
+        }
+        Ok(())
+    }
+
     pub(crate) fn report(&self, progress: Progress) {
         if let Some(f) = &self.progress {
             f(&progress);
@@ -202,5 +256,36 @@ impl SinkOptions {
             max_concurrency: self.max_concurrency,
             parquet: self.parquet.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_from_text() {
+        let mut o = SinkOptions::default();
+        for (k, v) in [
+            ("FORMAT", "csv"),
+            ("csv_only", "true"),
+            ("wait", "false"),
+            ("keep_staged", "yes"),
+            ("url_expiry", "600"),
+            ("aws_endpoint", "http://127.0.0.1:9000"),
+        ] {
+            o.set(k, v).unwrap();
+        }
+        assert_eq!(o.format, FileFormat::Csv);
+        assert!(o.csv_only && o.keep_staged && o.wait.is_none());
+        assert_eq!(o.url_expiry, Duration::from_secs(600));
+        assert_eq!(o.store_options.len(), 1);
+        let err = o.set("format", "json").unwrap_err().to_string();
+        assert!(err.contains("parquet or csv"), "{err}");
+        let err = o.set("colour", "red").unwrap_err().to_string();
+        assert!(err.contains("unknown option 'colour'"), "{err}");
+        // Store option values never show in Debug.
+        o.set("aws_secret_access_key", "hunter2").unwrap();
+        assert!(!format!("{o:?}").contains("hunter2"));
     }
 }

@@ -4,7 +4,9 @@
 use refuel_client::RefuelClient;
 
 use crate::error::{ErrorKind, Result, SinkError, Step};
-use crate::handoff::{HandoffKind, REFUEL, SinkOutcome, ToHandOff, ensure_new_dataset, hand_off};
+use crate::handoff::{
+    HandoffKind, REFUEL, SinkOutcome, ToHandOff, ensure_new_dataset, hand_off, wait_for_ingest,
+};
 use crate::location::{Location, build_cloud};
 use crate::options::{Progress, SinkOptions};
 use crate::staging::{StagingArea, url_for_errors};
@@ -138,15 +140,7 @@ async fn register_url(
     });
     let dataset = match options.wait {
         None => created,
-        Some(wait) => client
-            .datasets()
-            .wait_for_ingest_with(&created.id, wait, |d| {
-                options.report(Progress::Ingest {
-                    dataset_id: d.id.clone(),
-                    status: d.ingest_status.clone(),
-                    rows: d.total_count,
-                })
-            })
+        Some(wait) => wait_for_ingest(client, &created.id, wait, options)
             .await
             .map_err(|e| {
                 SinkError::new(Step::Ingest, shown, REFUEL, e.into())

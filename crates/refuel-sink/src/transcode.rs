@@ -18,7 +18,7 @@ use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::error::ErrorKind;
-use crate::format::{FileFormat, PARQUET_MAGIC, check_csv_schema, csv_bytes};
+use crate::format::{FileFormat, PARQUET_MAGIC, check_csv_schema, csv_bytes, parquet_error};
 
 /// Rows decoded at a time when transcoding.
 const BATCH_ROWS: usize = 8192;
@@ -112,18 +112,18 @@ pub(crate) async fn parquet_to_csv<W: AsyncWrite + Unpin>(
     let reader = ObjectReader::new(store, path.clone());
     let builder = ParquetRecordBatchStreamBuilder::new(reader)
         .await
-        .map_err(|e| decode_error(e, "read the Parquet footer"))?
+        .map_err(|e| parquet_error("read the Parquet footer (is it a Parquet file?)", e))?
         .with_batch_size(BATCH_ROWS);
     let schema = builder.schema().clone();
     check_csv_schema(&schema)?;
     let mut stream = builder
         .build()
-        .map_err(|e| decode_error(e, "read Parquet"))?;
+        .map_err(|e| parquet_error("read Parquet", e))?;
     let (mut rows, mut bytes, mut header) = (0u64, 0u64, true);
     while let Some(batch) = stream
         .try_next()
         .await
-        .map_err(|e| decode_error(e, "decode Parquet"))?
+        .map_err(|e| parquet_error("decode Parquet", e))?
     {
         let text = csv_bytes(&batch, header)?;
         header = false;
@@ -156,22 +156,6 @@ pub(crate) async fn copy_object<W: AsyncWrite + Unpin>(
         out.write_all(&chunk).await.map_err(write_error)?;
     }
     Ok(bytes)
-}
-
-fn decode_error(e: ParquetError, what: &str) -> ErrorKind {
-    match e {
-        ParquetError::External(inner) => match inner.downcast::<object_store::Error>() {
-            Ok(store) => ErrorKind::store(&store),
-            Err(other) => ErrorKind::Encode(format!(
-                "{what}: {}",
-                crate::redact_text(&other.to_string())
-            )),
-        },
-        other => ErrorKind::Encode(format!(
-            "{what}: {} (is it a valid Parquet file?)",
-            crate::redact_text(&other.to_string())
-        )),
-    }
 }
 
 fn write_error(e: std::io::Error) -> ErrorKind {

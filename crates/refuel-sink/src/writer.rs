@@ -285,3 +285,30 @@ impl Drop for DatasetWriter {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The futures a DataFusion `DataSink` awaits must be `Send`.
+    #[allow(dead_code)]
+    fn futures_are_send(
+        sink: RefuelSink,
+        schema: SchemaRef,
+        stream: futures::stream::BoxStream<
+            'static,
+            std::result::Result<RecordBatch, std::io::Error>,
+        >,
+        mut writer: DatasetWriter,
+        batch: RecordBatch,
+    ) {
+        fn send<T: Send>(_: T) {}
+        send(sink.write_stream("x", schema.clone(), stream));
+        send(sink.writer("x", schema));
+        send(async move {
+            let _ = writer.write(&batch).await;
+            let _ = writer.finish().await;
+        });
+        send(sink.register_object("s3://b/k", "x"));
+    }
+}
