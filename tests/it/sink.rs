@@ -759,7 +759,7 @@ async fn slow_first_create_proxy(upstream: String) -> String {
             && uri.path().starts_with("/projects/")
             && uri.path().ends_with("/datasets");
         if is_create && p.creates.fetch_add(1, Ordering::SeqCst) == 0 {
-            tokio::time::sleep(Duration::from_secs(4)).await;
+            tokio::time::sleep(Duration::from_secs(8)).await;
         }
         (status, out, bytes)
     }
@@ -790,7 +790,7 @@ async fn an_ambiguous_create_makes_one_dataset() {
             .with_base_url(&proxy)
             .unwrap()
             .with_project("retry")
-            .with_timeout(Duration::from_secs(1))
+            .with_timeout(Duration::from_secs(3))
             .with_retry_delays(Duration::from_millis(5), Duration::from_millis(20)),
     )
     .unwrap();
