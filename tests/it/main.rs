@@ -7,4 +7,6 @@ mod common;
 mod client;
 mod emulator;
 mod labeling;
+mod shell;
+mod sink;
 mod sql;
