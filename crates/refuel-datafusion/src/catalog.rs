@@ -35,6 +35,7 @@ use crate::metadata::{MetadataKind, MetadataTable};
 use crate::offset_rule::PushOffsetIntoScan;
 use crate::provider::RefuelTable;
 use crate::sort_rule::PushSortThroughFilter;
+use crate::write::{RefuelFormatFactory, RefuelWriteOptions, write_batches};
 
 /// DataFusion's default read-ahead of a scan whose order replaced a sort.
 const DATAFUSION_SORT_BUFFER: usize = 1 << 30;
@@ -50,14 +51,21 @@ fn external(e: refuel_client::Error) -> DataFusionError {
 pub struct RefuelCatalog {
     client: RefuelClient,
     schemas: RwLock<BTreeMap<String, Arc<RefuelSchema>>>,
+    writes: Arc<RefuelWriteOptions>,
 }
 
 impl RefuelCatalog {
     /// Reads the team's projects, and each project's datasets and tasks.
     pub async fn try_new(client: RefuelClient) -> Result<Self> {
+        Self::try_new_with(client, RefuelWriteOptions::default()).await
+    }
+
+    /// The same, with how `CREATE TABLE ... AS` writes new datasets.
+    pub async fn try_new_with(client: RefuelClient, writes: RefuelWriteOptions) -> Result<Self> {
         let catalog = Self {
             client,
             schemas: RwLock::default(),
+            writes: Arc::new(writes),
         };
         catalog.refresh().await?;
         Ok(catalog)
@@ -71,17 +79,29 @@ impl RefuelCatalog {
             let scoped = self.client.with_project(project.id.clone());
             schemas.insert(
                 project.project_name.clone(),
-                Arc::new(RefuelSchema::named(scoped, project.project_name.clone()).await?),
+                Arc::new(
+                    RefuelSchema::named(
+                        scoped,
+                        project.project_name.clone(),
+                        Arc::clone(&self.writes),
+                    )
+                    .await?,
+                ),
             );
         }
-        *write(&self.schemas) = schemas;
+        *write_lock(&self.schemas) = schemas;
         Ok(())
     }
 
-    /// A project's schema by name.
+    /// A project's schema by name or id.
     pub fn project(&self, name: &str) -> Result<Arc<RefuelSchema>> {
-        let schemas = read(&self.schemas);
-        schemas.get(name).cloned().ok_or_else(|| {
+        let schemas = read_lock(&self.schemas);
+        let found = schemas.get(name).or_else(|| {
+            schemas
+                .values()
+                .find(|s| s.client().project() == Some(name))
+        });
+        found.cloned().ok_or_else(|| {
             DataFusionError::Plan(format!(
                 "Refuel project '{name}' not found (projects: {})",
                 schemas.keys().cloned().collect::<Vec<_>>().join(", ")
@@ -92,22 +112,22 @@ impl RefuelCatalog {
 
 impl CatalogProvider for RefuelCatalog {
     fn schema_names(&self) -> Vec<String> {
-        read(&self.schemas).keys().cloned().collect()
+        read_lock(&self.schemas).keys().cloned().collect()
     }
 
     fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
-        read(&self.schemas)
+        read_lock(&self.schemas)
             .get(name)
             .map(|s| Arc::clone(s) as Arc<dyn SchemaProvider>)
     }
 }
 
-fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+fn read_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
     lock.read()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+fn write_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     lock.write()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
@@ -214,35 +234,80 @@ pub struct RefuelSchema {
     name: String,
     listing: RwLock<Arc<Listing>>,
     local: RwLock<BTreeMap<String, Arc<dyn TableProvider>>>,
+    writes: Arc<RefuelWriteOptions>,
 }
 
 impl RefuelSchema {
     /// Reads the project's datasets and tasks (the client's project).
     pub async fn try_new(client: RefuelClient) -> Result<Self> {
         let name = client.project().unwrap_or_default().to_string();
-        Self::named(client, name).await
+        Self::named(client, name, Arc::default()).await
     }
 
-    /// Reads the datasets and tasks of the client's project, called `name` in messages.
-    pub async fn named(client: RefuelClient, name: String) -> Result<Self> {
+    /// Reads the datasets and tasks of the client's project, called `name` in messages;
+    /// `CREATE TABLE ... AS` writes new datasets as `writes` say.
+    pub async fn named(
+        client: RefuelClient,
+        name: String,
+        writes: Arc<RefuelWriteOptions>,
+    ) -> Result<Self> {
         let listing = Listing::read(&client, &name).await?;
         Ok(Self {
             client,
             name,
             listing: RwLock::new(Arc::new(listing)),
             local: RwLock::default(),
+            writes,
+        })
+    }
+
+    /// Writes a table collected by `CREATE TABLE <name> AS ...` as the new dataset `name`,
+    /// then lists the project again so the dataset is a table. `register_table` is not
+    /// async, so this blocks its thread (on a multi-threaded tokio runtime) until the
+    /// dataset is ingested.
+    fn create_dataset(&self, name: &str, table: &MemTable) -> Result<()> {
+        let handle = tokio::runtime::Handle::try_current()
+            .ok()
+            .filter(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        let Some(handle) = handle else {
+            return Err(DataFusionError::Plan(format!(
+                "CREATE TABLE {name} AS ... in Refuel project {} needs a multi-threaded tokio \
+                 runtime; COPY (SELECT ...) TO 'refuel://{}/{name}' STORED AS REFUEL works on any",
+                self.name, self.name
+            )));
+        };
+        let mut batches = Vec::new();
+        for partition in &table.batches {
+            let part = partition.try_read().map_err(|_| {
+                DataFusionError::Internal(format!("the rows of {name} are being written"))
+            })?;
+            batches.extend(part.iter().cloned());
+        }
+        let schema = table.schema();
+        tokio::task::block_in_place(|| {
+            handle.block_on(async {
+                write_batches(self.client.clone(), &self.writes, name, schema, batches)
+                    .await
+                    .map_err(|e| {
+                        e.context(format!(
+                            "CREATE TABLE {name} AS ... in Refuel project {}",
+                            self.name
+                        ))
+                    })?;
+                self.refresh().await
+            })
         })
     }
 
     /// Lists the project's datasets and tasks again.
     pub async fn refresh(&self) -> Result<()> {
         let listing = Listing::read(&self.client, &self.name).await?;
-        *write(&self.listing) = Arc::new(listing);
+        *write_lock(&self.listing) = Arc::new(listing);
         Ok(())
     }
 
     fn listing(&self) -> Arc<Listing> {
-        Arc::clone(&read(&self.listing))
+        Arc::clone(&read_lock(&self.listing))
     }
 
     /// The client scoped to this project.
@@ -269,14 +334,14 @@ impl SchemaProvider for RefuelSchema {
             .collect();
         names.extend(listing.datasets.keys().cloned());
         names.extend(listing.tasks.keys().map(|t| format!("{t}_labels")));
-        names.extend(read(&self.local).keys().cloned());
+        names.extend(read_lock(&self.local).keys().cloned());
         names.sort();
         names.dedup();
         names
     }
 
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
-        if let Some(table) = read(&self.local).get(name) {
+        if let Some(table) = read_lock(&self.local).get(name) {
             return Ok(Some(Arc::clone(table)));
         }
         if let Some(table) = self.listing().table(&self.client, name)? {
@@ -298,13 +363,6 @@ impl SchemaProvider for RefuelSchema {
         name: String,
         table: Arc<dyn TableProvider>,
     ) -> Result<Option<Arc<dyn TableProvider>>> {
-        if table.is::<MemTable>() {
-            return Err(DataFusionError::NotImplemented(format!(
-                "CREATE TABLE {name} AS ... in Refuel project {}: making a dataset from a query \
-                 needs the sink; use INSERT INTO an existing dataset",
-                self.name
-            )));
-        }
         let listing = self.listing();
         if listing.datasets.contains_key(&name) || listing.labels_of(&name).is_some() {
             return Err(DataFusionError::Plan(format!(
@@ -312,11 +370,16 @@ impl SchemaProvider for RefuelSchema {
                 self.name
             )));
         }
-        Ok(write(&self.local).insert(name, table))
+        if let Some(rows) = table.downcast_ref::<MemTable>() {
+            // CREATE TABLE ... AS: a new dataset.
+            self.create_dataset(&name, rows)?;
+            return Ok(None);
+        }
+        Ok(write_lock(&self.local).insert(name, table))
     }
 
     fn deregister_table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
-        if let Some(table) = write(&self.local).remove(name) {
+        if let Some(table) = write_lock(&self.local).remove(name) {
             return Ok(Some(table));
         }
         if self.listing().datasets.contains_key(name) {
@@ -329,7 +392,7 @@ impl SchemaProvider for RefuelSchema {
     }
 
     fn table_exist(&self, name: &str) -> bool {
-        if read(&self.local).contains_key(name) {
+        if read_lock(&self.local).contains_key(name) {
             return true;
         }
         let listing = self.listing();
@@ -344,6 +407,8 @@ impl SchemaProvider for RefuelSchema {
 #[derive(Debug)]
 pub struct RefuelItemsFunction {
     catalog: Arc<RefuelCatalog>,
+    /// The name the catalog is registered under.
+    catalog_name: String,
     default_project: Option<String>,
 }
 
@@ -371,14 +436,19 @@ impl TableFunctionImpl for RefuelItemsFunction {
         let task = exprs.get(1).map(|e| text_arg(e, "task")).transpose()?;
         let (project, dataset) = match dataset.split_once('/') {
             Some((p, d)) => (p.to_string(), d.to_string()),
-            None => (
-                self.default_project.clone().ok_or_else(|| {
+            None => {
+                // The session's current project when it is one of ours, else the client's.
+                let options = &args.session().config_options().catalog;
+                let current = (options.default_catalog == self.catalog_name)
+                    .then(|| options.default_schema.clone())
+                    .filter(|p| self.catalog.project(p).is_ok());
+                let project = current.or_else(|| self.default_project.clone()).ok_or_else(|| {
                     DataFusionError::Plan(format!(
                         "refuel_items('{dataset}'): no project is set; write '<project>/{dataset}'"
                     ))
-                })?,
-                dataset,
-            ),
+                })?;
+                (project, dataset)
+            }
         };
         let schema = self.catalog.project(&project)?;
         Ok(Arc::new(schema.dataset_table(&dataset, task.as_deref())?))
@@ -459,24 +529,45 @@ impl TableProviderFactory for RefuelTableFactory {
 /// Registers Refuel in a `SessionContext`.
 #[async_trait]
 pub trait RefuelContextExt {
-    /// Registers the client's team as catalog `name` (`name.<project>.<table>`), the
-    /// `refuel_items` table function and the `REFUEL` table factory, and adds the
+    /// Registers the client's team as catalog `name` (`name.<project>.<table>`; `CREATE
+    /// TABLE name.<project>.<new> AS ...` makes a dataset), the `refuel_items` table
+    /// function, `STORED AS REFUEL` for `CREATE EXTERNAL TABLE` (reads) and `COPY ... TO
+    /// 'refuel://<project>/<dataset>'` (new datasets, streamed), and adds the
     /// physical rules that push ORDER BY past filters ([`PushSortThroughFilter`]) and
     /// OFFSET into scans ([`PushOffsetIntoScan`]). Unless the session set it, it lowers
     /// `datafusion.execution.sort_pushdown_buffer_capacity` from 1 GiB to 32 MiB: how far an
     /// ordered scan reads ahead of its consumer.
-    async fn register_refuel(&self, name: &str, client: RefuelClient) -> Result<()>;
+    async fn register_refuel(&self, name: &str, client: RefuelClient) -> Result<()> {
+        self.register_refuel_with(name, client, RefuelWriteOptions::default())
+            .await
+    }
+
+    /// The same, with how new datasets are written: by `CREATE TABLE ... AS` and, as
+    /// defaults, by `COPY ... TO 'refuel://<project>/<dataset>' STORED AS REFUEL` (see
+    /// [`crate::write`]).
+    async fn register_refuel_with(
+        &self,
+        name: &str,
+        client: RefuelClient,
+        writes: RefuelWriteOptions,
+    ) -> Result<()>;
 }
 
 #[async_trait]
 impl RefuelContextExt for SessionContext {
-    async fn register_refuel(&self, name: &str, client: RefuelClient) -> Result<()> {
-        let catalog = Arc::new(RefuelCatalog::try_new(client.clone()).await?);
+    async fn register_refuel_with(
+        &self,
+        name: &str,
+        client: RefuelClient,
+        writes: RefuelWriteOptions,
+    ) -> Result<()> {
+        let catalog = Arc::new(RefuelCatalog::try_new_with(client.clone(), writes.clone()).await?);
         self.register_catalog(name, Arc::clone(&catalog) as Arc<dyn CatalogProvider>);
         self.register_udtf(
             "refuel_items",
             Arc::new(RefuelItemsFunction {
                 catalog,
+                catalog_name: name.to_string(),
                 default_project: client.project().map(str::to_string),
             }),
         );
@@ -484,8 +575,9 @@ impl RefuelContextExt for SessionContext {
         let mut state = state_ref.write();
         state.table_factories_mut().insert(
             "REFUEL".to_string(),
-            Arc::new(RefuelTableFactory::new(client)),
+            Arc::new(RefuelTableFactory::new(client.clone())),
         );
+        state.register_file_format(Arc::new(RefuelFormatFactory::new(client, writes)), true)?;
         let rules = state.physical_optimizers();
         let has = |name: &str| rules.iter().any(|r| r.name() == name);
         if !has(PushSortThroughFilter.name()) || !has(PushOffsetIntoScan.name()) {

@@ -1,8 +1,9 @@
 //! The scan: a partitioned, streaming `ExecutionPlan` over the API's pages.
 //!
 //! Each partition asks for the query's count, then fetches its contiguous share of the
-//! pages (at most `max_workers / partitions` requests in flight, fetched only as fast as
-//! the consumer takes batches) and decodes each page straight into an Arrow batch. A scan
+//! pages (at most `max_workers` requests in flight across the partitions, and pages fetched
+//! only as fast as the consumer takes batches) and decodes each page straight into an
+//! Arrow batch, on the runtime's worker threads while the next pages are fetched. A scan
 //! with a limit stops at the limit; a scan with no columns (e.g. `count(*)`) makes only the
 //! count request. Without an explicit order the pages come in the server's default order;
 //! the emulator's is stable while the dataset does not change.
@@ -65,6 +66,8 @@ pub struct RefuelScanExec {
     props: Arc<PlanProperties>,
     /// The number of rows matching the query, asked for once and shared by the partitions.
     count: Arc<tokio::sync::OnceCell<u64>>,
+    /// Page requests in flight, across partitions: at most the client's `max_workers`.
+    requests: Arc<tokio::sync::Semaphore>,
 }
 
 impl RefuelScanExec {
@@ -81,6 +84,7 @@ impl RefuelScanExec {
         limit: Option<usize>,
         partitions: usize,
     ) -> Result<Self> {
+        let max_workers = client.config().max_workers.max(1);
         let schema = match &projection {
             Some(p) => Arc::new(columns.schema.project(p)?),
             None => Arc::clone(&columns.schema),
@@ -102,6 +106,7 @@ impl RefuelScanExec {
             partitions,
             ordering: Vec::new(),
             count: Arc::default(),
+            requests: Arc::new(tokio::sync::Semaphore::new(max_workers)),
             props: Arc::new(PlanProperties::new(
                 EquivalenceProperties::new(schema),
                 Partitioning::UnknownPartitioning(partitions),
@@ -401,7 +406,10 @@ impl RefuelScanExec {
         let per_partition = pages.div_ceil(self.partitions as u64);
         let first = (partition as u64 * per_partition).min(pages);
         let last = ((partition as u64 + 1) * per_partition).min(pages);
-        let workers = (self.client.config().max_workers / self.partitions).max(1);
+        // Each partition keeps up to `max_workers` pages on the way (fetching, or decoding
+        // on a worker thread, or decoded and waiting); the requests themselves are bounded
+        // across partitions by `requests`.
+        let workers = self.client.config().max_workers.max(1);
         let this = Arc::new(self);
         let stream = futures::stream::iter(first..last)
             .map(move |p| {
@@ -429,12 +437,16 @@ impl RefuelScanExec {
         let mut at = offset;
         let end = offset + len;
         while at < end {
-            let body = self
-                .client
-                .items()
-                .fetch_bytes(&self.target, &self.query, at, end - at)
-                .await
-                .map_err(external)?;
+            let body = {
+                let _permit = self.requests.acquire().await.map_err(|e| {
+                    DataFusionError::Internal(format!("the scan's request permits: {e}"))
+                })?;
+                self.client
+                    .items()
+                    .fetch_bytes(&self.target, &self.query, at, end - at)
+                    .await
+                    .map_err(external)?
+            };
             let page = decode_page(&body, &self.columns, &self.schema, labeled)
                 .map_err(|e| e.context(format!("decoding a page of {}", self.table)))?;
             let got = page.batch.num_rows() as u64;

@@ -22,6 +22,7 @@ pub mod offset_rule;
 pub mod provider;
 pub mod sink;
 pub mod sort_rule;
+pub mod write;
 
 pub use catalog::{
     RefuelCatalog, RefuelContextExt, RefuelItemsFunction, RefuelSchema, RefuelTableFactory,

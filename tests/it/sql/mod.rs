@@ -13,6 +13,7 @@ use crate::common::*;
 
 mod golden;
 mod slt;
+mod write;
 
 /// A context with the dataset as `t` (through the provider) and as `mem` (the same rows in
 /// memory, no pushdown possible).

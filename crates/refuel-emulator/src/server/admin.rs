@@ -149,7 +149,11 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
     let query = req
         .uri()
         .query()
-        .map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect()
+        })
         .unwrap_or_default();
     state.stats.request(
         format!("{method} {route}"),

@@ -1,0 +1,382 @@
+//! `refuel-datafusion` benchmark: SQL over a labeled dataset, against the official Python
+//! SDK and against raw page fetches, and the peak memory of `count(*)` over 1M rows.
+//!
+//! Run with `cargo bench --bench sql` (release build; it needs the Python SDK's venv, which
+//! `bash scripts/python-env.sh` makes). Over an in-process emulator on loopback, on a
+//! 100,000-row dataset labeled by a task (the label table `sentiment_labels`):
+//!
+//! - four queries: a full scan, a selective filter (1 row in 5), `ORDER BY
+//!   sentiment_confidence DESC LIMIT 10` and `count(*)`, each through DataFusion (median of
+//!   5 runs), with the rows the emulator served (`/_emulator/stats`);
+//! - (a) the Python SDK's `get_items` for the same four (`benches/sdk_get_items.py`, one
+//!   run each; it has no count call, so it fetches the rows and counts them);
+//! - (b) raw page fetches: the very requests the scan sends (same pages, same concurrency),
+//!   sent with `reqwest` and their bodies discarded (median of 5 runs).
+//!
+//! Then, in child processes (so the emulator's own memory is not counted), the peak RSS
+//! (`VmHWM`) of `SELECT count(*)` and of a streamed `SELECT *` over a 1,000,000-row
+//! dataset, against the peak of a process that only sets up the same session.
+
+use std::io::Write;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use datafusion::prelude::{SessionConfig, SessionContext};
+use futures::{StreamExt, TryStreamExt};
+use refuel::client::models::FieldType;
+use refuel::client::{ClientConfig, RefuelClient, TaskField, WaitOptions};
+use refuel::datafusion::RefuelContextExt;
+use refuel::emulator::{Emulator, EmulatorConfig, LoggedRequest, StatsView};
+
+const KEY: &str = "bench-key";
+const ROWS: usize = 100_000;
+const BIG_ROWS: usize = 1_000_000;
+const RUNS: usize = 5;
+
+const QUERIES: [(&str, &str); 4] = [
+    ("full scan", "SELECT * FROM sentiment_labels"),
+    (
+        "selective filter",
+        "SELECT * FROM sentiment_labels WHERE category = 'garden'",
+    ),
+    (
+        "ORDER BY confidence DESC LIMIT 10",
+        "SELECT * FROM sentiment_labels ORDER BY sentiment_confidence DESC LIMIT 10",
+    ),
+    ("count(*)", "SELECT count(*) FROM sentiment_labels"),
+];
+
+fn write_csv(path: &std::path::Path, rows: usize) {
+    let mut w = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    writeln!(w, "id,title,review,category,price,in_stock").unwrap();
+    let cats = ["books", "electronics", "garden", "toys", "grocery"];
+    let opinions = [
+        "great value, would buy again",
+        "terrible, broke after a day",
+        "okay for the price",
+        "excellent quality and fast delivery",
+        "bad packaging but the item works",
+        "average, nothing special",
+        "love it, my kids love it too",
+    ];
+    for i in 0..rows {
+        let price = (i * 7919 % 100_000) as f64 / 100.0;
+        writeln!(
+            w,
+            "{i},Item {i},\"{} (order {})\",{},{price},{}",
+            opinions[i % opinions.len()],
+            i * 31 % 9973,
+            cats[i % cats.len()],
+            i % 3 == 0
+        )
+        .unwrap();
+    }
+}
+
+fn config(url: &str) -> ClientConfig {
+    ClientConfig::default()
+        .with_api_key(KEY)
+        .with_base_url(url)
+        .unwrap()
+        .with_project("bench")
+}
+
+async fn upload(client: &RefuelClient, dir: &std::path::Path, name: &str, rows: usize) {
+    let path = dir.join(format!("{name}.csv"));
+    write_csv(&path, rows);
+    let started = Instant::now();
+    client.datasets().upload_file(&path, name).await.unwrap();
+    let wait = WaitOptions {
+        poll_interval: Duration::from_millis(50),
+        timeout: Duration::from_secs(900),
+    };
+    client.datasets().wait_for_ingest(name, wait).await.unwrap();
+    eprintln!("{name}: {rows} rows ingested in {:.1?}", started.elapsed());
+}
+
+async fn session(client: RefuelClient) -> SessionContext {
+    let ctx = SessionContext::new_with_config(
+        SessionConfig::new().with_default_catalog_and_schema("refuel", "bench"),
+    );
+    ctx.register_refuel("refuel", client).await.unwrap();
+    ctx
+}
+
+async fn get_json<T: serde::de::DeserializeOwned>(url: String) -> T {
+    reqwest::get(url).await.unwrap().json().await.unwrap()
+}
+
+async fn reset(url: &str) {
+    reqwest::Client::new()
+        .post(format!("{url}/_emulator/stats/reset"))
+        .send()
+        .await
+        .unwrap();
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+/// Runs `sql` to the end, counting rows; returns the time, the rows and the rows served.
+async fn time_sql(ctx: &SessionContext, url: &str, sql: &str) -> (Duration, usize, u64) {
+    reset(url).await;
+    let started = Instant::now();
+    let mut stream = ctx.sql(sql).await.unwrap().execute_stream().await.unwrap();
+    let mut rows = 0;
+    while let Some(batch) = stream.next().await {
+        rows += batch.unwrap().num_rows();
+    }
+    let elapsed = started.elapsed();
+    let stats: StatsView = get_json(format!("{url}/_emulator/stats")).await;
+    (elapsed, rows, stats.rows_served)
+}
+
+/// Sends `requests` again, `workers` at a time, discarding the bodies.
+async fn replay(url: &str, requests: &[LoggedRequest], workers: usize) -> Duration {
+    let http = reqwest::Client::new();
+    let started = Instant::now();
+    futures::stream::iter(requests.iter().cloned())
+        .map(|r| {
+            let http = http.clone();
+            let target = format!("{url}{}", r.path);
+            async move {
+                let resp = http
+                    .get(target)
+                    .query(&r.query)
+                    .bearer_auth(KEY)
+                    .send()
+                    .await?;
+                resp.bytes().await.map(|b| b.len())
+            }
+        })
+        .buffer_unordered(workers)
+        .try_for_each(|_| async { Ok(()) })
+        .await
+        .unwrap();
+    started.elapsed()
+}
+
+fn python_sdk(url: &str, dataset: &str) -> Vec<(String, f64, u64)> {
+    let venv = Command::new("bash")
+        .arg("scripts/python-env.sh")
+        .output()
+        .unwrap();
+    let python = String::from_utf8_lossy(&venv.stdout)
+        .lines()
+        .last()
+        .unwrap_or("python3")
+        .to_string();
+    let out = Command::new(python)
+        .args([
+            "benches/sdk_get_items.py",
+            url,
+            KEY,
+            "bench",
+            dataset,
+            "sentiment",
+            "sentiment",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the Python SDK run failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (
+                v["scenario"].as_str().unwrap().to_string(),
+                v["seconds"].as_f64().unwrap(),
+                v["rows"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// This process's peak resident set, in KiB.
+fn peak_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// The child: sets up a session on `url`, runs `sql` (unless it is empty) to the end, and
+/// prints its peak RSS and the rows.
+async fn child(url: &str, sql: &str) {
+    let ctx = session(RefuelClient::new(config(url)).unwrap()).await;
+    let mut rows = 0usize;
+    if !sql.is_empty() {
+        let mut stream = ctx.sql(sql).await.unwrap().execute_stream().await.unwrap();
+        while let Some(batch) = stream.next().await {
+            let batch = batch.unwrap();
+            rows += if batch.num_columns() == 1 && sql.contains("count(*)") {
+                use datafusion::arrow::array::AsArray;
+                batch
+                    .column(0)
+                    .as_primitive::<datafusion::arrow::datatypes::Int64Type>()
+                    .value(0) as usize
+            } else {
+                batch.num_rows()
+            };
+        }
+    }
+    println!("{} {rows}", peak_rss_kib());
+}
+
+fn run_child(url: &str, sql: &str) -> (u64, u64) {
+    let exe = std::env::current_exe().unwrap();
+    let out = Command::new(exe)
+        .args(["--child", url, sql])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut parts = text.split_whitespace();
+    let kib = parts.next().unwrap().parse().unwrap();
+    let rows = parts.next().unwrap().parse().unwrap();
+    (kib, rows)
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--child") {
+        runtime.block_on(child(&args[i + 1], &args[i + 2]));
+        return;
+    }
+    runtime.block_on(run());
+}
+
+async fn run() {
+    let emu = Emulator::start(EmulatorConfig::new().api_key(KEY))
+        .await
+        .unwrap();
+    let url = emu.url().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let setup = RefuelClient::new(config(&url)).unwrap();
+    setup.projects().create("bench", "").await.unwrap();
+
+    upload(&setup, dir.path(), "reviews", ROWS).await;
+    let field = TaskField::new("sentiment", FieldType::Classification)
+        .labels(["positive", "negative", "neutral"])
+        .guidelines(
+            "positive: great, excellent, love\nnegative: terrible, bad, broke\nneutral: okay, average",
+        )
+        .input_column("review");
+    setup
+        .tasks()
+        .create("sentiment", "reviews", "Product reviews", &[field], None)
+        .await
+        .unwrap();
+    let started = Instant::now();
+    setup
+        .runs()
+        .start("sentiment", "reviews", None)
+        .await
+        .unwrap();
+    let wait = WaitOptions {
+        poll_interval: Duration::from_millis(100),
+        timeout: Duration::from_secs(900),
+    };
+    setup
+        .runs()
+        .wait_for_completion("sentiment", "reviews", wait, |_| {})
+        .await
+        .unwrap();
+    eprintln!("labeled {ROWS} rows in {:.1?}", started.elapsed());
+
+    let client = RefuelClient::new(config(&url)).unwrap();
+    let workers = client.config().max_workers;
+    let ctx = session(client.clone()).await;
+
+    // What each query sends, for the raw baseline.
+    let mut sent: Vec<Vec<LoggedRequest>> = Vec::new();
+    let mut ours = Vec::new();
+    for (name, sql) in QUERIES {
+        let (_, rows, served) = time_sql(&ctx, &url, sql).await; // warm-up
+        let log: Vec<LoggedRequest> = get_json(format!("{url}/_emulator/requests")).await;
+        sent.push(log);
+        let times: Vec<Duration> = {
+            let mut v = Vec::new();
+            for _ in 0..RUNS {
+                v.push(time_sql(&ctx, &url, sql).await.0);
+            }
+            v
+        };
+        eprintln!("{name}: {rows} rows, {served} served");
+        ours.push((median(times), rows, served));
+    }
+    let mut raw = Vec::new();
+    for log in &sent {
+        let mut v = Vec::new();
+        for _ in 0..RUNS {
+            v.push(replay(&url, log, workers).await);
+        }
+        raw.push(median(v));
+    }
+    reset(&url).await;
+    let sdk = python_sdk(&url, "reviews");
+
+    println!(
+        "## SQL over a {ROWS}-row labeled dataset (loopback, in-process emulator, {workers} workers)\n"
+    );
+    println!(
+        "| query | rows out | rows served | refuel-datafusion | raw fetch (bodies discarded) | ours / raw | Python SDK get_items | SDK / ours |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for (i, (name, _)) in QUERIES.iter().enumerate() {
+        let (t, rows, served) = ours[i];
+        let r = raw[i];
+        let (sdk_t, sdk_rows) = sdk
+            .iter()
+            .find(|(n, _, _)| n == name)
+            .map(|(_, s, r)| (*s, *r))
+            .unwrap_or((f64::NAN, 0));
+        println!(
+            "| {name} | {rows} | {served} | {:.1} ms | {:.1} ms | {:.2} | {:.1} ms ({sdk_rows} rows) | {:.1}× |",
+            t.as_secs_f64() * 1e3,
+            r.as_secs_f64() * 1e3,
+            t.as_secs_f64() / r.as_secs_f64(),
+            sdk_t * 1e3,
+            sdk_t / t.as_secs_f64()
+        );
+    }
+
+    // Peak memory over 1M rows, in child processes.
+    upload(&setup, dir.path(), "big", BIG_ROWS).await;
+    let (base, _) = run_child(&url, "");
+    let (count_kib, count) = run_child(&url, "SELECT count(*) FROM big");
+    let (scan_kib, scanned) = run_child(&url, "SELECT * FROM big");
+    assert_eq!(count, BIG_ROWS as u64);
+    assert_eq!(scanned, BIG_ROWS as u64);
+    println!("\n## Peak RSS over a {BIG_ROWS}-row dataset (child process, VmHWM)\n");
+    println!("| process | peak RSS |");
+    println!("|---|---|");
+    println!(
+        "| session set-up only (baseline) | {:.1} MiB |",
+        base as f64 / 1024.0
+    );
+    println!(
+        "| `SELECT count(*) FROM big` | {:.1} MiB |",
+        count_kib as f64 / 1024.0
+    );
+    println!(
+        "| `SELECT * FROM big`, streamed and discarded | {:.1} MiB |",
+        scan_kib as f64 / 1024.0
+    );
+}
