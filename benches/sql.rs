@@ -5,17 +5,23 @@
 //! `bash scripts/python-env.sh` makes). Over an in-process emulator on loopback, on a
 //! 100,000-row dataset labeled by a task (the label table `sentiment_labels`):
 //!
-//! - four queries: a full scan, a selective filter (1 row in 5), `ORDER BY
-//!   sentiment_confidence DESC LIMIT 10` and `count(*)`, each through DataFusion (median of
-//!   5 runs), with the rows the emulator served (`/_emulator/stats`);
-//! - (a) the Python SDK's `get_items` for the same four (`benches/sdk_get_items.py`, one
-//!   run each; it has no count call, so it fetches the rows and counts them);
-//! - (b) raw page fetches: the very requests the scan sends (same pages, same concurrency),
-//!   sent with `reqwest` and their bodies discarded (median of 5 runs).
+//! - queries: a full scan of the label table (and, for comparison, of the dataset alone),
+//!   a selective filter (1 row in 5), `ORDER BY sentiment_confidence DESC LIMIT 10` and
+//!   `count(*)`, each through DataFusion (median of 5 runs), with the rows the emulator
+//!   served (`/_emulator/stats`);
+//! - (a) the Python SDK's `get_items` for the label-table queries
+//!   (`benches/sdk_get_items.py`, one run each; it has no count call, so it fetches the rows
+//!   and counts them);
+//! - (b) raw page fetches: the very requests the scan sent (same pages, same concurrency),
+//!   sent with `reqwest` and their bodies discarded (median of 5 runs);
+//! - the time to decode the full scan's pages into Arrow on one thread.
 //!
-//! Then, in child processes (so the emulator's own memory is not counted), the peak RSS
-//! (`VmHWM`) of `SELECT count(*)` and of a streamed `SELECT *` over a 1,000,000-row
-//! dataset, against the peak of a process that only sets up the same session.
+//! All of it twice: with the emulator in the benchmark's own process (server and client
+//! share both cores), and with the emulator in a child process on core 0 and everything
+//! else (the client, DataFusion, the Python SDK) on core 1, as when the server is another
+//! machine. Then, in child processes (so the emulator's own memory is not counted), the
+//! peak RSS (`VmHWM`) of `SELECT count(*)` and of a streamed `SELECT *` over a
+//! 1,000,000-row dataset, against the peak of a process that only sets up the same session.
 
 use std::io::Write;
 use std::process::Command;
@@ -25,7 +31,8 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use futures::{StreamExt, TryStreamExt};
 use refuel::client::models::FieldType;
 use refuel::client::{ClientConfig, RefuelClient, TaskField, WaitOptions};
-use refuel::datafusion::RefuelContextExt;
+use refuel::datafusion::decode::PageDecoder;
+use refuel::datafusion::{RefuelContextExt, RefuelTable};
 use refuel::emulator::{Emulator, EmulatorConfig, LoggedRequest, StatsView};
 
 const KEY: &str = "bench-key";
@@ -33,8 +40,9 @@ const ROWS: usize = 100_000;
 const BIG_ROWS: usize = 1_000_000;
 const RUNS: usize = 5;
 
-const QUERIES: [(&str, &str); 4] = [
+const QUERIES: [(&str, &str); 5] = [
     ("full scan", "SELECT * FROM sentiment_labels"),
+    ("full scan, dataset only", "SELECT * FROM reviews"),
     (
         "selective filter",
         "SELECT * FROM sentiment_labels WHERE category = 'garden'",
@@ -73,12 +81,17 @@ fn write_csv(path: &std::path::Path, rows: usize) {
     }
 }
 
+/// Page requests in flight and partitions, the same in both settings (a process pinned
+/// to one core would otherwise default to one).
+const WORKERS: usize = 2;
+
 fn config(url: &str) -> ClientConfig {
     ClientConfig::default()
         .with_api_key(KEY)
         .with_base_url(url)
         .unwrap()
         .with_project("bench")
+        .with_max_workers(WORKERS)
 }
 
 async fn upload(client: &RefuelClient, dir: &std::path::Path, name: &str, rows: usize) {
@@ -96,7 +109,9 @@ async fn upload(client: &RefuelClient, dir: &std::path::Path, name: &str, rows: 
 
 async fn session(client: RefuelClient) -> SessionContext {
     let ctx = SessionContext::new_with_config(
-        SessionConfig::new().with_default_catalog_and_schema("refuel", "bench"),
+        SessionConfig::new()
+            .with_default_catalog_and_schema("refuel", "bench")
+            .with_target_partitions(WORKERS),
     );
     ctx.register_refuel("refuel", client).await.unwrap();
     ctx
@@ -158,6 +173,27 @@ async fn replay(url: &str, requests: &[LoggedRequest], workers: usize) -> Durati
     started.elapsed()
 }
 
+/// The bodies of the row requests in `requests` (the count request left out).
+async fn fetch_bodies(url: &str, requests: &[LoggedRequest]) -> Vec<Vec<u8>> {
+    let http = reqwest::Client::new();
+    let mut out = Vec::new();
+    for r in requests {
+        if r.query.iter().any(|(k, v)| k == "max_items" && v == "0") {
+            continue;
+        }
+        let resp = http
+            .get(format!("{url}{}", r.path))
+            .query(&r.query)
+            .bearer_auth(KEY)
+            .send()
+            .await
+            .unwrap();
+        out.push(resp.bytes().await.unwrap().to_vec());
+    }
+    out
+}
+
+/// The SDK's timings; it runs on the cores this process may use.
 fn python_sdk(url: &str, dataset: &str) -> Vec<(String, f64, u64)> {
     let venv = Command::new("bash")
         .arg("scripts/python-env.sh")
@@ -250,27 +286,114 @@ fn run_child(url: &str, sql: &str) -> (u64, u64) {
 }
 
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
-    let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--child") {
         runtime.block_on(child(&args[i + 1], &args[i + 2]));
+        return;
+    }
+    if args.iter().any(|a| a == "--serve") {
+        runtime.block_on(serve());
         return;
     }
     runtime.block_on(run());
 }
 
-async fn run() {
+/// The emulator alone: prints its URL, serves until stdin closes.
+async fn serve() {
     let emu = Emulator::start(EmulatorConfig::new().api_key(KEY))
         .await
         .unwrap();
-    let url = emu.url().to_string();
+    println!("{}", emu.url());
+    tokio::task::spawn_blocking(|| {
+        let mut sink = String::new();
+        while std::io::stdin().read_line(&mut sink).is_ok_and(|n| n > 0) {}
+    })
+    .await
+    .unwrap();
+    emu.shutdown().await;
+}
+
+/// An emulator in a child process pinned to core 0; this process moves to core 1.
+fn pinned_emulator() -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let exe = std::env::current_exe().unwrap();
+    let mut child = Command::new("taskset")
+        .args(["-c", "0"])
+        .arg(exe)
+        .arg("--serve")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("taskset (util-linux) runs the pinned emulator");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let status = Command::new("taskset")
+        .args(["-a", "-p", "-c", "1", &std::process::id().to_string()])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "taskset could not pin the benchmark");
+    (child, line.trim().to_string())
+}
+
+async fn run() {
+    let in_process = Emulator::start(EmulatorConfig::new().api_key(KEY))
+        .await
+        .unwrap();
+    scenarios(
+        in_process.url(),
+        "in-process emulator; server and client share both cores",
+    )
+    .await;
+    in_process.shutdown().await;
+
+    let (mut server, url) = pinned_emulator();
+    scenarios(
+        &url,
+        "emulator in its own process on core 0; client, DataFusion and the Python SDK on core 1",
+    )
+    .await;
+
+    // Peak memory over 1M rows, in child processes.
+    let dir = tempfile::tempdir().unwrap();
+    let setup = RefuelClient::new(config(&url)).unwrap();
+    upload(&setup, dir.path(), "big", BIG_ROWS).await;
+    let (base, _) = run_child(&url, "");
+    let (count_kib, count) = run_child(&url, "SELECT count(*) FROM big");
+    let (scan_kib, scanned) = run_child(&url, "SELECT * FROM big");
+    assert_eq!(count, BIG_ROWS as u64);
+    assert_eq!(scanned, BIG_ROWS as u64);
+    println!("\n## Peak RSS over a {BIG_ROWS}-row dataset (child process, VmHWM)\n");
+    println!("| process | peak RSS |");
+    println!("|---|---|");
+    println!(
+        "| session set-up only (baseline) | {:.1} MiB |",
+        base as f64 / 1024.0
+    );
+    println!(
+        "| `SELECT count(*) FROM big` | {:.1} MiB |",
+        count_kib as f64 / 1024.0
+    );
+    println!(
+        "| `SELECT * FROM big`, streamed and discarded | {:.1} MiB |",
+        scan_kib as f64 / 1024.0
+    );
+    drop(server.stdin.take());
+    let _ = server.wait();
+}
+
+/// The labeled dataset on the emulator at `url`, the queries, the baselines, the table.
+async fn scenarios(url: &str, setting: &str) {
+    let url = url.to_string();
     let dir = tempfile::tempdir().unwrap();
     let setup = RefuelClient::new(config(&url)).unwrap();
     setup.projects().create("bench", "").await.unwrap();
-
     upload(&setup, dir.path(), "reviews", ROWS).await;
     let field = TaskField::new("sentiment", FieldType::Classification)
         .labels(["positive", "negative", "neutral"])
@@ -329,11 +452,35 @@ async fn run() {
         }
         raw.push(median(v));
     }
+    // Decoding alone: the full scan's page bodies, fetched first, decoded on one thread.
+    let bodies = fetch_bodies(&url, &sent[0]).await;
+    let table = RefuelTable::try_new(client.clone(), "reviews", Some("sentiment"))
+        .await
+        .unwrap();
+    let columns = table.columns();
+    let decoder = PageDecoder::new(
+        std::sync::Arc::new(columns.clone()),
+        std::sync::Arc::clone(&columns.schema),
+        true,
+    );
+    let mut decode_times = Vec::new();
+    for _ in 0..RUNS {
+        let started = Instant::now();
+        let mut rows = 0;
+        for body in &bodies {
+            rows += decoder.decode(body).unwrap().batch.num_rows();
+        }
+        assert_eq!(rows, ROWS);
+        decode_times.push(started.elapsed());
+    }
+    let decode_time = median(decode_times);
+    let bytes: usize = bodies.iter().map(|b| b.len()).sum();
+
     reset(&url).await;
     let sdk = python_sdk(&url, "reviews");
 
     println!(
-        "## SQL over a {ROWS}-row labeled dataset (loopback, in-process emulator, {workers} workers)\n"
+        "\n## SQL over a {ROWS}-row labeled dataset ({setting}; loopback, {workers} workers)\n"
     );
     println!(
         "| query | rows out | rows served | refuel-datafusion | raw fetch (bodies discarded) | ours / raw | Python SDK get_items | SDK / ours |"
@@ -342,41 +489,27 @@ async fn run() {
     for (i, (name, _)) in QUERIES.iter().enumerate() {
         let (t, rows, served) = ours[i];
         let r = raw[i];
-        let (sdk_t, sdk_rows) = sdk
-            .iter()
-            .find(|(n, _, _)| n == name)
-            .map(|(_, s, r)| (*s, *r))
-            .unwrap_or((f64::NAN, 0));
+        let sdk_cells = match sdk.iter().find(|(n, _, _)| n == name) {
+            Some((_, secs, sdk_rows)) => format!(
+                "{:.1} ms ({sdk_rows} rows) | {:.1}×",
+                secs * 1e3,
+                secs / t.as_secs_f64()
+            ),
+            None => "- | -".to_string(),
+        };
         println!(
-            "| {name} | {rows} | {served} | {:.1} ms | {:.1} ms | {:.2} | {:.1} ms ({sdk_rows} rows) | {:.1}× |",
+            "| {name} | {rows} | {served} | {:.1} ms | {:.1} ms | {:.2} | {sdk_cells} |",
             t.as_secs_f64() * 1e3,
             r.as_secs_f64() * 1e3,
             t.as_secs_f64() / r.as_secs_f64(),
-            sdk_t * 1e3,
-            sdk_t / t.as_secs_f64()
         );
     }
 
-    // Peak memory over 1M rows, in child processes.
-    upload(&setup, dir.path(), "big", BIG_ROWS).await;
-    let (base, _) = run_child(&url, "");
-    let (count_kib, count) = run_child(&url, "SELECT count(*) FROM big");
-    let (scan_kib, scanned) = run_child(&url, "SELECT * FROM big");
-    assert_eq!(count, BIG_ROWS as u64);
-    assert_eq!(scanned, BIG_ROWS as u64);
-    println!("\n## Peak RSS over a {BIG_ROWS}-row dataset (child process, VmHWM)\n");
-    println!("| process | peak RSS |");
-    println!("|---|---|");
     println!(
-        "| session set-up only (baseline) | {:.1} MiB |",
-        base as f64 / 1024.0
-    );
-    println!(
-        "| `SELECT count(*) FROM big` | {:.1} MiB |",
-        count_kib as f64 / 1024.0
-    );
-    println!(
-        "| `SELECT * FROM big`, streamed and discarded | {:.1} MiB |",
-        scan_kib as f64 / 1024.0
+        "\nDecoding the full scan's {} pages ({:.1} MiB of JSON) into Arrow on one thread: {:.1} ms ({:.0} rows/s).",
+        bodies.len(),
+        bytes as f64 / (1 << 20) as f64,
+        decode_time.as_secs_f64() * 1e3,
+        ROWS as f64 / decode_time.as_secs_f64()
     );
 }

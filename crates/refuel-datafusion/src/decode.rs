@@ -1,17 +1,23 @@
 //! Pages of the API decoded straight into Arrow.
 //!
-//! A page body is parsed once into borrowed slices of its own bytes (no row is built as a
-//! map of JSON values): flat rows go to Arrow's JSON decoder as they are; labeled items
-//! send their `fields` object to the same decoder and their labels to Arrow builders.
+//! A page body goes through Arrow's JSON decoder in one pass, with a schema for the whole
+//! envelope (`data.items` as a list of row structs, or for labeled items of
+//! `{fields, labels}` structs whose labels are then picked per task field with Arrow's
+//! `take`). Pages that schema cannot hold (labels sent as a map, multilabel lists) are
+//! parsed instead into borrowed slices of their own bytes: their `fields` objects go to
+//! the same decoder and their labels to Arrow builders. No row is ever built as a map of
+//! JSON values.
 
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    ArrayRef, BooleanBuilder, Float64Builder, RecordBatch, StringBuilder,
+    Array, ArrayRef, AsArray, BooleanArray, BooleanBuilder, Float64Builder, RecordBatch,
+    StringBuilder, StructArray, UInt32Array,
 };
-use datafusion::arrow::datatypes::{Schema, SchemaRef};
+use datafusion::arrow::compute::take;
+use datafusion::arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, UInt64Type};
 use datafusion::arrow::json::ReaderBuilder;
 use datafusion::arrow::record_batch::RecordBatchOptions;
 use datafusion::error::{DataFusionError, Result};
@@ -125,6 +131,254 @@ fn bad_json(what: &str, e: impl fmt::Display) -> DataFusionError {
 /// `schema` (a projection of `columns`). Flat rows go straight through Arrow's JSON decoder;
 /// labeled items (with a task) send their `fields` to it and their labels to builders.
 pub fn decode_page(
+    body: &[u8],
+    columns: &TableColumns,
+    schema: &SchemaRef,
+    labeled: bool,
+) -> Result<DecodedPage> {
+    PageDecoder::new(Arc::new(columns.clone()), Arc::clone(schema), labeled).decode(body)
+}
+
+/// Decodes the pages of one scan: the same columns, projection and kind of item. It keeps
+/// Arrow's decoders (and their buffers) between pages, so a page is decoded into memory
+/// that is already there. Shared by the scan's tasks.
+#[derive(Debug)]
+pub struct PageDecoder {
+    columns: Arc<TableColumns>,
+    schema: SchemaRef,
+    labeled: bool,
+    /// The whole page's schema for the one-pass decoder.
+    envelope: SchemaRef,
+    /// Decoders between pages.
+    idle: std::sync::Mutex<Vec<datafusion::arrow::json::reader::Decoder>>,
+}
+
+impl PageDecoder {
+    /// A decoder of pages into batches of `schema` (a projection of `columns`), of labeled
+    /// items when `labeled`.
+    pub fn new(columns: Arc<TableColumns>, schema: SchemaRef, labeled: bool) -> Self {
+        let envelope = envelope_schema(&columns, &schema, labeled);
+        Self {
+            columns,
+            schema,
+            labeled,
+            envelope,
+            idle: std::sync::Mutex::default(),
+        }
+    }
+
+    /// One page's rows.
+    pub fn decode(&self, body: &[u8]) -> Result<DecodedPage> {
+        if !self.schema.fields().is_empty() {
+            if let Ok(page) = self.decode_in_one_pass(body) {
+                return Ok(page);
+            }
+        }
+        decode_by_parts(body, &self.columns, &self.schema, self.labeled)
+    }
+
+    fn decode_in_one_pass(&self, body: &[u8]) -> Result<DecodedPage> {
+        let idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop();
+        let mut decoder = match idle {
+            Some(d) => d,
+            None => ReaderBuilder::new(Arc::clone(&self.envelope))
+                .with_batch_size(1)
+                .build_decoder()?,
+        };
+        // A decoder that failed is dropped, not reused.
+        let page = read_envelope(&mut decoder, body)?;
+        self.idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(decoder);
+        batch_of_envelope(&page, &self.columns, &self.schema, self.labeled)
+    }
+}
+
+/// The schema of a whole page for the one-pass decoder.
+fn envelope_schema(columns: &TableColumns, schema: &SchemaRef, labeled: bool) -> SchemaRef {
+    let data_fields: Fields = schema
+        .fields()
+        .iter()
+        .filter(|f| matches!(columns.source(f.name()), Some(ColumnSource::Data { .. })))
+        .cloned()
+        .collect();
+    let item_type = if labeled {
+        let label = DataType::Struct(label_fields(columns, schema).into());
+        DataType::Struct(Fields::from(vec![
+            Field::new("fields", DataType::Struct(data_fields), true),
+            Field::new_list("labels", Field::new_list_field(label, true), true),
+        ]))
+    } else {
+        DataType::Struct(data_fields)
+    };
+    Arc::new(Schema::new(vec![Field::new_struct(
+        "data",
+        vec![
+            Field::new_list("items", Field::new_list_field(item_type, true), true),
+            Field::new("total_count", DataType::UInt64, true),
+        ],
+        true,
+    )]))
+}
+
+/// The page as one row of the envelope schema.
+fn read_envelope(
+    decoder: &mut datafusion::arrow::json::reader::Decoder,
+    body: &[u8],
+) -> Result<RecordBatch> {
+    let read = decoder.decode(body)?;
+    if body[read..].iter().any(|b| !b.is_ascii_whitespace()) {
+        return Err(bad_json("the API's page", "more than one object"));
+    }
+    decoder
+        .flush()?
+        .ok_or_else(|| bad_json("the API's page", "empty"))
+}
+
+/// The label values a projection reads, as Arrow fields of a label object.
+fn label_fields(columns: &TableColumns, schema: &SchemaRef) -> Vec<Field> {
+    let mut wanted = vec![Field::new("id", DataType::Utf8, true)];
+    for field in schema.fields() {
+        if let Some(ColumnSource::Label { kind, .. }) = columns.source(field.name()) {
+            let (name, data_type) = match kind {
+                LabelColumn::Label => ("label", DataType::Utf8),
+                LabelColumn::LlmLabel => ("llm_label", DataType::Utf8),
+                LabelColumn::Confidence => ("confidence", DataType::Float64),
+                LabelColumn::Explanation => ("explanation", DataType::Utf8),
+                LabelColumn::Verified => ("source", DataType::Utf8),
+            };
+            if !wanted.iter().any(|f| f.name() == name) {
+                wanted.push(Field::new(name, data_type, true));
+            }
+        }
+    }
+    wanted
+}
+
+/// The rows of a page decoded in one pass.
+fn batch_of_envelope(
+    page: &RecordBatch,
+    columns: &TableColumns,
+    schema: &SchemaRef,
+    labeled: bool,
+) -> Result<DecodedPage> {
+    let data = page.column(0).as_struct();
+    if data.is_null(0) {
+        return Err(bad_json("the API's page", "no data"));
+    }
+    let total_count = data
+        .column_by_name("total_count")
+        .map(|c| c.as_primitive::<UInt64Type>())
+        .filter(|c| c.is_valid(0))
+        .map(|c| c.value(0));
+    let list = data
+        .column_by_name("items")
+        .ok_or_else(|| bad_json("the API's page", "no items"))?
+        .as_list::<i32>();
+    if list.is_null(0) {
+        return Err(bad_json("the API's page", "no items"));
+    }
+    let items = list.value(0);
+    let items = items.as_struct();
+    let rows = items.len();
+    let data_columns: &StructArray = if labeled {
+        items
+            .column_by_name("fields")
+            .ok_or_else(|| bad_json("a labeled item", "no fields"))?
+            .as_struct()
+    } else {
+        items
+    };
+    let labels = if labeled {
+        items.column_by_name("labels").map(|l| l.as_list::<i32>())
+    } else {
+        None
+    };
+
+    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
+    let mut picked: Vec<(&str, UInt32Array)> = Vec::new();
+    for field in schema.fields() {
+        match columns.source(field.name()) {
+            Some(ColumnSource::Label { field_id, kind, .. }) => {
+                let labels = labels.ok_or_else(|| bad_json("a labeled item", "no labels"))?;
+                if !picked.iter().any(|(id, _)| *id == field_id.as_str()) {
+                    picked.push((field_id.as_str(), pick_labels(labels, field_id)?));
+                }
+                let indices = &picked
+                    .iter()
+                    .find(|(id, _)| *id == field_id.as_str())
+                    .ok_or_else(|| DataFusionError::Internal("label indices".into()))?
+                    .1;
+                let values = labels.values().as_struct();
+                let value = |name: &str| {
+                    values
+                        .column_by_name(name)
+                        .ok_or_else(|| DataFusionError::Internal(format!("label {name}")))
+                };
+                arrays.push(match kind {
+                    LabelColumn::Label => take(value("label")?, indices, None)?,
+                    LabelColumn::LlmLabel => take(value("llm_label")?, indices, None)?,
+                    LabelColumn::Confidence => take(value("confidence")?, indices, None)?,
+                    LabelColumn::Explanation => take(value("explanation")?, indices, None)?,
+                    LabelColumn::Verified => {
+                        let source = take(value("source")?, indices, None)?;
+                        let source = source.as_string::<i32>();
+                        Arc::new(
+                            (0..rows)
+                                .map(|r| Some(source.is_valid(r) && source.value(r) == "HUMAN"))
+                                .collect::<BooleanArray>(),
+                        )
+                    }
+                });
+            }
+            _ => {
+                let column = data_columns.column_by_name(field.name()).ok_or_else(|| {
+                    DataFusionError::Internal(format!("column {} was not decoded", field.name()))
+                })?;
+                arrays.push(Arc::clone(column));
+            }
+        }
+    }
+    let batch = RecordBatch::try_new_with_options(
+        Arc::clone(schema),
+        arrays,
+        &RecordBatchOptions::new().with_row_count(Some(rows)),
+    )?;
+    Ok(DecodedPage { batch, total_count })
+}
+
+/// For each item, the position (in the labels' values) of its label of `field_id`, or
+/// NULL when it has none.
+fn pick_labels(
+    labels: &datafusion::arrow::array::ListArray,
+    field_id: &str,
+) -> Result<UInt32Array> {
+    let values = labels.values().as_struct();
+    let ids = values
+        .column_by_name("id")
+        .ok_or_else(|| DataFusionError::Internal("label ids".into()))?
+        .as_string::<i32>();
+    let offsets = labels.value_offsets();
+    Ok((0..labels.len())
+        .map(|row| {
+            if labels.is_null(row) {
+                return None;
+            }
+            (offsets[row]..offsets[row + 1])
+                .find(|&j| ids.is_valid(j as usize) && ids.value(j as usize) == field_id)
+                .map(|j| j as u32)
+        })
+        .collect())
+}
+
+/// The page parsed into borrowed parts: for pages the one-pass schema cannot hold, and
+/// for precise errors.
+fn decode_by_parts(
     body: &[u8],
     columns: &TableColumns,
     schema: &SchemaRef,
@@ -361,6 +615,63 @@ mod tests {
         let page = decode_page(body, &columns, &projected, true).unwrap();
         assert_eq!(page.batch.num_rows(), 3);
         assert_eq!(page.batch.schema().field(0).name(), "mood_confidence");
+    }
+
+    #[test]
+    fn one_pass_and_by_parts_agree() {
+        let columns = columns();
+        let body = br#"{"data": {"total_count": 9, "items": [
+            {"fields": {"id": 1, "text": "caf\u00e9 \"x\""}, "in_evalset": false, "labels": [
+                {"id": "f2", "label": "x", "llm_label": "y", "confidence": 0.1, "raw_confidence": 0.2,
+                 "explanation": "e2", "source": "LLM", "error_msg": null},
+                {"id": "f1", "label": "happy", "llm_label": "sad", "confidence": 0.9,
+                 "explanation": "because", "source": "HUMAN", "overridden": true}]},
+            {"fields": {"id": 2, "text": null, "extra": [1, {"a": 2}]}, "labels": []},
+            {"fields": null, "labels": null},
+            {"labels": [{"id": "f1", "label": null, "confidence": null, "source": null}]}
+        ]}}"#;
+        for projection in [None, Some(vec![2, 0]), Some(vec![11, 6, 3]), Some(vec![1])] {
+            let schema = match &projection {
+                Some(p) => Arc::new(columns.schema.project(p).unwrap()),
+                None => Arc::clone(&columns.schema),
+            };
+            let decoder = PageDecoder::new(Arc::new(columns.clone()), Arc::clone(&schema), true);
+            // Twice: the second time with the decoder the first left.
+            let fast = decoder.decode_in_one_pass(body).unwrap();
+            assert_eq!(decoder.decode_in_one_pass(body).unwrap().batch, fast.batch);
+            let parts = decode_by_parts(body, &columns, &schema, true).unwrap();
+            assert_eq!(fast.batch, parts.batch, "{projection:?}");
+            assert_eq!(fast.total_count, Some(9));
+        }
+        // Flat rows too.
+        let flat = TableColumns::for_dataset(
+            &serde_json::from_value(serde_json::json!({
+                "type": "object",
+                "properties": {
+                    "n": {"name": "n", "type": "number", "order": 0},
+                    "b": {"name": "b", "type": "boolean", "order": 1},
+                    "s": {"name": "s", "type": "string", "order": 2}
+                }
+            }))
+            .unwrap(),
+        );
+        let body = br#"{"data": {"items": [{"n": 1.5, "b": true, "s": "a"}, {"n": null, "s": "\n"}, {}]}}"#;
+        let decoder = PageDecoder::new(Arc::new(flat.clone()), Arc::clone(&flat.schema), false);
+        let fast = decoder.decode_in_one_pass(body).unwrap();
+        let parts = decode_by_parts(body, &flat, &flat.schema, false).unwrap();
+        assert_eq!(fast.batch, parts.batch);
+        assert_eq!(fast.batch.num_rows(), 3);
+        assert_eq!(fast.total_count, None);
+
+        // Labels as a map, or multilabel lists, need the parts.
+        let map =
+            br#"{"data": {"items": [{"fields": {"id": 1}, "labels": {"f1": {"label": "a"}}}]}}"#;
+        let decoder =
+            PageDecoder::new(Arc::new(columns.clone()), Arc::clone(&columns.schema), true);
+        assert!(decoder.decode_in_one_pass(map).is_err());
+        assert_eq!(decoder.decode(map).unwrap().batch.num_rows(), 1);
+        let page = decode_page(map, &columns, &columns.schema, true).unwrap();
+        assert_eq!(page.batch.num_rows(), 1);
     }
 
     #[test]

@@ -44,7 +44,7 @@ use refuel_client::api::items::ResolvedTarget;
 use refuel_client::models::{Direction, ItemQuery, OrderBy};
 
 use crate::columns::{ColumnSource, LabelColumn, TableColumns};
-use crate::decode::decode_page;
+use crate::decode::PageDecoder;
 
 /// Scans a Refuel dataset (with a task's labels, for label tables).
 #[derive(Debug, Clone)]
@@ -361,7 +361,11 @@ fn external(e: refuel_client::Error) -> DataFusionError {
 impl RefuelScanExec {
     async fn partition_stream(self, partition: usize) -> Result<BatchStream> {
         let page = self.client.config().page_size.max(1);
-        let labeled = self.target.task_id.is_some();
+        let decoder = PageDecoder::new(
+            Arc::clone(&self.columns),
+            Arc::clone(&self.schema),
+            self.target.task_id.is_some(),
+        );
         let small_limit = self
             .limit
             .filter(|l| *l as u64 <= page && !self.schema.fields().is_empty());
@@ -369,7 +373,7 @@ impl RefuelScanExec {
             // A limit within one page: one request, no count (`with_fetch` and `new` made
             // such a scan one partition).
             let batches = if partition == 0 {
-                self.fetch_range(self.skip, limit as u64, labeled).await?
+                self.fetch_range(self.skip, limit as u64, &decoder).await?
             } else {
                 Vec::new()
             };
@@ -411,14 +415,16 @@ impl RefuelScanExec {
         // across partitions by `requests`.
         let workers = self.client.config().max_workers.max(1);
         let this = Arc::new(self);
+        let decoder = Arc::new(decoder);
         let stream = futures::stream::iter(first..last)
             .map(move |p| {
                 let this = Arc::clone(&this);
+                let decoder = Arc::clone(&decoder);
                 let offset = p * page;
                 let len = page.min(wanted - offset);
                 async move {
                     let at = this.skip + offset;
-                    tokio::spawn(async move { this.fetch_range(at, len, labeled).await })
+                    tokio::spawn(async move { this.fetch_range(at, len, &decoder).await })
                         .await
                         .map_err(|e| DataFusionError::External(Box::new(e)))?
                 }
@@ -432,7 +438,12 @@ impl RefuelScanExec {
     /// The `len` rows from `offset` as batches: one request, or more when the server
     /// answers with fewer rows than asked for and says more match (the rest is asked for
     /// from where it stopped, until the rows end).
-    async fn fetch_range(&self, offset: u64, len: u64, labeled: bool) -> Result<Vec<RecordBatch>> {
+    async fn fetch_range(
+        &self,
+        offset: u64,
+        len: u64,
+        decoder: &PageDecoder,
+    ) -> Result<Vec<RecordBatch>> {
         let mut batches = Vec::with_capacity(1);
         let mut at = offset;
         let end = offset + len;
@@ -447,7 +458,8 @@ impl RefuelScanExec {
                     .await
                     .map_err(external)?
             };
-            let page = decode_page(&body, &self.columns, &self.schema, labeled)
+            let page = decoder
+                .decode(&body)
                 .map_err(|e| e.context(format!("decoding a page of {}", self.table)))?;
             let got = page.batch.num_rows() as u64;
             if got == 0 {
