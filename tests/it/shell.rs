@@ -380,19 +380,34 @@ fn scripts_from_files_and_standard_input() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.starts_with("refuel-sql: error: "), "{err}");
     assert!(err.contains("nope"), "{err}");
-    // Session tables live beside the project's tables.
+    // In a project, CREATE TABLE ... AS makes a dataset; views live in the session, beside
+    // the project's tables.
     let out = ok(shell(dir.path()).args([
         "--format",
         "csv",
         "-c",
         "CREATE TABLE picks AS SELECT review_id FROM reviews WHERE stars = 5 LIMIT 2",
         "-c",
+        "CREATE VIEW fives AS SELECT * FROM picks",
+        "-c",
+        "SELECT count(*) AS n FROM fives",
+        "-c",
+        "\\d",
+    ]));
+    assert!(out.starts_with("n\n2\n"), "{out}");
+    assert!(out.contains("picks,dataset\n"), "{out}");
+    assert!(out.contains("fives,session view\n"), "{out}");
+    // The dataset outlives the session; the view does not.
+    let out = ok(shell(dir.path()).args([
+        "--format",
+        "csv",
+        "-c",
         "SELECT count(*) AS n FROM picks",
         "-c",
         "\\d",
     ]));
     assert!(out.starts_with("n\n2\n"), "{out}");
-    assert!(out.contains("picks,session table\n"), "{out}");
+    assert!(!out.contains("fives"), "{out}");
     let err = fails(shell(dir.path()).args(["-c", "DROP TABLE reviews"]));
     assert_eq!(
         err,

@@ -72,22 +72,26 @@ impl RefuelCatalog {
     }
 
     /// Reads the team's projects again (with their datasets and tasks): projects made or
-    /// deleted since show up or go.
+    /// deleted since show up or go; the session's own tables in a project stay.
     pub async fn refresh(&self) -> Result<()> {
+        let known = read_lock(&self.schemas).clone();
         let mut schemas = BTreeMap::new();
         for project in self.client.projects().list().await.map_err(external)? {
-            let scoped = self.client.with_project(project.id.clone());
-            schemas.insert(
-                project.project_name.clone(),
-                Arc::new(
+            let schema = match known.get(&project.project_name) {
+                Some(schema) if schema.client.project() == Some(project.id.as_str()) => {
+                    schema.refresh().await?;
+                    Arc::clone(schema)
+                }
+                _ => Arc::new(
                     RefuelSchema::named(
-                        scoped,
+                        self.client.with_project(project.id.clone()),
                         project.project_name.clone(),
                         Arc::clone(&self.writes),
                     )
                     .await?,
                 ),
-            );
+            };
+            schemas.insert(project.project_name.clone(), schema);
         }
         *write_lock(&self.schemas) = schemas;
         Ok(())
@@ -315,6 +319,12 @@ impl RefuelSchema {
         &self.client
     }
 
+    /// Whether `name` is a table the session registered here (an external table or a
+    /// view), not one of the project's.
+    pub fn is_session_table(&self, name: &str) -> bool {
+        read_lock(&self.local).contains_key(name)
+    }
+
     /// The table of a dataset (name or id), with a task's labels when given.
     pub fn dataset_table(&self, dataset: &str, task: Option<&str>) -> Result<RefuelTable> {
         let listing = self.listing();
@@ -537,7 +547,13 @@ pub trait RefuelContextExt {
     /// OFFSET into scans ([`PushOffsetIntoScan`]). Unless the session set it, it lowers
     /// `datafusion.execution.sort_pushdown_buffer_capacity` from 1 GiB to 32 MiB: how far an
     /// ordered scan reads ahead of its consumer.
-    async fn register_refuel(&self, name: &str, client: RefuelClient) -> Result<()> {
+    ///
+    /// Returns the catalog, e.g. to [`RefuelCatalog::refresh`] it.
+    async fn register_refuel(
+        &self,
+        name: &str,
+        client: RefuelClient,
+    ) -> Result<Arc<RefuelCatalog>> {
         self.register_refuel_with(name, client, RefuelWriteOptions::default())
             .await
     }
@@ -550,7 +566,7 @@ pub trait RefuelContextExt {
         name: &str,
         client: RefuelClient,
         writes: RefuelWriteOptions,
-    ) -> Result<()>;
+    ) -> Result<Arc<RefuelCatalog>>;
 }
 
 #[async_trait]
@@ -560,13 +576,13 @@ impl RefuelContextExt for SessionContext {
         name: &str,
         client: RefuelClient,
         writes: RefuelWriteOptions,
-    ) -> Result<()> {
+    ) -> Result<Arc<RefuelCatalog>> {
         let catalog = Arc::new(RefuelCatalog::try_new_with(client.clone(), writes.clone()).await?);
         self.register_catalog(name, Arc::clone(&catalog) as Arc<dyn CatalogProvider>);
         self.register_udtf(
             "refuel_items",
             Arc::new(RefuelItemsFunction {
-                catalog,
+                catalog: Arc::clone(&catalog),
                 catalog_name: name.to_string(),
                 default_project: client.project().map(str::to_string),
             }),
@@ -596,7 +612,7 @@ impl RefuelContextExt for SessionContext {
             // An ordered scan read ahead of its consumer: a few pages, not a gigabyte.
             execution.sort_pushdown_buffer_capacity = SORT_BUFFER;
         }
-        Ok(())
+        Ok(catalog)
     }
 }
 

@@ -1,81 +1,64 @@
-//! The shell's `refuel` catalog: the Refuel catalog (projects as schemas) with a session
-//! overlay, so `CREATE TABLE`, `CREATE VIEW` and `CREATE EXTERNAL TABLE` work with bare names
-//! in the current project, as in any SQL shell. Session tables live in memory, next to the
-//! project's tables, and shadow nothing: a name the project already has is refused.
+//! The shell's `refuel` catalog: the Refuel catalog (projects as schemas), plus schemas of
+//! the session's own for when no project is current (`public`) or made with `CREATE
+//! SCHEMA`.
 //!
-//! The Refuel catalog underneath can be replaced (to see new projects, datasets and tasks)
-//! while the session tables stay.
+//! In a project, `CREATE TABLE <name> AS ...` makes a dataset, and `CREATE VIEW` and
+//! `CREATE EXTERNAL TABLE` make tables of the session, next to the project's tables (see
+//! `refuel_datafusion::RefuelSchema`).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
-use async_trait::async_trait;
 use datafusion::catalog::{CatalogProvider, MemorySchemaProvider, SchemaProvider};
 use datafusion::datasource::TableProvider;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::TableType;
+use refuel_datafusion::RefuelCatalog;
 
 /// The schema for session tables when no project is current.
 pub const SESSION_SCHEMA: &str = "public";
 
-/// The Refuel catalog plus session tables per schema.
+/// The Refuel catalog plus the session's own schemas.
 #[derive(Debug)]
 pub struct ShellCatalog {
-    inner: RwLock<Arc<dyn CatalogProvider>>,
+    refuel: Arc<RefuelCatalog>,
     session: RwLock<BTreeMap<String, Arc<dyn SchemaProvider>>>,
 }
 
 impl ShellCatalog {
     /// Wraps a Refuel catalog; the schema `public` holds session tables when no project is
     /// current.
-    pub fn new(inner: Arc<dyn CatalogProvider>) -> Self {
+    pub fn new(refuel: Arc<RefuelCatalog>) -> Self {
         let mut session: BTreeMap<String, Arc<dyn SchemaProvider>> = BTreeMap::new();
         session.insert(
             SESSION_SCHEMA.to_string(),
             Arc::new(MemorySchemaProvider::new()),
         );
         Self {
-            inner: RwLock::new(inner),
+            refuel,
             session: RwLock::new(session),
         }
     }
 
-    /// Replaces the Refuel catalog underneath (after a refresh); session tables stay.
-    pub fn replace_inner(&self, inner: Arc<dyn CatalogProvider>) {
-        if let Ok(mut slot) = self.inner.write() {
-            *slot = inner;
-        }
+    /// The Refuel catalog.
+    pub fn refuel(&self) -> &Arc<RefuelCatalog> {
+        &self.refuel
     }
 
-    /// The Refuel catalog underneath.
-    pub fn inner(&self) -> Option<Arc<dyn CatalogProvider>> {
-        self.inner.read().ok().map(|c| Arc::clone(&c))
+    /// The team's projects.
+    pub fn projects(&self) -> Vec<String> {
+        self.refuel.schema_names()
     }
 
     /// Whether `name` is a project.
     pub fn has_project(&self, name: &str) -> bool {
-        self.inner()
-            .is_some_and(|c| c.schema_names().iter().any(|n| n == name))
-    }
-
-    fn session_schema(&self, name: &str, create: bool) -> Option<Arc<dyn SchemaProvider>> {
-        if let Some(found) = self.session.read().ok()?.get(name) {
-            return Some(Arc::clone(found));
-        }
-        if !create {
-            return None;
-        }
-        let mut session = self.session.write().ok()?;
-        let schema = session
-            .entry(name.to_string())
-            .or_insert_with(|| Arc::new(MemorySchemaProvider::new()));
-        Some(Arc::clone(schema))
+        self.refuel.schema(name).is_some()
     }
 }
 
 impl CatalogProvider for ShellCatalog {
     fn schema_names(&self) -> Vec<String> {
-        let mut names = self.inner().map(|c| c.schema_names()).unwrap_or_default();
+        let mut names = self.refuel.schema_names();
         if let Ok(session) = self.session.read() {
             names.extend(session.keys().cloned());
         }
@@ -85,9 +68,9 @@ impl CatalogProvider for ShellCatalog {
     }
 
     fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
-        let refuel = self.inner().and_then(|c| c.schema(name));
-        let session = self.session_schema(name, refuel.is_some())?;
-        Some(Arc::new(OverlaySchema { refuel, session }))
+        self.refuel
+            .schema(name)
+            .or_else(|| self.session.read().ok()?.get(name).cloned())
     }
 
     fn register_schema(
@@ -133,77 +116,22 @@ impl CatalogProvider for ShellCatalog {
     }
 }
 
-/// A project's tables, then the session's tables of the same schema.
-#[derive(Debug)]
-pub struct OverlaySchema {
-    refuel: Option<Arc<dyn SchemaProvider>>,
-    session: Arc<dyn SchemaProvider>,
-}
-
-#[async_trait]
-impl SchemaProvider for OverlaySchema {
-    fn table_names(&self) -> Vec<String> {
-        let mut names = self.session.table_names();
-        if let Some(refuel) = &self.refuel {
-            names.extend(refuel.table_names());
-        }
-        names.sort();
-        names.dedup();
-        names
+/// What kind of table `name` of `schema` is, for `\d`: `dataset`, `labels`, `metadata`,
+/// or `session table` / `session view` for what the session made.
+pub fn table_kind(
+    schema: &dyn SchemaProvider,
+    name: &str,
+    table: &dyn TableProvider,
+) -> &'static str {
+    let session = schema
+        .downcast_ref::<refuel_datafusion::RefuelSchema>()
+        .is_none_or(|s| s.is_session_table(name));
+    if session {
+        return match table.table_type() {
+            TableType::View => "session view",
+            _ => "session table",
+        };
     }
-
-    async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
-        if let Some(table) = self.session.table(name).await? {
-            return Ok(Some(table));
-        }
-        match &self.refuel {
-            Some(refuel) => refuel.table(name).await,
-            None => Ok(None),
-        }
-    }
-
-    async fn table_type(&self, name: &str) -> Result<Option<TableType>> {
-        if let Some(kind) = self.session.table_type(name).await? {
-            return Ok(Some(kind));
-        }
-        match &self.refuel {
-            Some(refuel) => refuel.table_type(name).await,
-            None => Ok(None),
-        }
-    }
-
-    fn register_table(
-        &self,
-        name: String,
-        table: Arc<dyn TableProvider>,
-    ) -> Result<Option<Arc<dyn TableProvider>>> {
-        if self.refuel.as_ref().is_some_and(|r| r.table_exist(&name)) {
-            return Err(DataFusionError::Plan(format!(
-                "'{name}' is a table of the Refuel project; choose another name"
-            )));
-        }
-        self.session.register_table(name, table)
-    }
-
-    fn deregister_table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
-        if self.session.table_exist(name) {
-            return self.session.deregister_table(name);
-        }
-        if self.refuel.as_ref().is_some_and(|r| r.table_exist(name)) {
-            return Err(DataFusionError::Plan(format!(
-                "'{name}' is a table of the Refuel project: it cannot be dropped from the shell"
-            )));
-        }
-        Ok(None)
-    }
-
-    fn table_exist(&self, name: &str) -> bool {
-        self.session.table_exist(name) || self.refuel.as_ref().is_some_and(|r| r.table_exist(name))
-    }
-}
-
-/// What kind of table a provider is, for `\d`.
-pub fn table_kind(table: &dyn TableProvider) -> &'static str {
     if let Some(refuel) = table.downcast_ref::<refuel_datafusion::RefuelTable>() {
         let labels = refuel
             .columns()
@@ -218,8 +146,5 @@ pub fn table_kind(table: &dyn TableProvider) -> &'static str {
     {
         return "metadata";
     }
-    match table.table_type() {
-        TableType::View => "session view",
-        _ => "session table",
-    }
+    "table"
 }

@@ -248,7 +248,7 @@ async fn list_tables(shell: &ShellContext, print: &mut PrintOptions) -> anyhow::
     {
         for name in schema.table_names() {
             if let Some(table) = schema.table(&name).await? {
-                kinds.push(table_kind(table.as_ref()).to_string());
+                kinds.push(table_kind(schema.as_ref(), &name, table.as_ref()).to_string());
                 names.push(name);
             }
         }

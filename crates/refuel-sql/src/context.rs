@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use datafusion::catalog::CatalogProvider;
-use datafusion::error::DataFusionError;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use refuel_client::RefuelClient;
 use refuel_datafusion::RefuelContextExt;
@@ -43,11 +42,8 @@ impl ShellContext {
             .with_information_schema(true)
             .with_default_catalog_and_schema(CATALOG, &schema);
         let ctx = SessionContext::new_with_config(config);
-        ctx.register_refuel(CATALOG, client.clone()).await?;
-        let inner = ctx
-            .catalog(CATALOG)
-            .ok_or_else(|| DataFusionError::Internal("the refuel catalog vanished".into()))?;
-        let catalog = Arc::new(ShellCatalog::new(inner));
+        let refuel = ctx.register_refuel(CATALOG, client.clone()).await?;
+        let catalog = Arc::new(ShellCatalog::new(refuel));
         ctx.register_catalog(CATALOG, Arc::clone(&catalog) as Arc<dyn CatalogProvider>);
         let shell = Self {
             ctx,
@@ -83,18 +79,7 @@ impl ShellContext {
     /// Reads the team's projects, datasets and tasks again (new ones become tables); session
     /// tables stay.
     pub async fn refresh(&self) -> Result<()> {
-        self.ctx
-            .register_refuel(CATALOG, self.client.clone())
-            .await?;
-        let inner = self
-            .ctx
-            .catalog(CATALOG)
-            .ok_or_else(|| DataFusionError::Internal("the refuel catalog vanished".into()))?;
-        self.catalog.replace_inner(inner);
-        self.ctx.register_catalog(
-            CATALOG,
-            Arc::clone(&self.catalog) as Arc<dyn CatalogProvider>,
-        );
+        self.catalog.refuel().refresh().await?;
         Ok(())
     }
 
@@ -106,7 +91,6 @@ impl ShellContext {
         }
         self.check_project(project)?;
         self.client = self.client.with_project(project);
-        self.refresh().await?;
         let state = self.ctx.state_ref();
         let mut state = state.write();
         state.config_mut().options_mut().catalog.default_schema = project.to_string();
@@ -117,11 +101,7 @@ impl ShellContext {
         if self.catalog.has_project(project) {
             return Ok(());
         }
-        let projects = self
-            .catalog
-            .inner()
-            .map(|c| c.schema_names())
-            .unwrap_or_default();
+        let projects = self.catalog.projects();
         Err(ShellError::Input(format!(
             "project '{project}' not found (projects: {})",
             if projects.is_empty() {

@@ -152,8 +152,20 @@ impl Shell {
         let LogicalPlan::Ddl(DdlStatement::DropTable(drop)) = plan else {
             return Ok(());
         };
-        if let Ok(table) = self.ctx.ctx.table_provider(drop.name.clone()).await {
-            let kind = table_kind(table.as_ref());
+        let state = self.ctx.ctx.state();
+        let options = &state.config_options().catalog;
+        let resolved = drop
+            .name
+            .clone()
+            .resolve(&options.default_catalog, &options.default_schema);
+        let schema = state
+            .catalog_list()
+            .catalog(&resolved.catalog)
+            .and_then(|c| c.schema(&resolved.schema));
+        if let Some(schema) = schema
+            && let Ok(Some(table)) = schema.table(&resolved.table).await
+        {
+            let kind = table_kind(schema.as_ref(), &resolved.table, table.as_ref());
             if !kind.starts_with("session") {
                 return Err(ShellError::Input(format!(
                     "'{}' is a {kind} table of the Refuel project: it cannot be dropped from the shell",
