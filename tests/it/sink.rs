@@ -157,16 +157,16 @@ fn fast_options() -> SinkOptions {
 
 const S3_KEY: &str = "AKIDREFUELSINKTEST";
 const S3_SECRET: &str = "refuel-sink-test-secret-key-0123456789";
-const S3_BUCKET: &str = "stage";
+pub(crate) const S3_BUCKET: &str = "stage";
 
 /// An S3 emulator (s3s-fs) on loopback, with SigV4 authentication.
-struct S3Server {
+pub(crate) struct S3Server {
     endpoint: String,
     _dir: tempfile::TempDir,
 }
 
 impl S3Server {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join(S3_BUCKET)).unwrap();
         let fs = s3s_fs::FileSystem::new(dir.path()).unwrap();
@@ -191,7 +191,7 @@ impl S3Server {
         }
     }
 
-    fn options(&self) -> Vec<(&'static str, String)> {
+    pub(crate) fn options(&self) -> Vec<(&'static str, String)> {
         vec![
             ("aws_endpoint", self.endpoint.clone()),
             ("aws_allow_http", "true".into()),

@@ -218,3 +218,64 @@ async fn create_table_as_on_a_single_threaded_runtime_says_what_to_use() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_through_s3_hands_the_server_a_presigned_url() {
+    let s3 = crate::sink::S3Server::start().await;
+    let staging = tempfile::tempdir().unwrap();
+    let (emu, _c, ctx) = setup(staging.path()).await;
+    let store_options: Vec<String> = s3
+        .options()
+        .iter()
+        .map(|(k, v)| format!("'store.{k}' '{v}'"))
+        .collect();
+    let sql = format!(
+        "COPY (SELECT id, name, score FROM m WHERE active) TO 'refuel://p/from_s3' STORED AS REFUEL \
+         OPTIONS ('staging' 's3://{}/sql', 'keep_staged' 'true', {})",
+        crate::sink::S3_BUCKET,
+        store_options.join(", ")
+    );
+    reset_stats(emu.url()).await;
+    let out = run(&ctx, &sql).await;
+    let expected = run(&ctx, "SELECT count(*) AS n FROM m WHERE active").await;
+    let n = expected.lines().nth(3).unwrap().trim_matches(|c| c == '|' || c == ' ');
+    assert!(out.contains(&format!("| {n} ")), "{out}");
+    // The query was staged in S3 as Parquet (kept here, to look at it), and the server got
+    // it from there.
+    let area = refuel::sink::StagingArea::from_url(
+        &format!("s3://{}/sql", crate::sink::S3_BUCKET),
+        s3.options(),
+    )
+    .unwrap();
+    let staged: Vec<String> = {
+        use futures::TryStreamExt;
+        area.store()
+            .list(Some(area.prefix()))
+            .map_ok(|m| m.location.to_string())
+            .try_collect()
+            .await
+            .unwrap()
+    };
+    assert!(
+        staged.len() == 1 && staged[0].starts_with("sql/from_s3") && staged[0].ends_with(".parquet"),
+        "{staged:?}"
+    );
+    let log: Vec<refuel::emulator::LoggedRequest> =
+        reqwest::get(format!("{}/_emulator/requests", emu.url()))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    let creates = log
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/datasets"))
+        .count();
+    assert_eq!(creates, 1);
+    assert_eq!(
+        run(&ctx, "SELECT * FROM from_s3 ORDER BY id").await,
+        run(&ctx, "SELECT id, name, score FROM m WHERE active ORDER BY id").await
+    );
+    // Staged nothing locally.
+    assert_eq!(files_in(staging.path()), Vec::<String>::new());
+}
