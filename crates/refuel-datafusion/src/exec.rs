@@ -89,11 +89,7 @@ impl RefuelScanExec {
             Some(p) => Arc::new(columns.schema.project(p)?),
             None => Arc::clone(&columns.schema),
         };
-        let partitions = if limit.is_some_and(|l| l as u64 <= client.config().page_size) {
-            1
-        } else {
-            partitions.max(1)
-        };
+        let partitions = partitions.max(1);
         let mut scan = Self {
             client,
             target,
@@ -119,9 +115,16 @@ impl RefuelScanExec {
     }
 
     /// Recomputes the plan properties after the query, order or limit changed (and forgets
-    /// the count, which belonged to the old query).
+    /// the count, which belonged to the old query). A limit within one page is one request,
+    /// so one partition.
     fn refresh_properties(&mut self) {
         self.count = Arc::default();
+        if self
+            .limit
+            .is_some_and(|l| l as u64 <= self.client.config().page_size)
+        {
+            self.partitions = 1;
+        }
         // Ordered or not, each partition reads a contiguous range of offsets, so with an
         // order every partition is sorted and DataFusion merges them.
         let eq = if self.ordering.is_empty() {
@@ -199,9 +202,6 @@ impl RefuelScanExec {
         let mut scan = self.clone();
         scan.skip += skip;
         scan.limit = limit;
-        if limit.is_some_and(|l| l as u64 <= self.client.config().page_size) {
-            scan.partitions = 1;
-        }
         scan.refresh_properties();
         scan
     }
@@ -285,9 +285,6 @@ impl ExecutionPlan for RefuelScanExec {
         };
         let mut scan = self.clone();
         scan.limit = limit;
-        if limit.is_some_and(|l| l as u64 <= self.client.config().page_size) {
-            scan.partitions = 1;
-        }
         scan.refresh_properties();
         Some(Arc::new(scan))
     }

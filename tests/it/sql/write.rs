@@ -238,7 +238,11 @@ async fn copy_through_s3_hands_the_server_a_presigned_url() {
     reset_stats(emu.url()).await;
     let out = run(&ctx, &sql).await;
     let expected = run(&ctx, "SELECT count(*) AS n FROM m WHERE active").await;
-    let n = expected.lines().nth(3).unwrap().trim_matches(|c| c == '|' || c == ' ');
+    let n = expected
+        .lines()
+        .nth(3)
+        .unwrap()
+        .trim_matches(|c| c == '|' || c == ' ');
     assert!(out.contains(&format!("| {n} ")), "{out}");
     // The query was staged in S3 as Parquet (kept here, to look at it), and the server got
     // it from there.
@@ -257,7 +261,9 @@ async fn copy_through_s3_hands_the_server_a_presigned_url() {
             .unwrap()
     };
     assert!(
-        staged.len() == 1 && staged[0].starts_with("sql/from_s3") && staged[0].ends_with(".parquet"),
+        staged.len() == 1
+            && staged[0].starts_with("sql/from_s3")
+            && staged[0].ends_with(".parquet"),
         "{staged:?}"
     );
     let log: Vec<refuel::emulator::LoggedRequest> =
@@ -274,7 +280,11 @@ async fn copy_through_s3_hands_the_server_a_presigned_url() {
     assert_eq!(creates, 1);
     assert_eq!(
         run(&ctx, "SELECT * FROM from_s3 ORDER BY id").await,
-        run(&ctx, "SELECT id, name, score FROM m WHERE active ORDER BY id").await
+        run(
+            &ctx,
+            "SELECT id, name, score FROM m WHERE active ORDER BY id"
+        )
+        .await
     );
     // Staged nothing locally.
     assert_eq!(files_in(staging.path()), Vec::<String>::new());
