@@ -79,9 +79,9 @@ fn peak_since(baseline: usize) -> usize {
 }
 
 const KEY: &str = "bench-key";
-const S3_KEY: &str = "AKIDBENCH";
-const S3_SECRET: &str = "bench-secret-key";
-const BUCKET: &str = "bench";
+#[path = "../tests/support/s3_server.rs"]
+mod s3_server;
+use s3_server::{S3_BUCKET as BUCKET, S3Server};
 
 fn query(rows: u64) -> String {
     format!(
@@ -89,37 +89,6 @@ fn query(rows: u64) -> String {
          CAST(value % 37 AS VARCHAR)) AS text, CAST(value % 97 AS DOUBLE) / 4.0 AS score, \
          value % 3 = 0 AS verified FROM range(0, {rows})"
     )
-}
-
-async fn start_s3(root: &std::path::Path) -> String {
-    std::fs::create_dir_all(root.join(BUCKET)).unwrap();
-    let fs = s3s_fs::FileSystem::new(root).unwrap();
-    let mut builder = s3s::service::S3ServiceBuilder::new(fs);
-    builder.set_auth(s3s::auth::SimpleAuth::from_single(S3_KEY, S3_SECRET));
-    let service = builder.build();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let endpoint = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        while let Ok((socket, _)) = listener.accept().await {
-            let service = service.clone();
-            tokio::spawn(async move {
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(socket), service)
-                    .await;
-            });
-        }
-    });
-    endpoint
-}
-
-fn s3_options(endpoint: &str) -> Vec<(&'static str, String)> {
-    vec![
-        ("aws_endpoint", endpoint.to_string()),
-        ("aws_allow_http", "true".into()),
-        ("aws_access_key_id", S3_KEY.into()),
-        ("aws_secret_access_key", S3_SECRET.into()),
-        ("aws_region", "us-east-1".into()),
-    ]
 }
 
 struct Run {
@@ -130,10 +99,10 @@ struct Run {
     stage_peak: usize,
 }
 
-async fn run(rows: u64, endpoint: &str, client: &RefuelClient, i: usize) -> Run {
+async fn run(rows: u64, s3_server: &S3Server, client: &RefuelClient, i: usize) -> Run {
     let ctx = SessionContext::new();
     let mut s3 = AmazonS3Builder::new().with_bucket_name(BUCKET);
-    for (k, v) in s3_options(endpoint) {
+    for (k, v) in s3_server.options() {
         s3 = s3.with_config(k.parse().unwrap(), v);
     }
     ctx.register_object_store(
@@ -160,7 +129,7 @@ async fn run(rows: u64, endpoint: &str, client: &RefuelClient, i: usize) -> Run 
 
     // The sink: the same query's stream, staged as Parquet in the same bucket.
     let staging =
-        StagingArea::from_url(&format!("s3://{BUCKET}/sink"), s3_options(endpoint)).unwrap();
+        StagingArea::from_url(&format!("s3://{BUCKET}/sink"), s3_server.options()).unwrap();
     // When the sink registered the staged file, and the heap's peak by then.
     let registered: Arc<std::sync::Mutex<Option<(Instant, usize)>>> = Arc::default();
     let seen = registered.clone();
@@ -217,8 +186,7 @@ fn main() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let dir = tempfile::tempdir().unwrap();
-        let endpoint = start_s3(dir.path()).await;
+        let s3_server = S3Server::start().await;
         let emu = Emulator::start(EmulatorConfig::new().api_key(KEY))
             .await
             .unwrap();
@@ -249,7 +217,7 @@ fn main() {
         for rows in sizes {
             let mut best: Option<Run> = None;
             for i in 0..2 {
-                let r = run(rows, &endpoint, &client, i).await;
+                let r = run(rows, &s3_server, &client, i).await;
                 best = Some(match best {
                     Some(b) => Run {
                         copy: b.copy.min(r.copy),

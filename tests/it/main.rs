@@ -3,6 +3,8 @@
 //! One test binary with a module per crate, to keep link times down.
 
 mod common;
+#[path = "../support/s3_server.rs"]
+mod s3_server;
 
 mod client;
 mod emulator;

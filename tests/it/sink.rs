@@ -155,54 +155,14 @@ fn fast_options() -> SinkOptions {
 // ---------------------------------------------------------------------------------------
 // Backends
 
-const S3_KEY: &str = "AKIDREFUELSINKTEST";
-const S3_SECRET: &str = "refuel-sink-test-secret-key-0123456789";
-pub(crate) const S3_BUCKET: &str = "stage";
+use crate::s3_server::{S3_BUCKET, S3_KEY, S3_SECRET, S3Server};
 
-/// An S3 emulator (s3s-fs) on loopback, with SigV4 authentication.
-pub(crate) struct S3Server {
-    endpoint: String,
-    _dir: tempfile::TempDir,
+/// A staging area in the S3 emulator.
+trait S3Staging {
+    fn staging(&self, prefix: &str) -> StagingArea;
 }
 
-impl S3Server {
-    pub(crate) async fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join(S3_BUCKET)).unwrap();
-        let fs = s3s_fs::FileSystem::new(dir.path()).unwrap();
-        let mut builder = s3s::service::S3ServiceBuilder::new(fs);
-        builder.set_auth(s3s::auth::SimpleAuth::from_single(S3_KEY, S3_SECRET));
-        let service = builder.build();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let endpoint = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move {
-            while let Ok((socket, _)) = listener.accept().await {
-                let service = service.clone();
-                tokio::spawn(async move {
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(socket), service)
-                        .await;
-                });
-            }
-        });
-        Self {
-            endpoint,
-            _dir: dir,
-        }
-    }
-
-    pub(crate) fn options(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("aws_endpoint", self.endpoint.clone()),
-            ("aws_allow_http", "true".into()),
-            ("aws_access_key_id", S3_KEY.into()),
-            ("aws_secret_access_key", S3_SECRET.into()),
-            ("aws_region", "us-east-1".into()),
-            ("aws_virtual_hosted_style_request", "false".into()),
-            ("aws_skip_signature", "false".into()),
-        ]
-    }
-
+impl S3Staging for S3Server {
     fn staging(&self, prefix: &str) -> StagingArea {
         StagingArea::from_url(&format!("s3://{S3_BUCKET}/{prefix}"), self.options()).unwrap()
     }
@@ -633,7 +593,7 @@ async fn registers_existing_objects_from_every_kind_of_location() {
 
     // Wrong credentials: the stage step fails (the store refuses to read).
     let bad = fast_options()
-        .store_option("aws_endpoint", s3.endpoint.clone())
+        .store_option("aws_endpoint", s3.endpoint())
         .store_option("aws_allow_http", "true")
         .store_option("aws_access_key_id", S3_KEY)
         .store_option("aws_secret_access_key", "wrong-secret")

@@ -18,12 +18,13 @@
 //! | `wait` | `false`: return once the dataset is created, without waiting for its ingest |
 //! | `keep_staged` | `true`: keep the staged file after the hand-off |
 //! | `url_expiry` | seconds a presigned URL stays valid (default 3600) |
-//! | `store.<key>` | an object_store option of the staging store, e.g. `'store.aws_endpoint' 'http://…'`; credentials otherwise come from the environment (`AWS_*`, `GOOGLE_*`, `AZURE_*`) |
+//! | `check_row_count` | `false`: do not compare the ingested row count with the rows written |
+//! | `part_size` | the multipart upload part size in bytes |
+//! | `store.<key>` (or `<key>`) | an object_store option of the staging store (`aws_…`, `google_…`, `azure_…`), e.g. `'store.aws_endpoint' 'http://…'`; credentials otherwise come from the environment (`AWS_*`, `GOOGLE_*`, `AZURE_*`) |
 
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::SchemaRef;
@@ -42,7 +43,7 @@ use datafusion::physical_expr::LexRequirement;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan};
 use object_store::{ObjectMeta, ObjectStore};
 use refuel_client::RefuelClient;
-use refuel_sink::{FileFormat as StagedFormat, RefuelSink, SinkOptions, StagingArea};
+use refuel_sink::{RefuelSink, SinkOptions, StagingArea};
 
 /// How new datasets are written: the defaults of `COPY ... STORED AS REFUEL` and what
 /// `CREATE TABLE ... AS` uses.
@@ -78,7 +79,8 @@ impl fmt::Debug for RefuelWriteOptions {
 
 impl RefuelWriteOptions {
     /// These options with `COPY`'s `OPTIONS` applied (keys as DataFusion passes them: those
-    /// without a dot prefixed with `format.`).
+    /// without a dot prefixed with `format.`). `staging` and `store.<key>` are read here,
+    /// the rest by [`SinkOptions::set`].
     pub fn with_sql_options(&self, options: &HashMap<String, String>) -> Result<Self> {
         let mut out = self.clone();
         let mut keys: Vec<&String> = options.keys().collect();
@@ -86,44 +88,14 @@ impl RefuelWriteOptions {
         for key in keys {
             let value = options[key].trim();
             let name = key.strip_prefix("format.").unwrap_or(key);
-            let flag = || parse_flag(key, value);
-            match name {
-                "staging" => out.staging = Some(value.to_string()),
-                "format" => {
-                    out.sink.format = match value.to_ascii_lowercase().as_str() {
-                        "parquet" => StagedFormat::Parquet,
-                        "csv" => StagedFormat::Csv,
-                        _ => return Err(bad_option(key, value, "'parquet' or 'csv'")),
-                    }
-                }
-                "csv_only" => out.sink.csv_only = flag()?,
-                "wait" => {
-                    if !flag()? {
-                        out.sink.wait = None;
-                    } else if out.sink.wait.is_none() {
-                        out.sink.wait = Some(refuel_client::WaitOptions::default());
-                    }
-                }
-                "keep_staged" => out.sink.keep_staged = flag()?,
-                "url_expiry" => {
-                    let secs: u64 = value
-                        .parse()
-                        .map_err(|_| bad_option(key, value, "a number of seconds"))?;
-                    out.sink.url_expiry = Duration::from_secs(secs);
-                }
-                other => match other.strip_prefix("store.") {
-                    Some(store_key) if !store_key.is_empty() => out
-                        .sink
-                        .store_options
-                        .push((store_key.to_string(), value.to_string())),
-                    _ => {
-                        return Err(DataFusionError::Plan(format!(
-                            "unknown option '{name}' of STORED AS REFUEL (known: staging, format, \
-                             csv_only, wait, keep_staged, url_expiry, store.<key>)"
-                        )));
-                    }
-                },
+            if name == "staging" {
+                out.staging = Some(value.to_string());
+                continue;
             }
+            let name = name.strip_prefix("store.").unwrap_or(name);
+            out.sink
+                .set(name, value)
+                .map_err(|e| DataFusionError::Plan(format!("STORED AS REFUEL: {e}")))?;
         }
         Ok(out)
     }
@@ -141,20 +113,6 @@ impl RefuelWriteOptions {
     pub fn sink(&self, client: RefuelClient) -> Result<RefuelSink> {
         Ok(RefuelSink::new(client, self.staging_area()?).with_options(self.sink.clone()))
     }
-}
-
-fn parse_flag(key: &str, value: &str) -> Result<bool> {
-    match value.to_ascii_lowercase().as_str() {
-        "true" => Ok(true),
-        "false" => Ok(false),
-        _ => Err(bad_option(key, value, "'true' or 'false'")),
-    }
-}
-
-fn bad_option(key: &str, value: &str, want: &str) -> DataFusionError {
-    DataFusionError::Plan(format!(
-        "option '{key}' of STORED AS REFUEL is '{value}': expected {want}"
-    ))
 }
 
 /// Splits `refuel://<project>/<dataset>` (the target of `COPY ... TO`).
@@ -390,6 +348,10 @@ pub async fn write_batches(
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use refuel_sink::FileFormat as StagedFormat;
+
     use super::*;
 
     #[test]
@@ -446,9 +408,10 @@ mod tests {
 
         for (key, value, expect) in [
             ("format.color", "red", "unknown option 'color'"),
-            ("format.wait", "maybe", "expected 'true' or 'false'"),
-            ("format.format", "orc", "'parquet' or 'csv'"),
+            ("format.wait", "maybe", "takes true or false"),
+            ("format.format", "orc", "takes parquet or csv"),
             ("format.url_expiry", "soon", "a number of seconds"),
+            ("store.colour", "red", "unknown option 'colour'"),
         ] {
             let one: HashMap<String, String> =
                 [(key.to_string(), value.to_string())].into_iter().collect();

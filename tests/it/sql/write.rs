@@ -221,7 +221,7 @@ async fn create_table_as_on_a_single_threaded_runtime_says_what_to_use() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn copy_through_s3_hands_the_server_a_presigned_url() {
-    let s3 = crate::sink::S3Server::start().await;
+    let s3 = crate::s3_server::S3Server::start().await;
     let staging = tempfile::tempdir().unwrap();
     let (emu, _c, ctx) = setup(staging.path()).await;
     let store_options: Vec<String> = s3
@@ -232,7 +232,7 @@ async fn copy_through_s3_hands_the_server_a_presigned_url() {
     let sql = format!(
         "COPY (SELECT id, name, score FROM m WHERE active) TO 'refuel://p/from_s3' STORED AS REFUEL \
          OPTIONS ('staging' 's3://{}/sql', 'keep_staged' 'true', {})",
-        crate::sink::S3_BUCKET,
+        crate::s3_server::S3_BUCKET,
         store_options.join(", ")
     );
     reset_stats(emu.url()).await;
@@ -247,7 +247,7 @@ async fn copy_through_s3_hands_the_server_a_presigned_url() {
     // The query was staged in S3 as Parquet (kept here, to look at it), and the server got
     // it from there.
     let area = refuel::sink::StagingArea::from_url(
-        &format!("s3://{}/sql", crate::sink::S3_BUCKET),
+        &format!("s3://{}/sql", crate::s3_server::S3_BUCKET),
         s3.options(),
     )
     .unwrap();
