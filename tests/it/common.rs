@@ -203,3 +203,15 @@ pub fn fault(status: u16, count: u32, method: &str, path_prefix: &str) -> Fault 
 pub fn ids(rows: &[Row]) -> Vec<i64> {
     rows.iter().map(|r| r["id"].as_i64().unwrap()).collect()
 }
+
+/// The names of the client's project's datasets, in the server's order.
+pub async fn dataset_names(client: &RefuelClient) -> Vec<String> {
+    client
+        .datasets()
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.dataset_name)
+        .collect()
+}

@@ -69,14 +69,7 @@ async fn check_everything(url: &str, expected: &[Row], deleted_item: &str) {
             .as_deref(),
         Some("durable")
     );
-    let mut names: Vec<String> = c
-        .datasets()
-        .list()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|d| d.dataset_name)
-        .collect();
+    let mut names = dataset_names(&c).await;
     names.sort();
     assert_eq!(names, vec!["d", "empty"]);
     let d = c.datasets().get("d").await.unwrap();

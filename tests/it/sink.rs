@@ -135,17 +135,6 @@ async fn staged_objects(staging: &StagingArea) -> Vec<String> {
         .unwrap()
 }
 
-async fn dataset_names(client: &RefuelClient) -> Vec<String> {
-    client
-        .datasets()
-        .list()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|d| d.dataset_name)
-        .collect()
-}
-
 fn fast_options() -> SinkOptions {
     SinkOptions::default()
         .wait(common::quick_wait())
@@ -302,7 +291,7 @@ async fn suite(name: &str, staging: StagingArea) {
     assert!(matches!(err.kind(), ErrorKind::Closed), "{err}");
     assert!(staged_objects(&staging).await.is_empty());
     assert!(
-        !dataset_names(&client)
+        !common::dataset_names(&client)
             .await
             .contains(&format!("{name}_bad"))
     );
@@ -324,7 +313,7 @@ async fn suite(name: &str, staging: StagingArea) {
     );
     assert!(staged_objects(&staging).await.is_empty());
     assert!(
-        !dataset_names(&client)
+        !common::dataset_names(&client)
             .await
             .contains(&format!("{name}_input"))
     );
@@ -668,7 +657,11 @@ async fn registers_existing_objects_from_every_kind_of_location() {
         .unwrap_err();
     assert_eq!(err.step(), Step::Stage, "{err}");
     assert!(err.to_string().contains("broken.parquet"), "{err}");
-    assert!(!dataset_names(&client).await.contains(&"never".to_string()));
+    assert!(
+        !common::dataset_names(&client)
+            .await
+            .contains(&"never".to_string())
+    );
     drop(emu);
 }
 
@@ -762,7 +755,7 @@ async fn an_ambiguous_create_makes_one_dataset() {
         .await
         .unwrap();
     assert_eq!(outcome.rows, Some(80));
-    let names = dataset_names(&client).await;
+    let names = common::dataset_names(&client).await;
     assert_eq!(
         names.iter().filter(|n| *n == "once").count(),
         1,
@@ -796,7 +789,7 @@ async fn server_errors_on_create_are_retried_after_a_lookup() {
         3
     );
     assert!(common::count(&stats, "GET /datasets") >= 3);
-    let names = dataset_names(&client).await;
+    let names = common::dataset_names(&client).await;
     assert_eq!(names.iter().filter(|n| *n == "after_faults").count(), 1);
     assert!(staged_objects(&staging).await.is_empty());
 }
@@ -819,7 +812,7 @@ async fn a_refused_registration_removes_what_was_staged() {
     );
     assert!(err.to_string().contains("injected fault 400"), "{err}");
     assert!(staged_objects(&staging).await.is_empty());
-    assert!(dataset_names(&client).await.is_empty());
+    assert!(common::dataset_names(&client).await.is_empty());
 
     // With keep_staged the object stays, named, ready to be registered again.
     common::inject(emu.url(), common::fault(400, 1, "POST", "/projects/")).await;

@@ -128,14 +128,7 @@ async fn create_table_as_makes_a_dataset() {
     )
     .await;
     assert!(out.is_empty() || !out.contains("error"), "{out}");
-    let datasets: Vec<String> = c
-        .datasets()
-        .list()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|d| d.dataset_name)
-        .collect();
+    let datasets = dataset_names(&c).await;
     assert!(datasets.contains(&"apples".to_string()), "{datasets:?}");
     assert_eq!(
         run(&ctx, "SELECT * FROM apples ORDER BY id").await,
@@ -192,14 +185,7 @@ async fn failed_writes_name_the_problem_and_make_nothing() {
         let err = result.expect_err(sql).to_string();
         assert!(err.contains(expect), "{sql}: {err}");
     }
-    let names: Vec<String> = c
-        .datasets()
-        .list()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|d| d.dataset_name)
-        .collect();
+    let names = dataset_names(&c).await;
     assert_eq!(names, ["m"]);
     assert_eq!(files_in(staging.path()), Vec::<String>::new());
 }
