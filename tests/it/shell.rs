@@ -99,6 +99,17 @@ fn run_with_stdin(mut cmd: Command, stdin: &str) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// Runs `cmd` (fed `stdin`, when given) on a blocking thread: the test's own runtime serves
+/// what the shell talks to.
+async fn output_off_runtime(mut cmd: Command, stdin: Option<&'static str>) -> Output {
+    tokio::task::spawn_blocking(move || match stdin {
+        Some(input) => run_with_stdin(cmd, input),
+        None => cmd.output().unwrap(),
+    })
+    .await
+    .unwrap()
+}
+
 /// Runs and expects success; returns standard output.
 fn ok(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap();
@@ -633,7 +644,6 @@ async fn serve_csv(body: &'static str) -> String {
 async fn subcommands_move_and_label_data() {
     let dir = seeded_dir();
     let home = dir.path().to_path_buf();
-    let blocking = |f: Box<dyn FnOnce() -> Output + Send>| tokio::task::spawn_blocking(f);
 
     // upload a file, and wait.
     let csv = write_file(
@@ -641,17 +651,11 @@ async fn subcommands_move_and_label_data() {
         "feedback.csv",
         b"id,text\n1,\"Great value, fast delivery\"\n2,\"Broken on arrival and support never replied\"\n3,\"It does the job\"\n",
     );
-    let h = home.clone();
-    let out = blocking(Box::new(move || {
-        shell(&h)
-            .arg("upload")
-            .arg(&csv)
-            .args(["--dataset", "feedback", "--wait"])
-            .output()
-            .unwrap()
-    }))
-    .await
-    .unwrap();
+    let mut cmd = shell(&home);
+    cmd.arg("upload")
+        .arg(&csv)
+        .args(["--dataset", "feedback", "--wait"]);
+    let out = output_off_runtime(cmd, None).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_snapshot("upload_file", &text(&out.stdout));
     let err = text(&out.stderr);
@@ -662,15 +666,9 @@ async fn subcommands_move_and_label_data() {
 
     // upload a URL; the server downloads it.
     let url = serve_csv("sku,name\n1,kettle\n2,mug\n").await;
-    let h = home.clone();
-    let out = blocking(Box::new(move || {
-        shell(&h)
-            .args(["upload", &url, "--dataset", "catalog", "--wait"])
-            .output()
-            .unwrap()
-    }))
-    .await
-    .unwrap();
+    let mut cmd = shell(&home);
+    cmd.args(["upload", &url, "--dataset", "catalog", "--wait"]);
+    let out = output_off_runtime(cmd, None).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
         text(&out.stdout).contains("as dataset 'catalog': 2 rows, 2 columns"),
@@ -679,24 +677,18 @@ async fn subcommands_move_and_label_data() {
     );
 
     // run a task on the new dataset, and wait; progress comes as plain lines.
-    let h = home.clone();
-    let out = blocking(Box::new(move || {
-        shell(&h)
-            .args([
-                "run",
-                "--task",
-                "reviews_sentiment",
-                "--dataset",
-                "feedback",
-                "--num-items",
-                "2",
-                "--wait",
-            ])
-            .output()
-            .unwrap()
-    }))
-    .await
-    .unwrap();
+    let mut cmd = shell(&home);
+    cmd.args([
+        "run",
+        "--task",
+        "reviews_sentiment",
+        "--dataset",
+        "feedback",
+        "--num-items",
+        "2",
+        "--wait",
+    ]);
+    let out = output_off_runtime(cmd, None).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_snapshot("run_wait", &text(&out.stdout));
     assert!(
@@ -705,17 +697,9 @@ async fn subcommands_move_and_label_data() {
     );
 
     // label NDJSON from standard input with the application.
-    let h = home.clone();
-    let out = blocking(Box::new(move || {
-        let mut cmd = shell(&h);
-        cmd.args(["label", "--app", "reviews_sentiment", "--explain"]);
-        run_with_stdin(
-            cmd,
-            "{\"text\": \"Excellent build, arrived early\"}\n\n{\"text\": \"Overpriced and the app keeps crashing\"}\n",
-        )
-    }))
-    .await
-    .unwrap();
+    let mut cmd = shell(&home);
+    cmd.args(["label", "--app", "reviews_sentiment", "--explain"]);
+    let out = output_off_runtime(cmd, Some("{\"text\": \"Excellent build, arrived early\"}\n\n{\"text\": \"Overpriced and the app keeps crashing\"}\n")).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     let lines: Vec<serde_json::Value> = text(&out.stdout)
         .lines()
@@ -733,14 +717,9 @@ async fn subcommands_move_and_label_data() {
     assert!(lines[0]["refuel_fields"]["sentiment"]["explanation"].is_string());
     assert_snapshot("label", &text(&out.stdout));
     // A bad line is named.
-    let h = home.clone();
-    let out = blocking(Box::new(move || {
-        let mut cmd = shell(&h);
-        cmd.args(["label", "--app", "reviews_sentiment"]);
-        run_with_stdin(cmd, "{\"text\": \"ok\"}\nnot json\n")
-    }))
-    .await
-    .unwrap();
+    let mut cmd = shell(&home);
+    cmd.args(["label", "--app", "reviews_sentiment"]);
+    let out = output_off_runtime(cmd, Some("{\"text\": \"ok\"}\nnot json\n")).await;
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stderr).contains("refuel-sql: error: standard input line 2: not JSON"),
@@ -748,12 +727,9 @@ async fn subcommands_move_and_label_data() {
         text(&out.stderr)
     );
     // An unknown application fails before reading anything.
-    let h = home.clone();
-    let out = blocking(Box::new(move || {
-        shell(&h).args(["label", "--app", "nope"]).output().unwrap()
-    }))
-    .await
-    .unwrap();
+    let mut cmd = shell(&home);
+    cmd.args(["label", "--app", "nope"]);
+    let out = output_off_runtime(cmd, None).await;
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         text(&out.stderr),
@@ -762,46 +738,34 @@ async fn subcommands_move_and_label_data() {
 
     // export, with labels, as CSV and as Parquet.
     let target = dir.path().join("export.csv");
-    let (h, t) = (home.clone(), target.clone());
-    let out = blocking(Box::new(move || {
-        shell(&h)
-            .args([
-                "export",
-                "--dataset",
-                "feedback",
-                "--task",
-                "reviews_sentiment",
-                "-o",
-            ])
-            .arg(&t)
-            .output()
-            .unwrap()
-    }))
-    .await
-    .unwrap();
+    let mut cmd = shell(&home);
+    cmd.args([
+        "export",
+        "--dataset",
+        "feedback",
+        "--task",
+        "reviews_sentiment",
+        "-o",
+    ])
+    .arg(&target);
+    let out = output_off_runtime(cmd, None).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).starts_with(
         "exported dataset 'feedback' with the labels of task 'reviews_sentiment' to "
     ));
     assert_snapshot("export_csv", &std::fs::read_to_string(&target).unwrap());
     let target = dir.path().join("export.parquet");
-    let (h, t) = (home.clone(), target.clone());
-    let out = blocking(Box::new(move || {
-        shell(&h)
-            .args([
-                "export",
-                "--dataset",
-                "reviews",
-                "--task",
-                "reviews_sentiment",
-                "-o",
-            ])
-            .arg(&t)
-            .output()
-            .unwrap()
-    }))
-    .await
-    .unwrap();
+    let mut cmd = shell(&home);
+    cmd.args([
+        "export",
+        "--dataset",
+        "reviews",
+        "--task",
+        "reviews_sentiment",
+        "-o",
+    ])
+    .arg(&target);
+    let out = output_off_runtime(cmd, None).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
         text(&out.stdout).ends_with("(3000 rows)\n"),
@@ -813,17 +777,11 @@ async fn subcommands_move_and_label_data() {
         parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
     assert!(reader.schema().field_with_name("sentiment_label").is_ok());
     // A Parquet file uploads too (transcoded to CSV on the way).
-    let h = home.clone();
-    let out = blocking(Box::new(move || {
-        shell(&h)
-            .arg("upload")
-            .arg(&target)
-            .args(["--dataset", "from_parquet", "--wait"])
-            .output()
-            .unwrap()
-    }))
-    .await
-    .unwrap();
+    let mut cmd = shell(&home);
+    cmd.arg("upload")
+        .arg(&target)
+        .args(["--dataset", "from_parquet", "--wait"]);
+    let out = output_off_runtime(cmd, None).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
         text(&out.stdout).ends_with("as dataset 'from_parquet': 3000 rows, 18 columns\n"),
@@ -832,35 +790,23 @@ async fn subcommands_move_and_label_data() {
     );
 
     // The shell sees the new datasets.
-    let h = home.clone();
-    let out = blocking(Box::new(move || {
-        shell(&h)
-            .args([
-                "--format",
-                "csv",
-                "-c",
-                "SELECT id, text FROM feedback ORDER BY id",
-                "-c",
-                "SELECT name FROM catalog ORDER BY sku",
-            ])
-            .output()
-            .unwrap()
-    }))
-    .await
-    .unwrap();
+    let mut cmd = shell(&home);
+    cmd.args([
+        "--format",
+        "csv",
+        "-c",
+        "SELECT id, text FROM feedback ORDER BY id",
+        "-c",
+        "SELECT name FROM catalog ORDER BY sku",
+    ]);
+    let out = output_off_runtime(cmd, None).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_snapshot("after_upload", &text(&out.stdout));
 
     // Object-store URLs go through the sink; without credentials that fails in one line.
-    let h = home.clone();
-    let out = blocking(Box::new(move || {
-        shell(&h)
-            .args(["upload", "ftp://example.invalid/x.csv", "--dataset", "x"])
-            .output()
-            .unwrap()
-    }))
-    .await
-    .unwrap();
+    let mut cmd = shell(&home);
+    cmd.args(["upload", "ftp://example.invalid/x.csv", "--dataset", "x"]);
+    let out = output_off_runtime(cmd, None).await;
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         text(&out.stderr),

@@ -35,7 +35,7 @@ use crate::metadata::{MetadataKind, MetadataTable};
 use crate::offset_rule::PushOffsetIntoScan;
 use crate::provider::RefuelTable;
 use crate::sort_rule::PushSortThroughFilter;
-use crate::write::{RefuelFormatFactory, RefuelWriteOptions, write_batches};
+use crate::write::{RefuelFormatFactory, RefuelWriteOptions};
 
 /// DataFusion's default read-ahead of a scan whose order replaced a sort.
 const DATAFUSION_SORT_BUFFER: usize = 1 << 30;
@@ -290,7 +290,9 @@ impl RefuelSchema {
         let schema = table.schema();
         tokio::task::block_in_place(|| {
             handle.block_on(async {
-                write_batches(self.client.clone(), &self.writes, name, schema, batches)
+                let rows = futures::stream::iter(batches.into_iter().map(Ok));
+                self.writes
+                    .write(self.client.clone(), name, schema, rows)
                     .await
                     .map_err(|e| {
                         e.context(format!(

@@ -313,37 +313,38 @@ impl DataSink for RefuelCopySink {
         _context: &Arc<TaskContext>,
     ) -> Result<u64> {
         let schema = data.schema();
-        let outcome = self
-            .options
-            .sink(self.client.clone())?
-            .write_stream(&self.dataset, schema, data)
+        self.options
+            .write(self.client.clone(), &self.dataset, schema, data)
             .await
             .map_err(|e| {
-                DataFusionError::External(Box::new(e)).context(format!(
+                e.context(format!(
                     "COPY to refuel://{}/{}",
                     self.project, self.dataset
                 ))
-            })?;
-        Ok(outcome.rows.unwrap_or(0))
+            })
     }
 }
 
-/// Writes the batches of a collected table (`CREATE TABLE ... AS`) as the new dataset
-/// `dataset` of `client`'s project; returns the rows written.
-pub async fn write_batches(
-    client: RefuelClient,
-    options: &RefuelWriteOptions,
-    dataset: &str,
-    schema: SchemaRef,
-    batches: Vec<datafusion::arrow::record_batch::RecordBatch>,
-) -> Result<u64> {
-    let stream = futures::stream::iter(batches.into_iter().map(Ok::<_, DataFusionError>));
-    let outcome = options
-        .sink(client)?
-        .write_stream(dataset, schema, stream)
-        .await
-        .map_err(|e| DataFusionError::External(Box::new(e)))?;
-    Ok(outcome.rows.unwrap_or(0))
+impl RefuelWriteOptions {
+    /// Writes `batches` as the new dataset `dataset` of `client`'s project through the
+    /// sink, as these options say; returns the rows written.
+    pub async fn write<S>(
+        &self,
+        client: RefuelClient,
+        dataset: &str,
+        schema: SchemaRef,
+        batches: S,
+    ) -> Result<u64>
+    where
+        S: futures::Stream<Item = Result<datafusion::arrow::record_batch::RecordBatch>> + Send,
+    {
+        let outcome = self
+            .sink(client)?
+            .write_stream(dataset, schema, batches)
+            .await
+            .map_err(|e| DataFusionError::External(Box::new(e)))?;
+        Ok(outcome.rows.unwrap_or(0))
+    }
 }
 
 #[cfg(test)]
