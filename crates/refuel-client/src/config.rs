@@ -5,6 +5,7 @@ use std::time::Duration;
 use url::Url;
 
 use crate::error::{Error, Result};
+use crate::semantics::{ENV_SERVER_SEMANTICS, ServerSemantics};
 
 /// The default API endpoint.
 pub const DEFAULT_BASE_URL: &str = "https://cloud-api.refuel.ai";
@@ -65,6 +66,9 @@ pub struct ClientConfig {
     pub retry_base_delay: Duration,
     /// The longest delay between two tries (default 10 s).
     pub retry_max_delay: Duration,
+    /// What the server does where the contract leaves it open (`REFUEL_SERVER_SEMANTICS`,
+    /// default [`ServerSemantics::conservative`]): decides what SQL pushes into the API.
+    pub semantics: ServerSemantics,
 }
 
 impl Default for ClientConfig {
@@ -81,12 +85,14 @@ impl Default for ClientConfig {
             page_size: 1000,
             retry_base_delay: Duration::from_millis(500),
             retry_max_delay: Duration::from_secs(10),
+            semantics: ServerSemantics::conservative(),
         }
     }
 }
 
 impl ClientConfig {
-    /// Defaults, overridden by `REFUEL_API_KEY`, `REFUEL_API_URL` and `REFUEL_PROJECT`.
+    /// Defaults, overridden by `REFUEL_API_KEY`, `REFUEL_API_URL`, `REFUEL_PROJECT` and
+    /// `REFUEL_SERVER_SEMANTICS`.
     pub fn from_env() -> Result<Self> {
         let mut config = Self::default();
         if let Some(key) = env_var(ENV_API_KEY) {
@@ -97,6 +103,9 @@ impl ClientConfig {
         }
         if let Some(project) = env_var(ENV_PROJECT) {
             config.project = Some(project);
+        }
+        if let Some(semantics) = env_var(ENV_SERVER_SEMANTICS) {
+            config.semantics = semantics.parse()?;
         }
         Ok(config)
     }
@@ -148,6 +157,20 @@ impl ClientConfig {
     pub fn with_page_size(mut self, rows: u64) -> Self {
         self.page_size = rows.max(1);
         self
+    }
+
+    /// Declares what the server does where the contract leaves it open.
+    pub fn with_semantics(mut self, semantics: ServerSemantics) -> Self {
+        self.semantics = semantics;
+        self
+    }
+
+    /// Rows per page requests ask for: the page size, within the server's declared page cap.
+    pub fn page_rows(&self) -> u64 {
+        self.semantics
+            .max_page_rows
+            .map_or(self.page_size, |cap| self.page_size.min(cap))
+            .max(1)
     }
 
     /// Sets the retry delays: the first delay and the cap.

@@ -34,6 +34,7 @@ pub mod error;
 pub mod models;
 mod resolve;
 pub mod retry;
+pub mod semantics;
 #[cfg(test)]
 mod testing;
 mod transport;
@@ -51,6 +52,7 @@ pub use api::tasks::{TaskField, Tasks, task_settings};
 pub use config::{ApiKey, ClientConfig};
 pub use error::{Error, ResourceKind, Result, redact_url};
 pub use resolve::is_uuid;
+pub use semantics::ServerSemantics;
 
 use crate::resolve::NameCache;
 use crate::transport::Transport;

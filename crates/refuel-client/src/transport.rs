@@ -1,6 +1,7 @@
 //! The HTTP layer: authentication, the `{"data": ...}` envelope, error bodies, timeouts and
 //! retries. Every call of the client goes through [`Transport::call`].
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -78,6 +79,53 @@ impl<'a> Call<'a> {
     }
 }
 
+/// What a client has learned about how its server pages rows: a cap on `max_items` (set
+/// when the server refused a larger page) and the largest page it answered in full. Kept
+/// per transport, so per server, and shared by the clones of a client.
+#[derive(Debug, Default)]
+pub(crate) struct PageLimits {
+    /// The most rows to ask for in one page; 0 while no cap is known.
+    cap: AtomicU64,
+    /// The largest `max_items` the server answered with that many rows; 0 while unknown.
+    honoured: AtomicU64,
+}
+
+impl PageLimits {
+    /// The cap on `max_items`, once the server refused a larger page.
+    pub fn cap(&self) -> Option<u64> {
+        Some(self.cap.load(Ordering::Relaxed)).filter(|c| *c > 0)
+    }
+
+    /// Remembers a cap on `max_items` (the smallest one wins).
+    pub fn set_cap(&self, rows: u64) {
+        let rows = rows.max(1);
+        let _ = self
+            .cap
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| {
+                (c == 0 || rows < c).then_some(rows)
+            });
+    }
+
+    /// `max_items` capped by what the server accepts.
+    pub fn capped(&self, max_items: u64) -> u64 {
+        self.cap().map_or(max_items, |cap| max_items.min(cap))
+    }
+
+    /// Records a page that came back with `got` rows for `asked`.
+    pub fn record(&self, asked: u64, got: u64) {
+        if asked > 0 && got >= asked {
+            self.honoured.fetch_max(asked, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether a page of `asked` rows that comes back shorter means the rows ended: the
+    /// server answered a page at least that large in full before, so it does not cut pages
+    /// of this size short.
+    pub fn honours(&self, asked: u64) -> bool {
+        asked > 0 && asked <= self.honoured.load(Ordering::Relaxed)
+    }
+}
+
 /// The shared HTTP machinery of a client.
 #[derive(Debug)]
 pub(crate) struct Transport {
@@ -86,6 +134,8 @@ pub(crate) struct Transport {
     auth: HeaderValue,
     pub retry: RetryPolicy,
     pub timeout: Duration,
+    /// What the server's pages are known to be.
+    pub paging: PageLimits,
 }
 
 impl Transport {
@@ -124,6 +174,7 @@ impl Transport {
                 max_delay: config.retry_max_delay,
             },
             timeout: config.timeout,
+            paging: PageLimits::default(),
         })
     }
 
@@ -384,6 +435,23 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("list things"), "{text}");
         assert!(text.contains("[1].id"), "{text}");
+    }
+
+    #[test]
+    fn page_limits() {
+        let limits = PageLimits::default();
+        assert_eq!(limits.cap(), None);
+        assert_eq!(limits.capped(1000), 1000);
+        limits.set_cap(100);
+        limits.set_cap(500);
+        assert_eq!(limits.cap(), Some(100));
+        assert_eq!((limits.capped(1000), limits.capped(20)), (100, 20));
+        assert!(!limits.honours(100));
+        limits.record(100, 40);
+        assert!(!limits.honours(100));
+        limits.record(100, 100);
+        assert!(limits.honours(100) && limits.honours(30) && !limits.honours(101));
+        assert!(!limits.honours(0));
     }
 
     #[test]

@@ -9,7 +9,9 @@ use reqwest::{Method, StatusCode};
 use super::datasets::WaitOptions;
 use crate::RefuelClient;
 use crate::error::{Error, ResourceKind, Result};
-use crate::models::{Application, LabelOutput, LabelResponse, Row, model_id};
+use crate::models::{
+    APP_CATALOG_PROJECT_ID, Application, LabelOutput, LabelResponse, Row, model_id,
+};
 use crate::retry::Idempotency;
 use crate::transport::{Call, decode_data, excerpt};
 
@@ -61,10 +63,22 @@ impl LabelOptions {
         self
     }
 
-    /// The query parameters of a label request: `explain`, `explain_fields` (joined with
-    /// `;`, absent when empty), `telemetry`, and `model_id` (a display name mapped to its
-    /// id, any other value passed as it is; absent when `None`).
+    /// The query parameters these options add to a label request, as the Python SDK's
+    /// `label` sends them (`client.py:1096-1102`, after its `application_id`): `explain`
+    /// and `telemetry` as Python bools (`True`/`False`), `explain_fields` joined with `;`
+    /// (absent when empty), and `model_id` (a display name mapped to its id, any other value
+    /// passed as it is; absent when `None`).
     pub fn query_params(&self) -> Result<Vec<(&'static str, String)>> {
+        self.params(None, false)
+    }
+
+    /// The whole query of a label request: `application_id` first, and for the async form
+    /// `is_async=True` before `model_id` (`client.py:1210-1217`).
+    fn params(
+        &self,
+        application_id: Option<&str>,
+        is_async: bool,
+    ) -> Result<Vec<(&'static str, String)>> {
         if let Some(bad) = self
             .explain_fields
             .iter()
@@ -75,11 +89,18 @@ impl LabelOptions {
                  non-empty and contain no ';'"
             )));
         }
-        let mut params = vec![("explain", self.explain.to_string())];
+        let mut params = Vec::with_capacity(6);
+        if let Some(id) = application_id {
+            params.push(("application_id", id.to_string()));
+        }
+        params.push(("explain", super::py_bool(self.explain).to_string()));
+        params.push(("telemetry", super::py_bool(self.telemetry).to_string()));
         if !self.explain_fields.is_empty() {
             params.push(("explain_fields", self.explain_fields.join(";")));
         }
-        params.push(("telemetry", self.telemetry.to_string()));
+        if is_async {
+            params.push(("is_async", super::py_bool(true).to_string()));
+        }
         if let Some(model) = &self.model {
             super::require(model, "the model")?;
             let id = model_id(model).unwrap_or(model.as_str());
@@ -87,6 +108,20 @@ impl LabelOptions {
         }
         Ok(params)
     }
+}
+
+/// A ready-made application of Refuel's catalog, as `GET /app_catalog` lists it (the fields
+/// the Python SDK's `get_catalog_apps` reads, `client.py:751-760`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CatalogApp {
+    /// The catalog application's id (what an import sends as `catalog_id`).
+    pub id: String,
+    /// Its name in the catalog.
+    #[serde(default)]
+    pub app_name: Option<String>,
+    /// What it does.
+    #[serde(default)]
+    pub description: Option<String>,
 }
 
 /// The applications of the client's current project.
@@ -213,8 +248,10 @@ impl<'c> Applications<'c> {
         inputs: &[Row],
         options: &LabelOptions,
     ) -> Result<Vec<Result<LabelOutput>>> {
-        let params = options.query_params()?;
+        // Bad options fail before anything is sent.
+        options.query_params()?;
         let id = self.id(app).await?;
+        let params = options.params(Some(&id), false)?;
         let path = format!("/applications/{}/label", super::segment(&id));
         let workers = self.client.config().max_workers.max(1);
         let transport = self.client.transport();
@@ -240,7 +277,7 @@ impl<'c> Applications<'c> {
         Ok(results)
     }
 
-    /// Submits inputs for labeling later, all in one request (`is_async=true`). The
+    /// Submits inputs for labeling later, all in one request (`is_async=True`). The
     /// outputs carry a `refuel_uuid` (and a `uri`) to fetch each result with
     /// [`Applications::labeled_item`]. Submitting creates items on the server, so the call
     /// is not retried blindly.
@@ -250,9 +287,10 @@ impl<'c> Applications<'c> {
         inputs: &[Row],
         options: &LabelOptions,
     ) -> Result<LabelResponse> {
-        let mut params = options.query_params()?;
-        params.push(("is_async", "true".to_string()));
+        // Bad options fail before anything is sent.
+        options.query_params()?;
         let id = self.id(app).await?;
+        let params = options.params(Some(&id), true)?;
         if inputs.is_empty() {
             return Ok(LabelResponse {
                 application_id: Some(id),
@@ -326,9 +364,12 @@ impl<'c> Applications<'c> {
     }
 
     /// Records human labels for a labeled item: `labels` pairs a field name (or id) of the
-    /// application with its correct label (for a multilabel field, a list). All fields go
-    /// in one request; the item then shows as verified. Setting the same labels again is
-    /// harmless, so the call is retried like a read. No labels, no request.
+    /// application with its correct label (for a multilabel field, a list). As the Python
+    /// SDK's `feedback` (`client.py:1253-1277`), each field is one request with body
+    /// `{subtask_id: {"label": value}}`, in the order given; every field is checked before
+    /// the first is sent. The item then shows as verified. Setting the same labels again is
+    /// harmless, so the calls are retried like reads, and after a failure the whole call
+    /// can be repeated. No labels, no request.
     pub async fn feedback<S: AsRef<str>>(
         &self,
         app: &str,
@@ -340,19 +381,91 @@ impl<'c> Applications<'c> {
             return Ok(());
         }
         let application = self.get(app).await?;
-        let body = feedback_body(&application, app, labels)?;
-        let call = Call::new(
-            Method::POST,
-            format!(
-                "/applications/{}/items/{}/label",
-                super::segment(&application.id),
-                super::segment(refuel_uuid)
-            ),
-            format!("send feedback on item '{refuel_uuid}' of application '{app}'"),
+        let bodies = feedback_bodies(&application, app, labels)?;
+        let path = format!(
+            "/applications/{}/items/{}/label",
+            super::segment(&application.id),
+            super::segment(refuel_uuid)
+        );
+        for (field, body) in &bodies {
+            let call = Call::new(
+                Method::POST,
+                path.clone(),
+                format!("send feedback on field '{field}' of item '{refuel_uuid}' of application '{app}'"),
+            )
+            .idempotency(Idempotency::Idempotent)
+            .json(body);
+            self.client.transport().call_unit(&call).await?;
+        }
+        Ok(())
+    }
+
+    /// The applications of Refuel's catalog project, as the Python SDK lists them at
+    /// start-up (`get_catalog_applications`, `client.py:1031-1037`):
+    /// `GET /projects/fb327444-e5ad-4808-88c9-4dc1ea8f086b/applications`.
+    pub async fn catalog_applications(&self) -> Result<Vec<Application>> {
+        let call = Call::get(
+            format!("/projects/{}/applications", APP_CATALOG_PROJECT_ID),
+            "list the applications of the catalog project",
+        );
+        self.client.transport().call(&call).await
+    }
+
+    /// The ready-made applications of Refuel's catalog (`GET /app_catalog`, the Python
+    /// SDK's `get_catalog_apps`, `client.py:745-761`).
+    pub async fn catalog(&self) -> Result<Vec<CatalogApp>> {
+        let call = Call::get("/app_catalog", "list the application catalog");
+        self.client.transport().call(&call).await
+    }
+
+    /// Imports a catalog application (by its catalog name or id) into the current project,
+    /// as the Python SDK's `import_app` does (`client.py:1057-1072`):
+    /// `POST /projects/{id}/applications?catalog_id=C&application_name=N`, where `N` is
+    /// `catalog_app` as given. Safe to call again after an ambiguous failure: it never
+    /// makes two.
+    pub async fn import(&self, catalog_app: &str) -> Result<Application> {
+        super::require(catalog_app, "the catalog application")?;
+        let project_id = self.client.project_id().await?;
+        let catalog_id = if crate::is_uuid(catalog_app) {
+            catalog_app.to_string()
+        } else {
+            self.catalog()
+                .await?
+                .into_iter()
+                .find(|a| a.app_name.as_deref() == Some(catalog_app))
+                .map(|a| a.id)
+                .ok_or_else(|| Error::NotFound {
+                    kind: ResourceKind::Application,
+                    name: catalog_app.to_string(),
+                    scope: Some("the application catalog".to_string()),
+                })?
+        };
+        let context = format!("import catalog application '{catalog_app}'");
+        let app = super::create_once(
+            self.client.config().max_retries,
+            || {
+                let call = Call::new(
+                    Method::POST,
+                    format!("/projects/{}/applications", super::segment(&project_id)),
+                    context.clone(),
+                )
+                .query("catalog_id", &catalog_id)
+                .query("application_name", catalog_app);
+                async move { self.client.transport().call::<Application>(&call).await }
+            },
+            || async {
+                Ok(self
+                    .list_in(&project_id)
+                    .await?
+                    .into_iter()
+                    .find(|a| a.name == catalog_app))
+            },
         )
-        .idempotency(Idempotency::Idempotent)
-        .json(&body);
-        self.client.transport().call_unit(&call).await
+        .await?;
+        self.client
+            .names()
+            .insert(ResourceKind::Application, &project_id, &app.name, &app.id);
+        Ok(app)
     }
 }
 
@@ -418,14 +531,15 @@ fn parse_labeled_item(
         })
 }
 
-/// The body of a feedback request, `{subtask_id: {"label": value}}`, from field names (or
-/// ids) of the application.
-fn feedback_body<S: AsRef<str>>(
+/// The bodies of the feedback requests, `{subtask_id: {"label": value}}` one per field with
+/// the field's name, from field names (or ids) of the application.
+fn feedback_bodies<S: AsRef<str>>(
     application: &Application,
     app: &str,
     labels: &[(S, serde_json::Value)],
-) -> Result<serde_json::Map<String, serde_json::Value>> {
-    let mut body = serde_json::Map::new();
+) -> Result<Vec<(String, serde_json::Value)>> {
+    let mut bodies: Vec<(String, serde_json::Value)> = Vec::with_capacity(labels.len());
+    let mut seen = std::collections::HashSet::new();
     for (field, label) in labels {
         let field = field.as_ref();
         let subtask = application
@@ -449,18 +563,20 @@ fn feedback_body<S: AsRef<str>>(
                 }
             )));
         };
-        let previous = body.insert(
-            subtask.id.clone(),
-            serde_json::json!({ "label": label.clone() }),
-        );
-        if previous.is_some() {
+        if !seen.insert(subtask.id.as_str()) {
             return Err(Error::InvalidArgument(format!(
                 "feedback names field '{}' more than once",
                 subtask.name
             )));
         }
+        let mut body = serde_json::Map::new();
+        body.insert(
+            subtask.id.clone(),
+            serde_json::json!({ "label": label.clone() }),
+        );
+        bodies.push((subtask.name.clone(), serde_json::Value::Object(body)));
     }
-    Ok(body)
+    Ok(bodies)
 }
 
 #[cfg(test)]
@@ -475,23 +591,33 @@ mod tests {
         assert_eq!(
             params,
             vec![
-                ("explain", "false".to_string()),
-                ("telemetry", "false".to_string())
+                ("explain", "False".to_string()),
+                ("telemetry", "False".to_string())
             ]
         );
-        let params = LabelOptions::new()
+        let options = LabelOptions::new()
             .explain(true)
             .explain_fields(["sentiment", "topic"])
             .telemetry(true)
-            .model("GPT-4o mini")
-            .query_params()
-            .unwrap();
+            .model("GPT-4o mini");
         assert_eq!(
-            params,
+            options.params(Some("a-1"), false).unwrap(),
             vec![
-                ("explain", "true".to_string()),
+                ("application_id", "a-1".to_string()),
+                ("explain", "True".to_string()),
+                ("telemetry", "True".to_string()),
                 ("explain_fields", "sentiment;topic".to_string()),
-                ("telemetry", "true".to_string()),
+                ("model_id", "gpt-4o-mini".to_string()),
+            ]
+        );
+        assert_eq!(
+            options.params(Some("a-1"), true).unwrap(),
+            vec![
+                ("application_id", "a-1".to_string()),
+                ("explain", "True".to_string()),
+                ("telemetry", "True".to_string()),
+                ("explain_fields", "sentiment;topic".to_string()),
+                ("is_async", "True".to_string()),
                 ("model_id", "gpt-4o-mini".to_string()),
             ]
         );
@@ -530,24 +656,30 @@ mod tests {
     }
 
     #[test]
-    fn feedback_bodies() {
-        let body = feedback_body(
+    fn feedback_requests() {
+        let bodies = feedback_bodies(
             &app(),
             "sentiment-app",
             &[("sentiment", json!(["negative"])), ("s-2", json!("food"))],
         )
         .unwrap();
         assert_eq!(
-            serde_json::Value::Object(body),
-            json!({"s-1": {"label": ["negative"]}, "s-2": {"label": "food"}})
+            bodies,
+            vec![
+                (
+                    "sentiment".to_string(),
+                    json!({"s-1": {"label": ["negative"]}})
+                ),
+                ("topic".to_string(), json!({"s-2": {"label": "food"}})),
+            ]
         );
-        let err = feedback_body(&app(), "sentiment-app", &[("mood", json!("x"))]).unwrap_err();
+        let err = feedback_bodies(&app(), "sentiment-app", &[("mood", json!("x"))]).unwrap_err();
         assert_eq!(
             err.to_string(),
             "invalid argument: application 'sentiment-app' has no field 'mood'; its fields \
              are: sentiment, topic"
         );
-        let err = feedback_body(
+        let err = feedback_bodies(
             &app(),
             "sentiment-app",
             &[("sentiment", json!("a")), ("s-1", json!("b"))],

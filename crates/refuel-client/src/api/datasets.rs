@@ -125,10 +125,11 @@ impl<'c> Datasets<'c> {
             let file = std::fs::File::open(path)
                 .map_err(|e| Error::io(format!("open '{}'", path.display()), e))?;
             let stream = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(file));
+            // As the Python SDK's `requests` sends it (`client.py:537-547`): the fields
+            // `name` and `source`, then the part `file` with the file's name and no content
+            // type of its own.
             let part = Part::stream_with_length(reqwest::Body::wrap_stream(stream), len)
-                .file_name(file_name.clone())
-                .mime_str("text/csv")
-                .map_err(|e| Error::InvalidArgument(format!("content type: {e}")))?;
+                .file_name(file_name.clone());
             let form = Form::new()
                 .text("name", name.to_string())
                 .text("source", "file")
@@ -143,6 +144,7 @@ impl<'c> Datasets<'c> {
     /// string never appears in errors or logs.
     pub async fn register_uri(&self, url: &str, name: &str) -> Result<Dataset> {
         let context = format!("register '{}' as dataset '{name}'", redact_url(url));
+        // A form (urlencoded), as the Python SDK sends it (`client.py:549-559`).
         self.create(name, &context, move |rb| {
             Ok(rb.form(&[("name", name), ("source", "uri"), ("source_path", url)]))
         })
@@ -246,8 +248,10 @@ impl<'c> Datasets<'c> {
         Ok(())
     }
 
-    /// Appends rows, in batches of [`ADD_ITEMS_BATCH`]. The dataset's schema does not change:
-    /// the server refuses unknown columns and values of the wrong type.
+    /// Appends rows, in batches of [`ADD_ITEMS_BATCH`]: each batch is the request the Python
+    /// SDK's `add_items` sends (`client.py:652-656`, a JSON list of rows), which sends all
+    /// the rows in one request; batches keep a request's size bounded. The dataset's schema
+    /// does not change: the server refuses unknown columns and values of the wrong type.
     ///
     /// An append is never retried blindly (a retried append could duplicate rows): only when
     /// the connection could not be made, or on 429. When a batch fails, the error says how

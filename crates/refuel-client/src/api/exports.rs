@@ -171,7 +171,9 @@ impl<'c> Exports<'c> {
     }
 }
 
-/// The request that asks for an export.
+/// The request that asks for an export, as the Python SDK's `download_dataset` sends it
+/// (`client.py:590-603`): `dataset_id`, `email_address`, and with a task `task_id` and
+/// `include_labels` (a Python `True`, which `requests` writes `True`).
 fn create_call<'a>(
     dataset: &str,
     dataset_id: &str,
@@ -188,7 +190,7 @@ fn create_call<'a>(
     match task_id {
         Some(task_id) => call
             .query("task_id", task_id)
-            .query("include_labels", "true"),
+            .query("include_labels", super::py_bool(true)),
         None => call,
     }
 }
@@ -299,7 +301,7 @@ mod tests {
                 ("dataset_id", "d-1".to_string()),
                 ("email_address", "me@example.com".to_string()),
                 ("task_id", "t-1".to_string()),
-                ("include_labels", "true".to_string()),
+                ("include_labels", "True".to_string()),
             ]
         );
         assert_eq!(

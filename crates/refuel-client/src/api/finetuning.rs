@@ -21,9 +21,11 @@ impl<'c> Finetuning<'c> {
 
     /// Starts finetuning `base_model` (one of [`BASE_MODELS`]) on the labels of a task
     /// (name or id), from the given datasets (names or ids; all of the task's when empty).
-    /// Unset hyperparameters take the platform's defaults. The request is sent as the Python
-    /// SDK sends it: LoRA, no cap on training rows, no augmentation. Starting a run is not
-    /// retried blindly (a retry could start a second one).
+    /// The request is the Python SDK's `finetune_model` (`client.py:1288-1302`): LoRA, no
+    /// cap on training rows, no augmentation, `datasets: null` when none are given, and
+    /// `hyperparameters: {"num_epochs": 1}` (the SDK's default) when none is set; set ones
+    /// are sent as they are and the others take the platform's defaults. Starting a run is
+    /// not retried blindly (a retry could start a second one).
     pub async fn start(
         &self,
         task: &str,
@@ -44,17 +46,19 @@ impl<'c> Finetuning<'c> {
             hyperparameters,
             dataset_ids,
         )?;
+        let body = request_body(&request);
         let call = Call::new(
             Method::POST,
             format!("/projects/{}/finetuned_models", super::segment(&project_id)),
             format!("start finetuning {base_model} on task '{task}'"),
         )
-        .json(&request);
+        .json(&body);
         self.client.transport().call(&call).await
     }
 
     /// The finetuned models of the current project, only those of `task` (name or id) when
-    /// given.
+    /// given (`?task_id=T`, absent otherwise, as the Python SDK's `get_finetuned_models`,
+    /// `client.py:1306-1307`).
     pub async fn list(&self, task: Option<&str>) -> Result<Vec<LabelingModel>> {
         let project_id = self.client.project_id().await?;
         let mut call = Call::get(
@@ -124,8 +128,12 @@ fn finetune_request(
     hyperparameters: &Hyperparameters,
     dataset_ids: Vec<String>,
 ) -> Result<FinetuneRequest> {
-    let hyperparameters = serde_json::to_value(hyperparameters)
+    let mut hyperparameters = serde_json::to_value(hyperparameters)
         .map_err(|e| Error::InvalidArgument(format!("hyperparameters: {e}")))?;
+    if hyperparameters.as_object().is_none_or(|h| h.is_empty()) {
+        // The SDK's default argument (`client.py:1285`).
+        hyperparameters = serde_json::json!({ "num_epochs": 1 });
+    }
     Ok(FinetuneRequest {
         project_id,
         task_id,
@@ -138,7 +146,22 @@ fn finetune_request(
     })
 }
 
-/// The body of a cancellation.
+/// The JSON body of a finetuning start, in the Python SDK's key order
+/// (`client.py:1288-1297`).
+fn request_body(request: &FinetuneRequest) -> serde_json::Value {
+    serde_json::json!({
+        "project_id": request.project_id,
+        "task_id": request.task_id,
+        "max_training_rows": request.max_training_rows,
+        "lora": request.lora,
+        "base_model": request.base_model,
+        "augmented_finetuning_model": request.augmented_finetuning_model,
+        "hyperparameters": request.hyperparameters,
+        "datasets": request.datasets,
+    })
+}
+
+/// The body of a cancellation (`client.py:1314-1317`).
 fn cancel_body(model_id: &str) -> serde_json::Value {
     serde_json::json!({ "model_id": model_id, "finetuning_run_status": "INTERRUPTED" })
 }
@@ -174,19 +197,18 @@ mod tests {
             vec!["d1".into()],
         )
         .unwrap();
-        assert_eq!(
-            serde_json::to_value(&request).unwrap(),
-            json!({
-                "project_id": "p",
-                "task_id": "t",
-                "base_model": "refuel-llm-v2-large",
-                "hyperparameters": {"num_epochs": 2, "learning_rate": 0.0002},
-                "datasets": ["d1"],
-                "lora": true,
-                "max_training_rows": null,
-                "augmented_finetuning_model": false,
-            })
-        );
+        let expected = json!({
+            "project_id": "p",
+            "task_id": "t",
+            "max_training_rows": null,
+            "lora": true,
+            "base_model": "refuel-llm-v2-large",
+            "augmented_finetuning_model": false,
+            "hyperparameters": {"num_epochs": 2, "learning_rate": 0.0002},
+            "datasets": ["d1"],
+        });
+        assert_eq!(request_body(&request), expected);
+        assert_eq!(request_body(&request).to_string(), expected.to_string());
         let request = finetune_request(
             "p".into(),
             "t".into(),
@@ -196,7 +218,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(request.datasets, None);
-        assert_eq!(request.hyperparameters, json!({}));
+        assert_eq!(request.hyperparameters, json!({"num_epochs": 1}));
+        assert_eq!(request_body(&request)["datasets"], json!(null));
         assert_eq!(
             cancel_body("m-1"),
             json!({"model_id": "m-1", "finetuning_run_status": "INTERRUPTED"})

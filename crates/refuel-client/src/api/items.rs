@@ -1,13 +1,33 @@
 //! Row queries: one call returning rows in order, and a stream of pages fetched
-//! concurrently.
+//! concurrently; and single rows by item id.
+//!
+//! Page requests are the Python SDK's (`get_items` and `_query_helper`, `client.py:263-376`
+//! and `659-693`): `GET /datasets/{id}` (or `/tasks/{task}/datasets/{id}`) with `dataset_id`,
+//! `offset`, `max_items`, `filters`, `order_bys`, `expand=true` (and `task_id`), the count
+//! first with `max_items=0`. Where this client goes beyond the SDK it degrades safely:
+//! - It asks pages of `page_size` rows (default 1,000; the SDK asks 100). A server that
+//!   refuses such a page with a 400 or 422 whose message names `max_items` is asked the
+//!   same page again with [`SDK_PAGE_ROWS`] rows, and from then on (per client and its
+//!   clones) every page is at most that: see [`Items::page_rows`].
+//! - A page shorter than asked is continued from where it stopped, in every paging path.
+//! - A count that is missing (no `total_count`, or `null`) means "unknown", never 0: see
+//!   [`Items::total`]. Streams then read until an empty page, or until a page shorter than
+//!   asked from a server known to answer pages of that size in full.
 
+use bytes::Bytes;
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
-use serde::de::DeserializeOwned;
+use reqwest::Method;
+use serde::de::{DeserializeOwned, IgnoredAny};
 
 use crate::RefuelClient;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::models::{Dataset, ItemQuery, LabeledItem, Row};
-use crate::transport::Call;
+use crate::transport::{Call, decode_data};
+
+/// The page size of the Python SDK (`QUERY_STEP_SIZE`, `client.py:43`), which every server
+/// that serves the SDK accepts: what [`Items`] falls back to when a server refuses a larger
+/// page.
+pub const SDK_PAGE_ROWS: u64 = 100;
 
 /// A page of rows and where it starts in the query's result.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,8 +50,12 @@ pub struct ResolvedTarget {
 impl ResolvedTarget {
     fn path(&self) -> String {
         match &self.task_id {
-            Some(task) => format!("/tasks/{task}/datasets/{}", self.dataset_id),
-            None => format!("/datasets/{}", self.dataset_id),
+            Some(task) => format!(
+                "/tasks/{}/datasets/{}",
+                super::segment(task),
+                super::segment(&self.dataset_id)
+            ),
+            None => format!("/datasets/{}", super::segment(&self.dataset_id)),
         }
     }
 }
@@ -60,16 +84,68 @@ impl<'c> Items<'c> {
         })
     }
 
-    /// The number of rows matching the query's filters (ignoring its offset and limit).
+    /// The most rows this client asks for in one page: the configured `page_size` (within
+    /// the server's declared `max_page_rows`, [`crate::ClientConfig::page_rows`]), capped at
+    /// [`SDK_PAGE_ROWS`] once the server refused a larger page. The learned cap is
+    /// remembered per client (and shared by its clones), so later queries ask pages the
+    /// server takes straight away; callers that plan their own page requests (a scan
+    /// splitting work by offset) should size them with this.
+    pub fn page_rows(&self) -> u64 {
+        self.client
+            .transport()
+            .paging
+            .capped(self.client.config().page_rows())
+            .max(1)
+    }
+
+    /// The number of rows matching the query's filters (ignoring its offset and limit), as
+    /// the server states it in `total_count` of a `max_items=0` request (the SDK's count,
+    /// `client.py:263-272`). `None` when the server does not say (no `total_count`, or
+    /// `null`): the count is unknown, which is not zero. A `Some(0)` is what the server
+    /// said; the Python SDK does not trust a 0 either and reads pages anyway.
+    pub async fn total(&self, dataset: &str, query: &ItemQuery) -> Result<Option<u64>> {
+        let target = self.resolve(dataset, query).await?;
+        self.total_resolved(&target, query).await
+    }
+
+    /// As [`Items::total`], for an already resolved target.
+    pub async fn total_resolved(
+        &self,
+        target: &ResolvedTarget,
+        query: &ItemQuery,
+    ) -> Result<Option<u64>> {
+        let head: Dataset<IgnoredAny> = self.fetch(target, query, 0, 0).await?;
+        Ok(head.total_count)
+    }
+
+    /// The number of rows matching the query's filters (ignoring its offset and limit). The
+    /// server's `total_count` when it gives a positive one; when it gives none (or 0, which
+    /// the Python SDK does not trust either), the matching rows are counted by reading them
+    /// page by page, so a missing count is never taken for 0. Use [`Items::total`] to learn
+    /// whether the server counts without reading rows.
     pub async fn count(&self, dataset: &str, query: &ItemQuery) -> Result<u64> {
         let target = self.resolve(dataset, query).await?;
         self.count_resolved(&target, query).await
     }
 
-    /// The number of rows matching the query's filters, for an already resolved target.
+    /// As [`Items::count`], for an already resolved target.
     pub async fn count_resolved(&self, target: &ResolvedTarget, query: &ItemQuery) -> Result<u64> {
-        let page: Dataset<serde::de::IgnoredAny> = self.fetch(target, query, 0, 0).await?;
-        Ok(page.total_count.unwrap_or(0))
+        match self.total_resolved(target, query).await? {
+            Some(total) if total > 0 => Ok(total),
+            _ => {
+                let all = ItemQuery {
+                    offset: 0,
+                    max_items: None,
+                    ..query.clone()
+                };
+                sequential_pages::<IgnoredAny>(self.client.clone(), target.clone(), all)
+                    .try_fold(
+                        0u64,
+                        |n, page| async move { Ok(n + page.items.len() as u64) },
+                    )
+                    .await
+            }
+        }
     }
 
     /// The rows of a query without a task, in order.
@@ -87,7 +163,8 @@ impl<'c> Items<'c> {
     }
 
     /// The rows of a query decoded as `T`, in order. A query whose `max_items` fits in one
-    /// page is one request; a larger one is fetched as [`Items::stream_as`] does.
+    /// page is one request (more when the server answers with fewer rows than asked); a
+    /// larger one is fetched as [`Items::stream_as`] does.
     pub async fn query_as<T: DeserializeOwned + Send + 'static>(
         &self,
         dataset: &str,
@@ -114,12 +191,16 @@ impl<'c> Items<'c> {
 
     /// The rows of a query decoded as `T`, as a stream of pages in offset order.
     ///
-    /// It asks for the count first, then fetches pages of `page_size` rows concurrently (at
-    /// most `max_workers` in flight) and yields them in order. Pages are fetched only as
-    /// fast as the consumer takes them (back-pressure), so memory stays bounded by
-    /// `max_workers` pages. Rows keep a stable order across pages as long as the dataset does
-    /// not change during the scan; give the query an explicit order for stability under
-    /// concurrent appends.
+    /// It asks for the count first (`max_items=0`, as the Python SDK does). With a positive
+    /// count it fetches pages of [`Items::page_rows`] rows concurrently (at most
+    /// `max_workers` in flight) and yields them in order; a page answered short is continued
+    /// from where it stopped. Without a count (or with 0, which the SDK does not trust) it
+    /// reads pages one after another until an empty one (or one shorter than asked from a
+    /// server known to answer pages of that size in full). Pages are fetched only as fast as
+    /// the consumer takes them (back-pressure), so memory stays bounded by `max_workers`
+    /// pages. Rows keep a stable order across pages as long as the dataset does not change
+    /// during the scan; give the query an explicit order for stability under concurrent
+    /// appends.
     pub fn stream_as<T: DeserializeOwned + Send + 'static>(
         &self,
         dataset: &str,
@@ -130,18 +211,22 @@ impl<'c> Items<'c> {
         stream::once(async move {
             let items = client.items();
             let target = items.resolve(&dataset, &query).await?;
-            let head: Dataset<serde::de::IgnoredAny> = items.fetch(&target, &query, 0, 0).await?;
-            Ok::<_, crate::Error>(match head.total_count {
-                Some(total) => page_stream(client.clone(), target, query, total),
-                None => sequential_pages(client.clone(), target, query),
+            let total = items.total_resolved(&target, &query).await?;
+            Ok::<_, Error>(match total {
+                Some(total) if total > 0 => page_stream(client.clone(), target, query, total),
+                _ => sequential_pages(client.clone(), target, query),
             })
         })
         .try_flatten()
         .boxed()
     }
 
-    /// One page request: `max_items` rows from `offset` (`max_items = 0` asks only for the
-    /// count).
+    /// One page request: at most `max_items` rows from `offset` (`max_items = 0` asks only
+    /// for the count). The request asks for at most [`Items::page_rows`] rows; a server that
+    /// refuses the page size (400 or 422 naming `max_items`) is asked again with
+    /// [`SDK_PAGE_ROWS`] rows, and the cap is remembered. So the page may hold fewer rows
+    /// than `max_items` even when more match: continue from where it stopped (as
+    /// [`Items::fetch_range`] does).
     pub async fn fetch<T: DeserializeOwned>(
         &self,
         target: &ResolvedTarget,
@@ -149,30 +234,30 @@ impl<'c> Items<'c> {
         offset: u64,
         max_items: u64,
     ) -> Result<Dataset<T>> {
-        self.client
-            .transport()
-            .call(&page_call(target, query, offset, max_items))
+        self.fetch_page(target, query, offset, max_items)
             .await
+            .map(|(page, _)| page)
     }
 
     /// The raw JSON body of one page request, for callers that decode pages themselves
-    /// (e.g. straight into Arrow).
+    /// (e.g. straight into Arrow). Sent as [`Items::fetch`] sends it: the page may hold
+    /// fewer rows than `max_items`.
     pub async fn fetch_bytes(
         &self,
         target: &ResolvedTarget,
         query: &ItemQuery,
         offset: u64,
         max_items: u64,
-    ) -> Result<bytes::Bytes> {
-        self.client
-            .transport()
-            .call_bytes(&page_call(target, query, offset, max_items))
+    ) -> Result<Bytes> {
+        self.page_body(target, query, offset, max_items)
             .await
+            .map(|(body, _)| body)
     }
 
-    /// `len` rows from `offset`, in as many requests as the server needs (a server may
-    /// return fewer rows than asked for; the rest is fetched from where it stopped, until
-    /// the rows end).
+    /// `len` rows from `offset`, in as many requests as the server needs: a page shorter
+    /// than asked is continued from where it stopped, until `len` rows, an empty page, the
+    /// server's positive `total_count`, or a short page from a server known to answer pages
+    /// of that size in full.
     pub async fn fetch_range<T: DeserializeOwned>(
         &self,
         target: &ResolvedTarget,
@@ -180,35 +265,143 @@ impl<'c> Items<'c> {
         offset: u64,
         len: u64,
     ) -> Result<Page<T>> {
+        let paging = &self.client.transport().paging;
         let mut items: Vec<T> = Vec::new();
         while (items.len() as u64) < len {
             let at = offset + items.len() as u64;
-            let page: Dataset<T> = self
-                .fetch(target, query, at, len - items.len() as u64)
+            let (page, asked): (Dataset<T>, u64) = self
+                .fetch_page(target, query, at, len - items.len() as u64)
                 .await?;
             let total = page.total_count;
             let got = page.items.unwrap_or_default();
-            if got.is_empty() {
+            let n = got.len() as u64;
+            if n == 0 {
                 break;
             }
             items.extend(got);
-            // The server said how many rows match: nothing lies past them.
-            if total.is_some_and(|t| offset + items.len() as u64 >= t) {
+            // The server said how many rows match: nothing lies past them. (A 0 beside rows
+            // says nothing.)
+            if total.is_some_and(|t| t > 0 && offset + items.len() as u64 >= t) {
+                break;
+            }
+            if n < asked && paging.honours(asked) {
                 break;
             }
         }
         Ok(Page { offset, items })
     }
+
+    /// One page, decoded, with the number of rows the request asked for.
+    async fn fetch_page<T: DeserializeOwned>(
+        &self,
+        target: &ResolvedTarget,
+        query: &ItemQuery,
+        offset: u64,
+        max_items: u64,
+    ) -> Result<(Dataset<T>, u64)> {
+        let (body, asked) = self.page_body(target, query, offset, max_items).await?;
+        let page: Dataset<T> = decode_data(&page_context(target), &body)?;
+        if let Some(items) = &page.items {
+            self.client
+                .transport()
+                .paging
+                .record(asked, items.len() as u64);
+        }
+        Ok((page, asked))
+    }
+
+    /// One page request's body, with the number of rows it asked for: `max_items` capped at
+    /// what the server accepts, and [`SDK_PAGE_ROWS`] once more when the server refuses the
+    /// page size.
+    async fn page_body(
+        &self,
+        target: &ResolvedTarget,
+        query: &ItemQuery,
+        offset: u64,
+        max_items: u64,
+    ) -> Result<(Bytes, u64)> {
+        let transport = self.client.transport();
+        // Never more than `page_rows()`: the page size within the declared cap, then the
+        // learned one.
+        let declared = self.client.config().page_rows();
+        let asked = transport.paging.capped(max_items.min(declared));
+        match transport
+            .call_bytes(&page_call(target, query, offset, asked))
+            .await
+        {
+            Err(err) if asked > SDK_PAGE_ROWS && refuses_page_size(&err) => {
+                tracing::warn!(
+                    dataset = %target.dataset_id,
+                    asked,
+                    error = %err,
+                    "the server refused the page size; asking pages of {SDK_PAGE_ROWS} rows from now on"
+                );
+                transport.paging.set_cap(SDK_PAGE_ROWS);
+                let asked = transport.paging.capped(max_items.min(declared));
+                let body = transport
+                    .call_bytes(&page_call(target, query, offset, asked))
+                    .await?;
+                Ok((body, asked))
+            }
+            answer => answer.map(|body| (body, asked)),
+        }
+    }
+
+    /// One row of a dataset (name or id) by its item id: `GET /datasets/{id}/items/{item}`
+    /// (the contract's "get one row"; the Python SDK has no such call).
+    pub async fn get(&self, dataset: &str, item_id: &str) -> Result<Row> {
+        super::require(item_id, "the item id")?;
+        let id = self.client.datasets().id(dataset).await?;
+        let call = Call::get(
+            format!(
+                "/datasets/{}/items/{}",
+                super::segment(&id),
+                super::segment(item_id)
+            ),
+            format!("get item '{item_id}' of dataset '{dataset}'"),
+        );
+        self.client.transport().call(&call).await
+    }
+
+    /// Deletes one row of a dataset (name or id) by its item id:
+    /// `DELETE /datasets/{id}/items/{item}` (the contract's "delete one row"; the Python SDK
+    /// has no such call).
+    pub async fn delete(&self, dataset: &str, item_id: &str) -> Result<()> {
+        super::require(item_id, "the item id")?;
+        let id = self.client.datasets().id(dataset).await?;
+        let call = Call::new(
+            Method::DELETE,
+            format!(
+                "/datasets/{}/items/{}",
+                super::segment(&id),
+                super::segment(item_id)
+            ),
+            format!("delete item '{item_id}' of dataset '{dataset}'"),
+        );
+        self.client.transport().call_unit(&call).await
+    }
 }
 
-/// Pages fetched one after another until a short page, for a server that does not say how
+/// Whether an error is the server refusing the page size: a 400 or 422 whose message names
+/// `max_items`. Any other client error is a real one.
+fn refuses_page_size(err: &Error) -> bool {
+    matches!(
+        err,
+        Error::Api { status, message, .. }
+            if matches!(status.as_u16(), 400 | 422)
+                && message.to_ascii_lowercase().contains("max_items")
+    )
+}
+
+/// Pages fetched one after another until the rows end (an empty page, or a short one from a
+/// server known to answer pages of that size in full), for a server that does not say how
 /// many rows match.
 fn sequential_pages<T: DeserializeOwned + Send + 'static>(
     client: RefuelClient,
     target: ResolvedTarget,
     query: ItemQuery,
 ) -> BoxStream<'static, Result<Page<T>>> {
-    let page_size = client.config().page_size.max(1);
+    let page_size = client.items().page_rows();
     let end = query.max_items.map(|m| query.offset.saturating_add(m));
     stream::try_unfold(Some(query.offset), move |next| {
         let (client, target, query) = (client.clone(), target.clone(), query.clone());
@@ -234,19 +427,26 @@ fn sequential_pages<T: DeserializeOwned + Send + 'static>(
     .boxed()
 }
 
-/// The request for `max_items` rows of the query from `offset`.
+/// What a page request is doing, for errors.
+fn page_context(target: &ResolvedTarget) -> String {
+    match &target.task_id {
+        Some(task) => format!("query dataset {} with task {task}", target.dataset_id),
+        None => format!("query dataset {}", target.dataset_id),
+    }
+}
+
+/// The request for `max_items` rows of the query from `offset`, with the Python SDK's
+/// parameters in its order (`client.py:672-684`): `dataset_id`, the page parameters, and
+/// `task_id` last with a task.
 fn page_call<'a>(
     target: &ResolvedTarget,
     query: &ItemQuery,
     offset: u64,
     max_items: u64,
 ) -> Call<'a> {
-    let call = Call::get(
-        target.path(),
-        format!("query dataset {}", target.dataset_id),
-    )
-    .query("dataset_id", &target.dataset_id)
-    .queries(query.page_params(offset, max_items));
+    let call = Call::get(target.path(), page_context(target))
+        .query("dataset_id", &target.dataset_id)
+        .queries(query.page_params(offset, max_items));
     match &target.task_id {
         Some(task) => call.query("task_id", task),
         None => call,
@@ -261,7 +461,7 @@ fn page_stream<T: DeserializeOwned + Send + 'static>(
     query: ItemQuery,
     total: u64,
 ) -> BoxStream<'static, Result<Page<T>>> {
-    let page_size = client.config().page_size.max(1);
+    let page_size = client.items().page_rows();
     let workers = client.config().max_workers.max(1);
     let start = query.offset;
     let end = match query.max_items {
@@ -298,9 +498,7 @@ impl<T> AbortOnDrop<Result<T>> {
     async fn join(mut self) -> Result<T> {
         match (&mut self.0).await {
             Ok(result) => result,
-            Err(e) => Err(crate::Error::Internal(format!(
-                "a page fetch task failed: {e}"
-            ))),
+            Err(e) => Err(Error::Internal(format!("a page fetch task failed: {e}"))),
         }
     }
 }

@@ -95,6 +95,12 @@ pub(crate) fn segment(value: &str) -> String {
     }
 }
 
+/// A boolean query parameter as the Python SDK's `requests` writes a Python bool: `True` or
+/// `False` (`str(bool)`).
+pub(crate) fn py_bool(value: bool) -> &'static str {
+    if value { "True" } else { "False" }
+}
+
 /// Fails with [`Error::InvalidArgument`] when a required text argument is empty.
 pub(crate) fn require(value: &str, what: &str) -> Result<()> {
     if value.trim().is_empty() {

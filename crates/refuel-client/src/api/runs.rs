@@ -83,6 +83,15 @@ impl RunRef<'_> {
     fn describe(&self) -> String {
         format!("task '{}' on dataset '{}'", self.task, self.dataset)
     }
+
+    /// `task_id` and `dataset_id`, the query of every run request of the Python SDK
+    /// (`client.py:892`, `967-970`, `996`).
+    fn params(&self) -> [(&'static str, String); 2] {
+        [
+            ("task_id", self.task_id.clone()),
+            ("dataset_id", self.dataset_id.clone()),
+        ]
+    }
 }
 
 impl<'c> Runs<'c> {
@@ -124,12 +133,8 @@ impl<'c> Runs<'c> {
     /// reports it. Cancelling twice is harmless, so the call is retried like a read.
     pub async fn cancel(&self, task: &str, dataset: &str) -> Result<TaskRun> {
         let run = self.resolve(task, dataset).await?;
-        let context = format!("cancel the run of {}", run.describe());
-        let call = Call::new(Method::POST, run.runs_path(), context.clone())
-            .query("task_id", &run.task_id)
-            .query("dataset_id", &run.dataset_id)
-            .query("cancel_run", "true")
-            .idempotency(Idempotency::Idempotent);
+        let call = cancel_call(&run);
+        let context = call.context.clone();
         let body = self.client.transport().call_bytes(&call).await?;
         // The contract leaves the answer open: use the run when it is there, else ask.
         match decode_data::<TaskRun>(&context, &body) {
@@ -147,7 +152,7 @@ impl<'c> Runs<'c> {
     }
 
     async fn status_of(&self, run: &RunRef<'_>) -> Result<TaskRun> {
-        let call = Call::get(run.run_path(), format!("get the run of {}", run.describe()));
+        let call = status_call(run);
         let transport = self.client.transport();
         let (mut current, metrics) =
             futures::try_join!(transport.call::<TaskRun>(&call), self.metrics_of(run))?;
@@ -162,14 +167,12 @@ impl<'c> Runs<'c> {
     }
 
     async fn metrics_of(&self, run: &RunRef<'_>) -> Result<RunMetrics> {
-        let call = Call::get(
-            format!("{}/metrics", run.run_path()),
-            format!("get the metrics of the run of {}", run.describe()),
-        );
-        self.client.transport().call(&call).await
+        self.client.transport().call(&metrics_call(run)).await
     }
 
-    /// Every run of a task (name or id), one per dataset it ran on.
+    /// Every run of a task (name or id), one per dataset it ran on: `GET /tasks/{id}/runs`
+    /// (the contract's call; the Python SDK has none, the TypeScript SDK's takes optional
+    /// `datasetId`/`evalSet` filters, which are not sent here).
     pub async fn list(&self, task: &str) -> Result<Vec<TaskRun>> {
         let task_id = self.client.tasks().id(task).await?;
         let call = Call::get(
@@ -214,19 +217,48 @@ impl<'c> Runs<'c> {
     }
 }
 
-/// The request that starts a run.
+/// The request that starts a run, as the Python SDK's `start_task_run` sends it
+/// (`client.py:967-980`): `task_id`, `dataset_id`, and `num_items` when given.
 fn start_call<'a>(run: &RunRef<'_>, num_items: Option<u64>) -> Call<'a> {
     let call = Call::new(
         Method::POST,
         run.runs_path(),
         format!("start a run of {}", run.describe()),
     )
-    .query("task_id", &run.task_id)
-    .query("dataset_id", &run.dataset_id);
+    .queries(run.params());
     match num_items {
         Some(n) => call.query("num_items", n),
         None => call,
     }
+}
+
+/// The request that cancels a run, as the Python SDK's `cancel_task_run` sends it
+/// (`client.py:996-1001`): `cancel_run` is a Python `True`, which `requests` writes `True`.
+fn cancel_call<'a>(run: &RunRef<'_>) -> Call<'a> {
+    Call::new(
+        Method::POST,
+        run.runs_path(),
+        format!("cancel the run of {}", run.describe()),
+    )
+    .queries(run.params())
+    .query("cancel_run", "True")
+    .idempotency(Idempotency::Idempotent)
+}
+
+/// The request for a run's status, as the Python SDK's `get_task_run` sends it
+/// (`client.py:892-897`).
+fn status_call<'a>(run: &RunRef<'_>) -> Call<'a> {
+    Call::get(run.run_path(), format!("get the run of {}", run.describe())).queries(run.params())
+}
+
+/// The request for a run's metrics, as the Python SDK's `get_task_run` sends it
+/// (`client.py:900-904`).
+fn metrics_call<'a>(run: &RunRef<'_>) -> Call<'a> {
+    Call::get(
+        format!("{}/metrics", run.run_path()),
+        format!("get the metrics of the run of {}", run.describe()),
+    )
+    .queries(run.params())
 }
 
 /// What a polled run means for a waiter: `Some(run)` when it is done, `None` while it goes
@@ -275,7 +307,7 @@ mod tests {
                 .iter()
                 .map(|(name, value)| Metric {
                     name: (*name).to_string(),
-                    value: *value,
+                    value: value.map_or(serde_json::Value::Null, Into::into),
                 })
                 .collect(),
         }
@@ -382,5 +414,26 @@ mod tests {
         assert_eq!(call.idempotency, Idempotency::NotIdempotent);
         assert_eq!(start_call(&r, None).query.len(), 2);
         assert_eq!(r.run_path(), "/tasks/t-1/runs/d-1");
+        let ids = vec![
+            ("task_id", "t-1".to_string()),
+            ("dataset_id", "d-1".to_string()),
+        ];
+        let cancel = cancel_call(&r);
+        assert_eq!(
+            (cancel.method, cancel.path.as_str()),
+            (Method::POST, "/tasks/t-1/runs")
+        );
+        let mut cancel_query = ids.clone();
+        cancel_query.push(("cancel_run", "True".to_string()));
+        assert_eq!(cancel.query, cancel_query);
+        let status = status_call(&r);
+        assert_eq!(
+            (status.method, status.path.as_str()),
+            (Method::GET, "/tasks/t-1/runs/d-1")
+        );
+        assert_eq!(status.query, ids);
+        let metrics = metrics_call(&r);
+        assert_eq!(metrics.path, "/tasks/t-1/runs/d-1/metrics");
+        assert_eq!(metrics.query, ids);
     }
 }

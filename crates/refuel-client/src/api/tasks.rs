@@ -125,7 +125,9 @@ impl TaskField {
     }
 
     /// The field as a task's transform (for the enrichment types): the field definition
-    /// itself, with the Python SDK's key names.
+    /// itself, as the Python SDK sends the user's field dictionary (`client.py:854`, `873`),
+    /// with its key names and only the keys that were set (the fallback value only when it
+    /// is not the default `-`).
     fn to_transform(&self) -> serde_json::Value {
         let mut object = serde_json::Map::new();
         object.insert("name".into(), self.name.clone().into());
@@ -140,7 +142,9 @@ impl TaskField {
         if let Some(column) = &self.ground_truth_column {
             object.insert("ground_truth_column".into(), column.clone().into());
         }
-        object.insert("fallback_value".into(), self.fallback_value.clone().into());
+        if self.fallback_value != DEFAULT_FALLBACK_VALUE {
+            object.insert("fallback_value".into(), self.fallback_value.clone().into());
+        }
         serde_json::Value::Object(object)
     }
 }
@@ -188,6 +192,42 @@ pub fn task_settings(
             .collect(),
         transforms: (!transforms.is_empty()).then_some(transforms),
     })
+}
+
+/// The JSON body of a task creation, exactly as the Python SDK's `create_task` builds it
+/// (`client.py:865-873`, subtasks by `_task_chain`, `client.py:814-839`): `context`,
+/// `subtasks`, `dataset_id`, `model` (`null` for the team's default), `task_type`, and
+/// `transforms` only when there are enrichments. A new subtask carries `name`, `type`,
+/// `input_columns`, `guidelines`, `default_value`, `label_column` (`null` when unset) and,
+/// for the classification types only, `labels`; never an `id` (the server assigns it).
+pub fn task_create_body(settings: &TaskSettings) -> serde_json::Value {
+    let subtasks: Vec<serde_json::Value> = settings
+        .subtasks
+        .iter()
+        .map(|subtask| {
+            let mut object = serde_json::Map::new();
+            object.insert("name".into(), subtask.name.clone().into());
+            object.insert("type".into(), subtask.field_type.as_str().into());
+            object.insert("input_columns".into(), subtask.input_columns.clone().into());
+            object.insert("guidelines".into(), subtask.guidelines.clone().into());
+            object.insert("default_value".into(), subtask.default_value.clone().into());
+            object.insert("label_column".into(), subtask.label_column.clone().into());
+            if subtask.field_type.has_labels() {
+                object.insert("labels".into(), subtask.labels.clone().into());
+            }
+            serde_json::Value::Object(object)
+        })
+        .collect();
+    let mut body = serde_json::Map::new();
+    body.insert("context".into(), settings.context.clone().into());
+    body.insert("subtasks".into(), subtasks.into());
+    body.insert("dataset_id".into(), settings.dataset_id.clone().into());
+    body.insert("model".into(), settings.model.clone().into());
+    body.insert("task_type".into(), settings.task_type.clone().into());
+    if let Some(transforms) = settings.transforms.as_ref().filter(|t| !t.is_empty()) {
+        body.insert("transforms".into(), transforms.clone().into());
+    }
+    serde_json::Value::Object(body)
 }
 
 fn unknown_model(model: &str) -> Error {
@@ -295,10 +335,13 @@ impl<'c> Tasks<'c> {
     }
 
     async fn list_in(&self, project_id: &str) -> Result<Vec<Task>> {
+        // The Python SDK's `get_tasks` also sends the project as a parameter
+        // (`client.py:725-729`).
         let call = Call::get(
             format!("/projects/{}/tasks", super::segment(project_id)),
             "list tasks",
-        );
+        )
+        .query("project_id", project_id);
         let tasks: Vec<Task> = self.client.transport().call(&call).await?;
         self.client.names().refresh(
             ResourceKind::Task,
@@ -357,6 +400,7 @@ impl<'c> Tasks<'c> {
         super::require(name, "a task name")?;
         let dataset_obj = self.client.datasets().get(dataset).await?;
         let settings = task_settings(&dataset_obj, context, fields, model)?;
+        let body = task_create_body(&settings);
         let project_id = self.client.project_id().await?;
         let call_context = format!("create task '{name}' on dataset '{dataset}'");
         let task = super::create_once(
@@ -368,7 +412,7 @@ impl<'c> Tasks<'c> {
                     call_context.clone(),
                 )
                 .query("task_name", name)
-                .json(&settings);
+                .json(&body);
                 async move { self.client.transport().call::<Task>(&call).await }
             },
             || async {
@@ -586,30 +630,53 @@ mod tests {
             Some("GPT-4 Turbo"),
         )
         .unwrap();
-        let body = serde_json::to_value(&settings).unwrap();
+        let body = task_create_body(&settings);
+        let expected = serde_json::json!({
+            "context": "You are an expert",
+            "subtasks": [{
+                "name": "hq",
+                "type": "attribute_extraction",
+                "input_columns": ["company_info"],
+                "guidelines": "the city",
+                "default_value": "unknown",
+                "label_column": "true_hq",
+            }],
+            "dataset_id": "d-1",
+            "model": "gpt-4-1106-preview",
+            "task_type": "task_chain",
+            "transforms": [{
+                "name": "company_info",
+                "type": "web_search",
+                "guidelines": "{company} headquarters",
+                "input_columns": ["company"],
+            }],
+        });
+        assert_eq!(body, expected);
+        // In the SDK's key order, as `json.dumps` of its dictionary writes it.
+        assert_eq!(body.to_string(), expected.to_string());
+    }
+
+    #[test]
+    fn new_subtasks_carry_no_id_and_unset_keys_as_null() {
+        let field = sentiment().fallback_value("none");
+        let settings = task_settings(&dataset(&["text"]), "", &[field], None).unwrap();
+        let body = task_create_body(&settings);
         assert_eq!(
             body,
             serde_json::json!({
-                "context": "You are an expert",
-                "dataset_id": "d-1",
-                "model": "gpt-4-1106-preview",
-                "task_type": "task_chain",
+                "context": "",
                 "subtasks": [{
-                    "id": "",
-                    "name": "hq",
-                    "type": "attribute_extraction",
-                    "guidelines": "the city",
-                    "input_columns": ["company_info"],
-                    "default_value": "unknown",
-                    "label_column": "true_hq",
+                    "name": "sentiment",
+                    "type": "classification",
+                    "input_columns": ["text"],
+                    "guidelines": "the review's sentiment",
+                    "default_value": "none",
+                    "label_column": null,
+                    "labels": ["positive", "negative"],
                 }],
-                "transforms": [{
-                    "name": "company_info",
-                    "type": "web_search",
-                    "guidelines": "{company} headquarters",
-                    "input_columns": ["company"],
-                    "fallback_value": "-",
-                }],
+                "dataset_id": "d-1",
+                "model": null,
+                "task_type": "task_chain",
             })
         );
     }

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::lenient::null_as_default;
+
 /// Hyperparameters of a finetuning run; unset ones take the platform's defaults.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Hyperparameters {
@@ -74,8 +76,8 @@ pub struct LabelingModel {
     /// The project.
     #[serde(default)]
     pub project_id: Option<String>,
-    /// Training datasets.
-    #[serde(default)]
+    /// Training datasets (empty when `null`).
+    #[serde(default, deserialize_with = "null_as_default")]
     pub datasets: Vec<String>,
     /// Hyperparameters.
     #[serde(default)]

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::filter::{Filter, OrderBy};
+use super::lenient::{lenient, null_as_default};
 
 /// A dataset row as the API returns it without a task: `{column: value, ...}`.
 pub type Row = serde_json::Map<String, serde_json::Value>;
@@ -13,23 +14,25 @@ pub struct LabeledItem {
     /// The row's id, when the server sends one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
-    /// The dataset columns.
-    #[serde(default)]
+    /// The dataset columns (empty when the server sent `null`).
+    #[serde(default, deserialize_with = "null_as_default")]
     pub fields: Row,
-    /// One label per task field. Sent as a list; a map from task field id to label is
-    /// accepted too.
+    /// One label per task field. Sent as a list (the Python SDK's reading); a map from task
+    /// field id to label (the TypeScript SDK's declaration) is accepted too. `null` or
+    /// empty: an unlabelled row.
     #[serde(default, deserialize_with = "labels_list_or_map")]
     pub labels: Vec<Label>,
     /// Whether the row belongs to the task's evaluation set.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub in_evalset: bool,
 }
 
-/// The label of one task field on one row.
+/// The label of one task field on one row. Every field is tolerant: the TypeScript SDK
+/// declares most of them nullable.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Label {
     /// The task field (subtask) id.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub id: String,
     /// The final label: the human one when verified, else the LLM's.
     #[serde(default)]
@@ -38,10 +41,10 @@ pub struct Label {
     #[serde(default)]
     pub llm_label: Option<serde_json::Value>,
     /// The calibrated confidence of the LLM's label, in `[0, 1]`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_number")]
     pub confidence: Option<f64>,
     /// The raw confidence before calibration.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_number")]
     pub raw_confidence: Option<f64>,
     /// For multilabel fields, a confidence per label.
     #[serde(default)]
@@ -50,31 +53,37 @@ pub struct Label {
     #[serde(default)]
     pub expected_label: Option<serde_json::Value>,
     /// The LLM's explanation.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient")]
     pub explanation: Option<String>,
     /// Whether a human changed the LLM's label.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient")]
     pub overridden: Option<bool>,
     /// `LLM` or `HUMAN`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient")]
     pub source: Option<String>,
     /// Why labeling this row failed, when it did.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient")]
     pub error_msg: Option<String>,
+}
+
+/// A number from a JSON number or numeric string; anything else is `None`.
+fn lenient_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    Ok(super::lenient::number(&serde_json::Value::deserialize(d)?))
 }
 
 fn labels_list_or_map<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Label>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum ListOrMap {
-        List(Vec<Label>),
-        Map(indexmap::IndexMap<String, Label>),
+        List(Vec<Option<Label>>),
+        Map(indexmap::IndexMap<String, Option<Label>>),
         Null(()),
     }
     Ok(match ListOrMap::deserialize(d)? {
-        ListOrMap::List(list) => list,
+        ListOrMap::List(list) => list.into_iter().flatten().collect(),
         ListOrMap::Map(map) => map
             .into_iter()
+            .filter_map(|(id, label)| Some((id, label?)))
             .map(|(id, mut label)| {
                 if label.id.is_empty() {
                     label.id = id;
@@ -138,18 +147,23 @@ impl ItemQuery {
         self
     }
 
-    /// The query parameters of one page request: `offset`, `max_items`, one `filters` per
-    /// filter and one `order_bys` per order key, and `expand=true`.
+    /// The query parameters of one page request, as the Python SDK's `get_items` sends
+    /// them (`client.py:672-679`, in its order): `offset`, `max_items`, one `filters` per
+    /// filter and one `order_bys` per order key (each the SDK's `json.dumps` text, see
+    /// [`Filter::to_wire_value`] and [`OrderBy::to_wire_value`]; none when there are none),
+    /// and `expand=true`. The caller puts `dataset_id` before them and, with a task,
+    /// `task_id` after them.
     pub fn page_params(&self, offset: u64, max_items: u64) -> Vec<(&'static str, String)> {
         let mut params = Vec::with_capacity(3 + self.filters.len() + self.order_bys.len());
         params.push(("offset", offset.to_string()));
         params.push(("max_items", max_items.to_string()));
-        params.extend(self.filters.iter().map(|f| ("filters", f.to_query_value())));
+        params.extend(self.filters.iter().map(|f| ("filters", f.to_wire_value())));
         params.extend(
             self.order_bys
                 .iter()
-                .map(|o| ("order_bys", o.to_query_value())),
+                .map(|o| ("order_bys", o.to_wire_value())),
         );
+        // The SDK sends the string "true" here (not a Python bool).
         params.push(("expand", "true".to_string()));
         params
     }

@@ -11,13 +11,16 @@ pub mod envelope;
 pub mod filter;
 pub mod finetune;
 pub mod item;
+pub mod lenient;
 pub mod project;
 pub mod run;
 pub mod schema;
 pub mod task;
 
 pub use application::{Application, FieldOutput, LabelOutput, LabelResponse, Usage};
-pub use dataset::{Dataset, DatasetSource, DatasetSummary, IngestStatus};
+pub use dataset::{
+    ColumnMetadata, Dataset, DatasetSource, DatasetSummary, IngestStatus, MetadataType,
+};
 pub use envelope::Envelope;
 pub use filter::{Direction, Filter, FilterOp, FilterType, FilterValueType, OrderBy};
 pub use finetune::{BASE_MODELS, ExportCreated, FinetuneRequest, Hyperparameters, LabelingModel};

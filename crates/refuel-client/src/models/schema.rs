@@ -3,6 +3,8 @@
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
+use super::lenient::{lenient, null_as_default, null_as_unknown, unknown};
+
 super::wire_enum! {
     /// The type of a dataset column.
     ColumnType {
@@ -22,14 +24,18 @@ super::wire_enum! {
 /// One column of a dataset schema.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ColumnSchema {
-    /// The column's name.
-    #[serde(default)]
+    /// The column's name (the property's key is what counts).
+    #[serde(default, deserialize_with = "null_as_default")]
     pub name: String,
-    /// The column's type.
-    #[serde(rename = "type")]
+    /// The column's type; `Other("")` when the server sent none.
+    #[serde(
+        rename = "type",
+        default = "unknown",
+        deserialize_with = "null_as_unknown"
+    )]
     pub column_type: ColumnType,
     /// The column's position in the dataset (0-based).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient")]
     pub order: Option<u32>,
 }
 
@@ -37,10 +43,14 @@ pub struct ColumnSchema {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DatasetSchema {
     /// Always `"object"`.
-    #[serde(rename = "type", default = "object_type")]
+    #[serde(
+        rename = "type",
+        default = "object_type",
+        deserialize_with = "null_as_default"
+    )]
     pub schema_type: String,
-    /// The columns, keyed by name.
-    #[serde(default)]
+    /// The columns, keyed by name (empty when `null`).
+    #[serde(default, deserialize_with = "null_as_default")]
     pub properties: IndexMap<String, ColumnSchema>,
 }
 

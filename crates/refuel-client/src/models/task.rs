@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::lenient::{lenient, null_as_default, null_as_unknown, unknown};
+
 super::wire_enum! {
     /// The type of a task field.
     FieldType {
@@ -43,31 +45,46 @@ impl FieldType {
     }
 }
 
-/// A task field as the API stores it (a "subtask").
+/// A task field as the API stores it (a "subtask"). The TypeScript SDK declares a task's
+/// subtasks `Partial<Subtask>` with most fields nullable, so every field decodes when
+/// missing or `null`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Subtask {
-    /// The field's id (assigned by the server).
-    #[serde(default)]
+    /// The field's id (assigned by the server; empty, and not sent, in a new field).
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub id: String,
-    /// The field's name.
+    /// The field's name (empty when the server sent none).
+    #[serde(default, deserialize_with = "null_as_default")]
     pub name: String,
-    /// Its type.
-    #[serde(rename = "type")]
+    /// Its type; `Other("")` when the server sent none (then it is not a labeled field).
+    #[serde(
+        rename = "type",
+        default = "unknown",
+        deserialize_with = "null_as_unknown"
+    )]
     pub field_type: FieldType,
     /// Instructions for the labeler.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient")]
     pub guidelines: Option<String>,
     /// The allowed labels (classification types).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub labels: Option<Vec<String>>,
-    /// The dataset columns (or other fields) given to the labeler.
-    #[serde(default)]
+    /// The dataset columns (or other fields) given to the labeler (empty when `null`).
+    #[serde(default, deserialize_with = "null_as_default")]
     pub input_columns: Vec<String>,
     /// The value given when nothing fits (the SDK's `fallback_value`, default `-`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient")]
     pub default_value: Option<String>,
     /// The dataset column holding the ground truth (the SDK's `ground_truth_column`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient")]
     pub label_column: Option<String>,
 }
 
@@ -97,42 +114,44 @@ fn task_chain() -> String {
     "task_chain".to_string()
 }
 
-/// A labeling task.
+/// A labeling task. The TypeScript SDK declares nearly every field nullable.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Task {
-    /// The task's UUID.
+    /// The task's UUID (empty when the server sent none).
+    #[serde(default, deserialize_with = "null_as_default")]
     pub id: String,
-    /// Its name, unique within its project.
+    /// Its name, unique within its project (empty when the server sent none).
+    #[serde(default, deserialize_with = "null_as_default")]
     pub task_name: String,
     /// The project holding it.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient")]
     pub project_id: Option<String>,
     /// The dataset it was defined on.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient")]
     pub dataset_id: Option<String>,
     /// What the labeler should know about the problem.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient")]
     pub context: Option<String>,
     /// The provider model id.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient")]
     pub model: Option<String>,
     /// Always `task_chain`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient")]
     pub task_type: Option<String>,
-    /// The labeled fields.
-    #[serde(default)]
+    /// The labeled fields (empty when `null`).
+    #[serde(default, deserialize_with = "null_as_default")]
     pub subtasks: Vec<Subtask>,
     /// Enrichments.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient")]
     pub transforms: Option<Vec<serde_json::Value>>,
     /// A status, when the server sends one.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient")]
     pub status: Option<String>,
     /// Creation time.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient")]
     pub created_at: Option<String>,
     /// Last change.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient")]
     pub updated_at: Option<String>,
 }
 
@@ -168,4 +187,45 @@ pub fn model_id(name_or_id: &str) -> Option<&'static str> {
         .iter()
         .find(|(name, id)| name.eq_ignore_ascii_case(name_or_id) || *id == name_or_id)
         .map(|(_, id)| *id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_task_in_the_sdk_declared_shapes_decodes() {
+        let t: Task = serde_json::from_value(serde_json::json!({
+            "id": "t1", "task_name": "sentiment", "context": null, "created_at": null,
+            "dataset_id": null, "deployed": null, "compute_confidence": true, "mutable": true,
+            "subtasks": [
+                {"id": "s1", "name": "sentiment", "type": "classification", "labels": ["a"],
+                 "input_columns": null, "guidelines": null, "label_column": null},
+                {"id": "s2", "name": null, "type": null},
+                {"id": "s3", "name": "x", "type": "document_extraction", "image_columns": null}
+            ],
+            "transforms": null
+        }))
+        .unwrap();
+        assert_eq!(t.subtasks.len(), 3);
+        assert!(t.subtasks[0].input_columns.is_empty());
+        assert_eq!(t.subtasks[1].name, "");
+        assert!(!t.subtasks[1].field_type.is_labeled());
+        assert_eq!(
+            t.subtasks[2].field_type,
+            FieldType::Other("document_extraction".into())
+        );
+        let t: Task =
+            serde_json::from_value(serde_json::json!({"id": null, "subtasks": null})).unwrap();
+        assert!(t.id.is_empty() && t.subtasks.is_empty());
+    }
+
+    #[test]
+    fn a_new_subtask_carries_no_id() {
+        let s: Subtask =
+            serde_json::from_value(serde_json::json!({"name": "f", "type": "classification"}))
+                .unwrap();
+        let out = serde_json::to_value(&s).unwrap();
+        assert!(out.get("id").is_none(), "{out}");
+    }
 }
