@@ -5,6 +5,9 @@
 //! SDK can all run without the cloud. Each API key is a team that sees only its own
 //! projects. With a data directory every acknowledged write survives a restart or a
 //! `kill -9`. See the crate's README for every behaviour the public contract leaves open.
+//! A [`Profile`] ([`EmulatorConfig::profile`], `--profile`) answers in the official
+//! TypeScript SDK's declared shapes (`cloud-shapes`) or flips those open behaviours
+//! (`flipped`), so that tests can disagree with a client's assumptions.
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
@@ -19,6 +22,7 @@
 pub mod error;
 pub mod ingest;
 pub mod labeler;
+pub mod profile;
 pub mod query;
 pub mod runner;
 pub mod server;
@@ -32,6 +36,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use crate::profile::{Profile, UnknownProfile};
 pub use crate::server::admin::{Fault, LoggedRequest, StatsView};
 use crate::server::{IngestSource, Shared};
 use crate::store::Store;
@@ -52,6 +57,9 @@ pub struct EmulatorConfig {
     pub labeler: LabelerConfig,
     /// Timings of simulated work.
     pub settings: Settings,
+    /// Which answers to give where the public contract leaves room (default: the
+    /// documented behaviour).
+    pub profile: Profile,
 }
 
 /// Which labeler the emulator uses.
@@ -90,6 +98,7 @@ impl Default for EmulatorConfig {
             api_keys: Vec::new(),
             labeler: LabelerConfig::default(),
             settings: Settings::default(),
+            profile: Profile::Default,
         }
     }
 }
@@ -127,6 +136,12 @@ impl EmulatorConfig {
     /// Listens on `addr`.
     pub fn listen(mut self, addr: SocketAddr) -> Self {
         self.listen = addr;
+        self
+    }
+
+    /// Answers as `profile` says (see [`Profile`]).
+    pub fn profile(mut self, profile: Profile) -> Self {
+        self.profile = profile;
         self
     }
 }
@@ -169,6 +184,7 @@ impl Emulator {
             },
             pending_labels: Default::default(),
             settings: config.settings,
+            profile: config.profile,
             stopping: Default::default(),
             background: Default::default(),
         });
@@ -234,6 +250,11 @@ impl EmulatorHandle {
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The profile it answers with.
+    pub fn profile(&self) -> Profile {
+        self.state.profile
     }
 
     /// The team id of an API key, if the emulator accepts the key.

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use refuel_emulator::labeler::OpenAiConfig;
-use refuel_emulator::{DEFAULT_API_KEY, Emulator, EmulatorConfig, LabelerConfig};
+use refuel_emulator::{DEFAULT_API_KEY, Emulator, EmulatorConfig, LabelerConfig, Profile};
 
 /// A local, durable, Refuel-compatible API server.
 #[derive(Debug, Parser)]
@@ -50,6 +50,34 @@ struct Args {
     /// Seconds each finetuning stage lasts.
     #[arg(long, default_value_t = 10.0)]
     finetune_stage_seconds: f64,
+    /// Which answers to give where the public contract leaves room: `default` (the
+    /// documented behaviour), `cloud-shapes` (the TypeScript SDK's declared shapes, pages of
+    /// at most 100 rows) or `flipped` (case-insensitive text, NULLs first ascending, LIKE
+    /// wildcards, pages of at most 100 rows).
+    #[arg(
+        long,
+        value_enum,
+        default_value = "default",
+        env = "REFUEL_EMULATOR_PROFILE"
+    )]
+    profile: ProfileArg,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ProfileArg {
+    Default,
+    CloudShapes,
+    Flipped,
+}
+
+impl From<ProfileArg> for Profile {
+    fn from(p: ProfileArg) -> Self {
+        match p {
+            ProfileArg::Default => Profile::Default,
+            ProfileArg::CloudShapes => Profile::CloudShapes,
+            ProfileArg::Flipped => Profile::Flipped,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -87,7 +115,9 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
-    let mut config = EmulatorConfig::new().listen(args.listen);
+    let mut config = EmulatorConfig::new()
+        .listen(args.listen)
+        .profile(args.profile.into());
     if let Some(dir) = &args.data_dir {
         config = config.data_dir(dir);
     }
@@ -113,6 +143,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
     println!("refuel-emulator listening on {}", handle.url());
     if default_key {
         eprintln!("API key: {DEFAULT_API_KEY} (pass --api-key to choose your own)");
+    }
+    let profile = Profile::from(args.profile);
+    if profile != Profile::Default {
+        eprintln!("profile: {profile}");
     }
     match &args.data_dir {
         Some(dir) => eprintln!("data: {}", dir.display()),

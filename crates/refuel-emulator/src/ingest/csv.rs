@@ -119,7 +119,7 @@ pub fn read_csv(path: &Path) -> Result<Table, IngestError> {
                 .collect()
         })
         .collect();
-    Ok(Table { columns, rows })
+    Ok(Table::infer(columns, rows, true))
 }
 
 fn typed_cell(value: Option<Box<str>>, ty: &ColumnType) -> Cell {

@@ -5,7 +5,12 @@
 //! empty cell is NULL. A column's type is inferred from its non-empty cells: `boolean` when
 //! all are `true`/`false` (any case), else `number` when all parse as numbers, else
 //! `string` (also for a column with no values). Parquet: Arrow booleans become `boolean`,
-//! integers, floats and decimals `number`, everything else `string` (as Arrow displays it).
+//! integers, floats and decimals `number`, everything else `string` (as Arrow displays it;
+//! dates as `YYYY-MM-DD`).
+//!
+//! Each column also gets its `column_metadata` type ([`MetadataType`]): `integer` for a
+//! number column of integers only, `date` for Parquet dates and for CSV string columns of
+//! ISO dates only.
 
 mod csv;
 mod parquet;
@@ -15,6 +20,7 @@ use std::path::Path;
 use refuel_client::models::ColumnType;
 
 use crate::store::Cell;
+use crate::store::metadata::MetadataType;
 
 pub use self::csv::read_csv;
 pub use self::parquet::read_parquet;
@@ -26,6 +32,27 @@ pub struct Table {
     pub columns: Vec<(String, ColumnType)>,
     /// Rows, each with one cell per column.
     pub rows: Vec<Vec<Cell>>,
+    /// Each column's `column_metadata` type, in the same order.
+    pub metadata: Vec<MetadataType>,
+}
+
+impl Table {
+    /// A table whose `column_metadata` types are inferred from its cells (with `dates`,
+    /// string columns of ISO dates only are `date` columns).
+    pub fn infer(columns: Vec<(String, ColumnType)>, rows: Vec<Vec<Cell>>, dates: bool) -> Self {
+        let metadata = columns
+            .iter()
+            .enumerate()
+            .map(|(i, (_, ty))| {
+                MetadataType::infer(ty, rows.iter().filter_map(|r| r.get(i)), dates)
+            })
+            .collect();
+        Self {
+            columns,
+            rows,
+            metadata,
+        }
+    }
 }
 
 /// Why a file could not be read; the message names the line or column at fault.

@@ -3,9 +3,10 @@
 use std::path::Path;
 
 use arrow_array::cast::AsArray;
+use arrow_array::temporal_conversions::{date32_to_datetime, date64_to_datetime};
 use arrow_array::types::{
-    Float16Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type,
-    UInt16Type, UInt32Type, UInt64Type,
+    Date32Type, Date64Type, Float16Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type,
+    Int64Type, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
 };
 use arrow_array::{Array, RecordBatch};
 use arrow_cast::display::{ArrayFormatter, FormatOptions};
@@ -15,6 +16,7 @@ use refuel_client::models::ColumnType;
 
 use super::{IngestError, Table, check_header};
 use crate::store::Cell;
+use crate::store::metadata::{MetadataType, is_iso_date};
 
 /// Reads a Parquet file into typed rows.
 pub fn read_parquet(path: &Path) -> Result<Table, IngestError> {
@@ -30,6 +32,11 @@ pub fn read_parquet(path: &Path) -> Result<Table, IngestError> {
         .iter()
         .map(|f| (f.name().clone(), column_type(f.data_type())))
         .collect();
+    let arrow_types: Vec<DataType> = schema
+        .fields()
+        .iter()
+        .map(|f| f.data_type().clone())
+        .collect();
     let reader = builder
         .with_batch_size(8192)
         .build()
@@ -40,7 +47,34 @@ pub fn read_parquet(path: &Path) -> Result<Table, IngestError> {
             batch.map_err(|e| IngestError(format!("Parquet data cannot be decoded: {e}")))?;
         append_rows(&batch, &mut rows)?;
     }
-    Ok(Table { columns, rows })
+    let mut table = Table::infer(columns, rows, false);
+    for (i, dt) in arrow_types.iter().enumerate() {
+        let cells = || table.rows.iter().filter_map(|r| r.get(i));
+        let decided = match dt {
+            // Dates are rendered `YYYY-MM-DD`; one outside years 0..=9999 makes it text.
+            DataType::Date32 | DataType::Date64 => Some(
+                if cells().all(|c| match c {
+                    Cell::Str(s) => is_iso_date(s),
+                    other => other.is_null(),
+                }) {
+                    MetadataType::Date
+                } else {
+                    MetadataType::String
+                },
+            ),
+            // A float or decimal column without values is not an integer column.
+            d if d.is_floating()
+                || matches!(d, DataType::Decimal128(..) | DataType::Decimal256(..)) =>
+            {
+                (!cells().any(|c| !c.is_null())).then_some(MetadataType::Number)
+            }
+            _ => None,
+        };
+        if let (Some(t), Some(slot)) = (decided, table.metadata.get_mut(i)) {
+            *slot = t;
+        }
+    }
+    Ok(table)
 }
 
 fn column_type(dt: &DataType) -> ColumnType {
@@ -95,6 +129,12 @@ fn cell(array: &dyn Array, i: usize) -> Result<Cell, String> {
         )),
         DataType::Float32 => float(f64::from(array.as_primitive::<Float32Type>().value(i))),
         DataType::Float64 => float(array.as_primitive::<Float64Type>().value(i)),
+        DataType::Date32 => date(date32_to_datetime(
+            array.as_primitive::<Date32Type>().value(i),
+        )),
+        DataType::Date64 => date(date64_to_datetime(
+            array.as_primitive::<Date64Type>().value(i),
+        )),
         DataType::Utf8 => Cell::Str(array.as_string::<i32>().value(i).into()),
         DataType::LargeUtf8 => Cell::Str(array.as_string::<i64>().value(i).into()),
         DataType::Utf8View => Cell::Str(array.as_string_view().value(i).into()),
@@ -111,6 +151,13 @@ fn cell(array: &dyn Array, i: usize) -> Result<Cell, String> {
     })
 }
 
+fn date(value: Option<chrono::NaiveDateTime>) -> Cell {
+    match value {
+        Some(t) => Cell::Str(t.date().format("%Y-%m-%d").to_string().into()),
+        None => Cell::Null,
+    }
+}
+
 fn float(f: f64) -> Cell {
     if f.is_finite() {
         Cell::Float(f)
@@ -123,7 +170,9 @@ fn float(f: f64) -> Cell {
 mod tests {
     use std::sync::Arc;
 
-    use arrow_array::{BooleanArray, Float64Array, Int32Array, StringArray};
+    use arrow_array::{
+        BooleanArray, Date32Array, Date64Array, Float64Array, Int32Array, StringArray,
+    };
     use arrow_schema::{Field, Schema};
     use parquet::arrow::ArrowWriter;
 
@@ -175,6 +224,51 @@ mod tests {
         assert_eq!(
             t.rows[1],
             vec![Cell::Int(2), Cell::Null, Cell::Null, Cell::Null]
+        );
+    }
+
+    #[test]
+    fn dates_and_integers_get_their_metadata_types() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("d32", DataType::Date32, true),
+            Field::new("d64", DataType::Date64, true),
+            Field::new("i", DataType::Int32, true),
+            Field::new("f", DataType::Float64, true),
+            Field::new("empty_f", DataType::Float64, true),
+            Field::new("s", DataType::Utf8, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(Date32Array::from(vec![Some(19_782), None])),
+                Arc::new(Date64Array::from(vec![Some(1_709_164_800_000), None])),
+                Arc::new(Int32Array::from(vec![Some(1), None])),
+                Arc::new(Float64Array::from(vec![Some(1.0), Some(2.0)])),
+                Arc::new(Float64Array::from(vec![None, None])),
+                Arc::new(StringArray::from(vec![Some("2024-01-01"), None])),
+            ],
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.parquet");
+        let mut w =
+            ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), schema, None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        let t = super::super::read_file(&path).unwrap();
+        assert_eq!(t.columns[0].1, ColumnType::String);
+        assert_eq!(t.rows[0][0], Cell::Str("2024-02-29".into()));
+        assert_eq!(t.rows[0][1], Cell::Str("2024-02-29".into()));
+        assert_eq!(
+            t.metadata,
+            vec![
+                MetadataType::Date,
+                MetadataType::Date,
+                MetadataType::Integer,
+                MetadataType::Number,
+                MetadataType::Number,
+                MetadataType::String,
+            ]
         );
     }
 }

@@ -6,6 +6,7 @@ use refuel_client::models::{
 };
 use regex::Regex;
 
+use super::semantics::{LikeMatch, Semantics, like_regex};
 use crate::error::{ApiError, ApiResult};
 use crate::store::{Cell, DatasetData};
 
@@ -61,6 +62,19 @@ pub enum Predicate {
         ignore_case: bool,
         negated: bool,
     },
+    /// `LIKE`, `ILIKE`, and their negations as SQL patterns `%value%`
+    /// ([`LikeMatch::Pattern`]); with `ignore_case` the pattern was built from the
+    /// lowercased value and matches the lowercased cell.
+    Like {
+        /// What is matched.
+        src: Source,
+        /// The pattern.
+        regex: Regex,
+        /// `ILIKE`.
+        ignore_case: bool,
+        /// `NOT LIKE` / `NOT ILIKE`.
+        negated: bool,
+    },
     /// `IN`.
     In { src: Source, values: Vec<Cell> },
     /// `~*` and `!~*`.
@@ -94,6 +108,8 @@ pub struct CompiledQuery {
     pub predicates: Vec<Predicate>,
     /// Order keys, most significant first.
     pub sort: Vec<SortKey>,
+    /// How the open behaviours (text case, NULL order, LIKE wildcards) go.
+    pub semantics: Semantics,
     key: String,
 }
 
@@ -118,6 +134,7 @@ impl CompiledQuery {
                 }
                 Predicate::IsNull { src, .. }
                 | Predicate::Contains { src, .. }
+                | Predicate::Like { src, .. }
                 | Predicate::In { src, .. }
                 | Predicate::Regex { src, .. } => label(src),
                 Predicate::Verified { .. } => true,
@@ -197,15 +214,17 @@ impl Scope<'_> {
     }
 }
 
-/// Checks `filters` and `orders` against the scope.
+/// Checks `filters` and `orders` against the scope; they will be evaluated with
+/// `semantics`.
 pub fn compile(
     scope: Scope<'_>,
     filters: &[Filter],
     orders: &[OrderBy],
+    semantics: Semantics,
 ) -> ApiResult<CompiledQuery> {
     let mut predicates = Vec::with_capacity(filters.len());
     for f in filters {
-        predicates.push(compile_filter(scope, f)?);
+        predicates.push(compile_filter(scope, f, semantics)?);
     }
     let mut sort = Vec::with_capacity(orders.len());
     for o in orders {
@@ -242,15 +261,19 @@ pub fn compile(
         };
         sort.push(SortKey { src, desc });
     }
-    let key = serde_json::to_string(&(filters, orders)).unwrap_or_default();
+    let mut key = serde_json::to_string(&(filters, orders)).unwrap_or_default();
+    if semantics != Semantics::DEFAULT {
+        key.push_str(&format!("|{semantics:?}"));
+    }
     Ok(CompiledQuery {
         predicates,
         sort,
+        semantics,
         key,
     })
 }
 
-fn compile_filter(scope: Scope<'_>, f: &Filter) -> ApiResult<Predicate> {
+fn compile_filter(scope: Scope<'_>, f: &Filter, semantics: Semantics) -> ApiResult<Predicate> {
     let show = || f.to_query_value();
     if f.operator == FilterOp::Similar || f.filter_type == FilterType::Similar {
         // The Python SDK sends the text in `field`; `value` is accepted too.
@@ -384,7 +407,28 @@ fn compile_filter(scope: Scope<'_>, f: &Filter) -> ApiResult<Predicate> {
         FilterOp::IsNotNull => Predicate::IsNull { src, negated: true },
         op @ (FilterOp::Like | FilterOp::ILike | FilterOp::NotLike | FilterOp::NotILike) => {
             let ignore_case = matches!(op, FilterOp::ILike | FilterOp::NotILike);
+            let negated = matches!(op, FilterOp::NotLike | FilterOp::NotILike);
             let needle = text_value()?;
+            if semantics.like == LikeMatch::Pattern {
+                let pattern = if ignore_case {
+                    needle.to_lowercase()
+                } else {
+                    needle
+                };
+                let regex = like_regex(&pattern).map_err(|e| {
+                    ApiError::bad_request(format!(
+                        "the {} pattern '{pattern}' is too complex: {e} (filter {})",
+                        f.operator,
+                        show()
+                    ))
+                })?;
+                return Ok(Predicate::Like {
+                    src,
+                    regex,
+                    ignore_case,
+                    negated,
+                });
+            }
             Predicate::Contains {
                 src,
                 needle: if ignore_case {
@@ -393,7 +437,7 @@ fn compile_filter(scope: Scope<'_>, f: &Filter) -> ApiResult<Predicate> {
                     needle
                 },
                 ignore_case,
-                negated: matches!(op, FilterOp::NotLike | FilterOp::NotILike),
+                negated,
             }
         }
         FilterOp::In => {

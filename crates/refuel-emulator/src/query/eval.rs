@@ -1,10 +1,12 @@
 //! Evaluating a compiled query over a dataset's rows (and a task's labels).
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 
 use refuel_client::models::FilterOp;
 
 use super::compile::{CompiledQuery, LabelKind, Operand, Predicate, SortKey, Source, words};
+use super::semantics::{Semantics, TextOrder, fold};
 use crate::store::labels::LabelSet;
 use crate::store::{Cell, DatasetData};
 
@@ -55,6 +57,7 @@ impl<'a> Rows<'a> {
 
 /// The indices of the rows that pass every predicate, in the query's order.
 pub fn evaluate(rows: Rows<'_>, query: &CompiledQuery) -> Vec<u32> {
+    let sem = query.semantics;
     let mut out: Vec<u32> = rows
         .data
         .rows
@@ -66,41 +69,77 @@ pub fn evaluate(rows: Rows<'_>, query: &CompiledQuery) -> Vec<u32> {
             query
                 .predicates
                 .iter()
-                .all(|p| matches(p, rows, i))
+                .all(|p| matches(p, rows, i, sem))
                 .then_some(i)
         })
         .collect();
-    if !query.sort.is_empty() {
+    if query.sort.is_empty() {
+        return out;
+    }
+    match sem.text {
         // A stable sort of indices already in insertion order: ties keep that order.
-        out.sort_by(|a, b| compare_rows(&query.sort, rows, *a, *b));
+        TextOrder::Bytes => {
+            out.sort_by(|a, b| {
+                compare_rows(&query.sort, sem, rows, *a, *b, |_, x, y| {
+                    x.as_bytes().cmp(y.as_bytes())
+                })
+            });
+        }
+        TextOrder::CaseInsensitive => {
+            // Lowercase each text key once (not per comparison), then sort positions.
+            let folded: Vec<Vec<Option<String>>> = query
+                .sort
+                .iter()
+                .map(|key| {
+                    out.iter()
+                        .map(|i| match rows.value(key.src, *i) {
+                            Cell::Str(s) => match fold(s) {
+                                Cow::Owned(lower) => Some(lower),
+                                Cow::Borrowed(_) => None,
+                            },
+                            _ => None,
+                        })
+                        .collect()
+                })
+                .collect();
+            let mut positions: Vec<usize> = (0..out.len()).collect();
+            positions.sort_by(|&pa, &pb| {
+                compare_rows(&query.sort, sem, rows, out[pa], out[pb], |k, x, y| {
+                    let fx = folded[k][pa].as_deref().unwrap_or(x);
+                    let fy = folded[k][pb].as_deref().unwrap_or(y);
+                    fx.cmp(fy).then_with(|| x.as_bytes().cmp(y.as_bytes()))
+                })
+            });
+            out = positions.into_iter().map(|p| out[p]).collect();
+        }
     }
     out
 }
 
-fn compare_rows(keys: &[SortKey], rows: Rows<'_>, a: u32, b: u32) -> Ordering {
-    for key in keys {
+/// Compares rows `a` and `b` by the keys; two strings of key `k` compare with
+/// `text(k, x, y)`.
+fn compare_rows(
+    keys: &[SortKey],
+    sem: Semantics,
+    rows: Rows<'_>,
+    a: u32,
+    b: u32,
+    text: impl Fn(usize, &str, &str) -> Ordering,
+) -> Ordering {
+    for (k, key) in keys.iter().enumerate() {
         let (x, y) = (rows.value(key.src, a), rows.value(key.src, b));
-        let ord = match (x.is_null(), y.is_null()) {
-            (true, true) => Ordering::Equal,
-            // NULLs last ascending, first descending.
-            (true, false) => {
-                if key.desc {
-                    Ordering::Less
-                } else {
-                    Ordering::Greater
-                }
-            }
-            (false, true) => {
-                if key.desc {
-                    Ordering::Greater
-                } else {
-                    Ordering::Less
-                }
-            }
-            (false, false) => {
-                let o = x.compare(y);
-                if key.desc { o.reverse() } else { o }
-            }
+        // The ascending order; descending reverses all of it, NULL placement included.
+        let ascending = match (x, y) {
+            (Cell::Null, Cell::Null) => Ordering::Equal,
+            (Cell::Null, _) => sem.null_vs_value(),
+            (_, Cell::Null) => sem.null_vs_value().reverse(),
+            (Cell::Str(sx), Cell::Str(sy)) => text(k, sx, sy),
+            _ => x.compare(y),
+        };
+        let ord = if key.desc {
+            ascending.reverse()
+        } else {
+            ascending
         };
         if ord != Ordering::Equal {
             return ord;
@@ -110,19 +149,23 @@ fn compare_rows(keys: &[SortKey], rows: Rows<'_>, a: u32, b: u32) -> Ordering {
 }
 
 /// Compares two non-NULL values of possibly different kinds (a label with a column):
-/// by value when both are numbers or both strings, else by their text.
-fn compare_loose(a: &Cell, b: &Cell) -> Ordering {
+/// by value when both are numbers or both strings (texts as `sem` says), else by their
+/// text.
+fn compare_loose(a: &Cell, b: &Cell, sem: Semantics) -> Ordering {
     let numeric = |c: &Cell| matches!(c, Cell::Int(_) | Cell::Float(_));
+    if let (Cell::Str(x), Cell::Str(y)) = (a, b) {
+        return sem.compare_text(x, y);
+    }
     if (numeric(a) && numeric(b)) || std::mem::discriminant(a) == std::mem::discriminant(b) {
         return a.compare(b);
     }
     match (a.render(), b.render()) {
-        (Some(x), Some(y)) => x.as_bytes().cmp(y.as_bytes()),
+        (Some(x), Some(y)) => sem.compare_text(&x, &y),
         _ => a.compare(b),
     }
 }
 
-fn matches(p: &Predicate, rows: Rows<'_>, i: u32) -> bool {
+fn matches(p: &Predicate, rows: Rows<'_>, i: u32, sem: Semantics) -> bool {
     match p {
         Predicate::Compare { src, op, value } => {
             let c = rows.value(*src, i);
@@ -133,7 +176,7 @@ fn matches(p: &Predicate, rows: Rows<'_>, i: u32) -> bool {
             if c.is_null() || v.is_null() {
                 return false;
             }
-            let ord = compare_loose(c, v);
+            let ord = compare_loose(c, v, sem);
             match op {
                 FilterOp::Eq => ord == Ordering::Equal,
                 FilterOp::NotEq => ord != Ordering::Equal,
@@ -161,12 +204,28 @@ fn matches(p: &Predicate, rows: Rows<'_>, i: u32) -> bool {
                 found != *negated
             }
         },
+        Predicate::Like {
+            src,
+            regex,
+            ignore_case,
+            negated,
+        } => match rows.value(*src, i).render() {
+            None => false,
+            Some(text) => {
+                let found = if *ignore_case {
+                    regex.is_match(&text.to_lowercase())
+                } else {
+                    regex.is_match(&text)
+                };
+                found != *negated
+            }
+        },
         Predicate::In { src, values } => {
             let c = rows.value(*src, i);
             !c.is_null()
                 && values
                     .iter()
-                    .any(|v| compare_loose(c, v) == Ordering::Equal)
+                    .any(|v| compare_loose(c, v, sem) == Ordering::Equal)
         }
         Predicate::Regex {
             src,
@@ -196,15 +255,29 @@ mod tests {
     use super::super::compile::{Scope, compile};
     use super::*;
 
+    fn dataset(columns: Vec<(&str, ColumnType)>, rows: Vec<Vec<Cell>>) -> DatasetData {
+        let mut d = DatasetData::default();
+        let (c, t): (Vec<String>, Vec<ColumnType>) =
+            columns.into_iter().map(|(n, t)| (n.to_string(), t)).unzip();
+        d.columns = c.into();
+        d.types = t.into();
+        d.live = rows.len();
+        d.rows = rows
+            .into_iter()
+            .map(|r| Some(r.into_boxed_slice()))
+            .collect();
+        d
+    }
+
     fn data() -> DatasetData {
-        let table = crate::ingest::Table {
-            columns: vec![
-                ("id".into(), ColumnType::Number),
-                ("name".into(), ColumnType::String),
-                ("score".into(), ColumnType::Number),
-                ("ok".into(), ColumnType::Boolean),
+        dataset(
+            vec![
+                ("id", ColumnType::Number),
+                ("name", ColumnType::String),
+                ("score", ColumnType::Number),
+                ("ok", ColumnType::Boolean),
             ],
-            rows: vec![
+            vec![
                 vec![
                     Cell::Int(0),
                     Cell::Str("Apple pie".into()),
@@ -231,39 +304,128 @@ mod tests {
                     Cell::Bool(false),
                 ],
             ],
-        };
-        let mut d = DatasetData::default();
-        let (c, t): (Vec<String>, Vec<ColumnType>) = table.columns.into_iter().unzip();
-        d.columns = c.into();
-        d.types = t.into();
-        d.live = table.rows.len();
-        d.rows = table
-            .rows
-            .into_iter()
-            .map(|r| Some(r.into_boxed_slice()))
-            .collect();
-        d
+        )
     }
 
-    fn run(filters: &[Filter], orders: &[OrderBy]) -> Vec<u32> {
-        let d = data();
+    fn run_on(
+        d: &DatasetData,
+        filters: &[Filter],
+        orders: &[OrderBy],
+        semantics: Semantics,
+    ) -> Vec<u32> {
         let q = compile(
             Scope {
-                data: &d,
+                data: d,
                 name: "t",
                 fields: None,
             },
             filters,
             orders,
+            semantics,
         )
         .unwrap();
         evaluate(
             Rows {
-                data: &d,
+                data: d,
                 labels: None,
             },
             &q,
         )
+    }
+
+    fn run(filters: &[Filter], orders: &[OrderBy]) -> Vec<u32> {
+        run_on(&data(), filters, orders, Semantics::DEFAULT)
+    }
+
+    fn flipped(filters: &[Filter], orders: &[OrderBy]) -> Vec<u32> {
+        run_on(&data(), filters, orders, Semantics::flipped())
+    }
+
+    #[test]
+    fn flipped_text_compares_ignore_case() {
+        let eq = [Filter::column("name", FilterOp::Eq, "apple PIE")];
+        assert_eq!(run(&eq, &[]), Vec::<u32>::new());
+        assert_eq!(flipped(&eq, &[]), vec![0]);
+        let ne = [Filter::column("name", FilterOp::NotEq, "BANANA")];
+        assert_eq!(run(&ne, &[]), vec![0, 1, 3, 4]);
+        assert_eq!(flipped(&ne, &[]), vec![0, 3, 4]);
+        let lt = [Filter::column("name", FilterOp::Lt, "b")];
+        assert_eq!(run(&lt, &[]), vec![0, 3, 4]);
+        assert_eq!(flipped(&lt, &[]), vec![0, 3]);
+        let ge = [Filter::column("name", FilterOp::GtEq, "CHERRY")];
+        assert_eq!(run(&ge, &[]), vec![1, 3, 4]);
+        assert_eq!(flipped(&ge, &[]), vec![4]);
+        let le = [Filter::column("name", FilterOp::LtEq, "APPLE PIE")];
+        assert_eq!(run(&le, &[]), Vec::<u32>::new());
+        assert_eq!(flipped(&le, &[]), vec![0, 3]);
+        let gt = [Filter::column("name", FilterOp::Gt, "BANANA")];
+        assert_eq!(run(&gt, &[]), vec![1, 3, 4]);
+        assert_eq!(flipped(&gt, &[]), vec![4]);
+        let within = [Filter::column_in("name", ["APPLE PIE", "cherry"])];
+        assert_eq!(run(&within, &[]), Vec::<u32>::new());
+        assert_eq!(flipped(&within, &[]), vec![0, 4]);
+        // Numbers and booleans compare as before.
+        let num = [Filter::column("score", FilterOp::Gt, "3")];
+        assert_eq!(flipped(&num, &[]), vec![1, 4]);
+        let b = [Filter::column("ok", FilterOp::Eq, "TRUE")];
+        assert_eq!(flipped(&b, &[]), vec![0, 3]);
+    }
+
+    #[test]
+    fn flipped_order_folds_case_then_bytes_then_insertion() {
+        assert_eq!(run(&[], &[OrderBy::asc("name")]), vec![0, 4, 3, 1, 2]);
+        assert_eq!(flipped(&[], &[OrderBy::asc("name")]), vec![2, 3, 0, 1, 4]);
+        assert_eq!(flipped(&[], &[OrderBy::desc("name")]), vec![4, 1, 0, 3, 2]);
+        let d = dataset(
+            vec![("s", ColumnType::String)],
+            ["b", "B", "a", "A", "b", "Ä", "ä"]
+                .into_iter()
+                .map(|v| vec![Cell::Str(v.into())])
+                .collect(),
+        );
+        assert_eq!(
+            run_on(&d, &[], &[OrderBy::asc("s")], Semantics::DEFAULT),
+            vec![3, 1, 2, 0, 4, 5, 6]
+        );
+        assert_eq!(
+            run_on(&d, &[], &[OrderBy::asc("s")], Semantics::flipped()),
+            vec![3, 2, 1, 0, 4, 5, 6]
+        );
+        assert_eq!(
+            run_on(&d, &[], &[OrderBy::desc("s")], Semantics::flipped()),
+            vec![6, 5, 0, 4, 1, 2, 3]
+        );
+    }
+
+    #[test]
+    fn flipped_nulls_sort_first_ascending_and_last_descending() {
+        assert_eq!(flipped(&[], &[OrderBy::asc("score")]), vec![3, 2, 0, 1, 4]);
+        assert_eq!(flipped(&[], &[OrderBy::desc("score")]), vec![1, 4, 0, 2, 3]);
+        assert_eq!(
+            flipped(&[], &[OrderBy::desc("score"), OrderBy::desc("id")]),
+            vec![4, 1, 0, 2, 3]
+        );
+        assert_eq!(flipped(&[], &[OrderBy::asc("ok")]), vec![1, 2, 4, 0, 3]);
+    }
+
+    #[test]
+    fn flipped_like_takes_wildcards() {
+        let like = |op: FilterOp, v: &str| [Filter::column("name", op, v)];
+        assert_eq!(run(&like(FilterOp::Like, "a%e"), &[]), Vec::<u32>::new());
+        assert_eq!(flipped(&like(FilterOp::Like, "a%e"), &[]), vec![3]);
+        assert_eq!(run(&like(FilterOp::Like, "p_e"), &[]), Vec::<u32>::new());
+        assert_eq!(flipped(&like(FilterOp::Like, "p_e"), &[]), vec![0, 3]);
+        assert_eq!(flipped(&like(FilterOp::ILike, "A%E"), &[]), vec![0, 3]);
+        assert_eq!(run(&like(FilterOp::ILike, "A%E"), &[]), Vec::<u32>::new());
+        assert_eq!(flipped(&like(FilterOp::NotLike, "p_e"), &[]), vec![1, 4]);
+        assert_eq!(flipped(&like(FilterOp::NotILike, "A%E"), &[]), vec![1, 4]);
+        assert_eq!(flipped(&like(FilterOp::Like, "50\\%"), &[]), vec![3]);
+        assert_eq!(flipped(&like(FilterOp::Like, ""), &[]), vec![0, 1, 3, 4]);
+        // Plain substrings still match the same.
+        assert_eq!(flipped(&like(FilterOp::Like, "pple"), &[]), vec![0, 3]);
+        let num = [Filter::column("score", FilterOp::Like, "_._")];
+        assert_eq!(flipped(&num, &[]), vec![0]);
+        assert_eq!(run(&num, &[]), Vec::<u32>::new());
     }
 
     #[test]
@@ -374,7 +536,11 @@ mod tests {
             name: "t",
             fields: None,
         };
-        let err = |f: Filter| compile(scope, &[f], &[]).unwrap_err().detail;
+        let err = |f: Filter| {
+            compile(scope, &[f], &[], Semantics::DEFAULT)
+                .unwrap_err()
+                .detail
+        };
         assert!(err(Filter::column("nope", FilterOp::Eq, "1")).contains("unknown column 'nope'"));
         assert!(
             err(Filter::column("score", FilterOp::Gt, "high")).contains("'high' is not a number")
@@ -395,7 +561,7 @@ mod tests {
         assert!(
             err(Filter::label("s", "confidence", FilterOp::Gt, "0.5")).contains("needs a task")
         );
-        let e = compile(scope, &[], &[OrderBy::asc("zzz")])
+        let e = compile(scope, &[], &[OrderBy::asc("zzz")], Semantics::DEFAULT)
             .unwrap_err()
             .detail;
         assert!(e.contains("unknown column 'zzz' in order_bys"), "{e}");

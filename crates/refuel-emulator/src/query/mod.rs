@@ -17,9 +17,23 @@
 //!   ignoring case) with the text.
 //! - Order: each key ascending or descending; NULLs last when ascending, first when
 //!   descending; ties keep the default order, which is insertion order.
+//!
+//! Those are the default [`Semantics`]. Where the public contract leaves a behaviour open
+//! (text case, NULL order, LIKE wildcards), [`Semantics::flipped`] makes the other choice,
+//! so that tests can check that a client assumes neither:
+//! - text (`=`, `<>`, `<`, `<=`, `>`, `>=`, `IN` on strings and text labels, and ORDER BY)
+//!   compares the `to_lowercase()` forms; inside ORDER BY, equal lowercase forms are then
+//!   ordered by their bytes, and only fully equal texts keep insertion order;
+//! - NULLs sort first when ascending and last when descending;
+//! - `LIKE`, `ILIKE` and their negations match the value as the SQL pattern `%value%`:
+//!   `%` is any run of characters, `_` any one character, and `\` makes the next character
+//!   literal (PostgreSQL's default escape).
+//!
+//! Numbers and booleans compare the same way under both.
 
 mod compile;
 mod eval;
+mod semantics;
 
 use std::sync::Arc;
 
@@ -27,6 +41,7 @@ use parking_lot::Mutex;
 
 pub use self::compile::{CompiledQuery, LabelKind, Scope, Source, compile, words};
 pub use self::eval::{Rows, evaluate};
+pub use self::semantics::{LikeMatch, NullOrder, Semantics, TextOrder};
 use crate::store::DatasetEntry;
 
 /// The rows a query selects, in order.

@@ -18,6 +18,7 @@ use refuel_client::models::{
 
 use super::auth::Team;
 use super::params::Params;
+use super::shapes::{Resource, reply};
 use super::{AppState, views};
 use crate::error::{ApiError, ApiResult};
 use crate::labeler::{FieldLabel, LabeledRow};
@@ -39,7 +40,7 @@ pub async fn deploy(
     team: Team,
     Path(project_id): Path<String>,
     RawQuery(q): RawQuery,
-) -> ApiResult<Json<Envelope<Application>>> {
+) -> ApiResult<Response> {
     let params = Params::parse(q.as_deref());
     state.store.project(&team.0, &project_id)?;
     if params.get("catalog_id").is_some() {
@@ -66,7 +67,12 @@ pub async fn deploy(
             .await
             .map_err(|e| ApiError::internal(format!("deploy task failed: {e}")))??;
     let task = state.store.task(&team.0, &rec.task_id).ok();
-    Ok(Json(Envelope::new(views::application(&rec, task.as_ref()))))
+    reply(
+        &state,
+        &team.0,
+        Resource::Application,
+        &views::application(&rec, task.as_ref()),
+    )
 }
 
 /// `GET /projects/{id}/applications` (the SDK's catalog project answers an empty list).
@@ -74,27 +80,38 @@ pub async fn list(
     State(state): State<AppState>,
     team: Team,
     Path(project_id): Path<String>,
-) -> ApiResult<Json<Envelope<Vec<Application>>>> {
+) -> ApiResult<Response> {
     if project_id == refuel_client::models::APP_CATALOG_PROJECT_ID {
-        return Ok(Json(Envelope::new(Vec::new())));
+        return reply(
+            &state,
+            &team.0,
+            Resource::Application,
+            &Vec::<Application>::new(),
+        );
     }
     state.store.project(&team.0, &project_id)?;
-    let apps = state.store.list_apps(&team.0, &project_id);
-    Ok(Json(Envelope::new(
-        apps.iter()
-            .map(|a| views::application(a, state.store.task(&team.0, &a.task_id).ok().as_ref()))
-            .collect(),
-    )))
+    let apps: Vec<Application> = state
+        .store
+        .list_apps(&team.0, &project_id)
+        .iter()
+        .map(|a| views::application(a, state.store.task(&team.0, &a.task_id).ok().as_ref()))
+        .collect();
+    reply(&state, &team.0, Resource::Application, &apps)
 }
 
 pub async fn get(
     State(state): State<AppState>,
     team: Team,
     Path(id): Path<String>,
-) -> ApiResult<Json<Envelope<Application>>> {
+) -> ApiResult<Response> {
     let app = state.store.app(&team.0, &id)?;
     let task = state.store.task(&team.0, &app.task_id).ok();
-    Ok(Json(Envelope::new(views::application(&app, task.as_ref()))))
+    reply(
+        &state,
+        &team.0,
+        Resource::Application,
+        &views::application(&app, task.as_ref()),
+    )
 }
 
 /// What a label request asks for.
@@ -305,7 +322,7 @@ pub async fn label(
             application_name: Some(app.name.clone()),
             refuel_output: outputs,
         };
-        return Ok(Json(Envelope::new(response)).into_response());
+        return reply(&state, &team.0, Resource::LabelResponse, &response);
     }
     let labeled = runner::label_rows(&state, &task, rows).await;
     let mut outputs = Vec::with_capacity(labeled.len());
@@ -337,7 +354,7 @@ pub async fn label(
         application_name: Some(app.name.clone()),
         refuel_output: outputs,
     };
-    Ok(Json(Envelope::new(response)).into_response())
+    reply(&state, &team.0, Resource::LabelResponse, &response)
 }
 
 /// Finds a labeled item: a row of the log dataset, or of the task's dataset.
@@ -445,7 +462,7 @@ pub async fn get_item(
         application_name: Some(app.name.clone()),
         refuel_output: vec![out],
     };
-    Ok(Json(Envelope::new(response)).into_response())
+    reply(&state, &team.0, Resource::LabelResponse, &response)
 }
 
 /// `POST /applications/{id}/items/{uuid}/label` with `{field id or name: {"label": value}}`.

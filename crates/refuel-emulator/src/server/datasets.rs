@@ -15,6 +15,7 @@ use tokio::io::AsyncWriteExt;
 
 use super::auth::Team;
 use super::params::Params;
+use super::shapes::{Resource, reply};
 use super::{AppState, views};
 use crate::error::{ApiError, ApiResult};
 use crate::ingest::{self, Table};
@@ -23,7 +24,7 @@ pub async fn list(
     State(state): State<AppState>,
     team: Team,
     RawQuery(q): RawQuery,
-) -> ApiResult<Json<Envelope<Vec<DatasetSummary>>>> {
+) -> ApiResult<Response> {
     let params = Params::parse(q.as_deref());
     let project = params
         .get("project_id")
@@ -31,13 +32,13 @@ pub async fn list(
     if let Some(p) = project {
         state.store.project(&team.0, p)?;
     }
-    let list = state
+    let list: Vec<DatasetSummary> = state
         .store
         .list_datasets(&team.0, project)
         .iter()
         .map(|d| views::dataset_summary(&d.meta.read(), &d.data.read()))
         .collect();
-    Ok(Json(Envelope::new(list)))
+    reply(&state, &team.0, Resource::DatasetSummary, &list)
 }
 
 /// The form of a create request, multipart or URL-encoded.
@@ -173,12 +174,14 @@ pub async fn create(
             )));
         }
     };
-    let body = {
-        let meta = entry.meta.read();
-        let data = entry.data.read();
-        Envelope::new(views::dataset_meta(&meta, &data))
-    };
-    Ok(Json(body).into_response())
+    let meta = entry.meta.read();
+    let data = entry.data.read();
+    reply(
+        &state,
+        &team.0,
+        Resource::Dataset,
+        &views::dataset_meta(&meta, &data),
+    )
 }
 
 fn check_url(url: &str) -> ApiResult<()> {
@@ -343,7 +346,7 @@ pub async fn get(
 ) -> ApiResult<Response> {
     let entry = state.store.dataset(&team.0, &id)?;
     let params = Params::parse(q.as_deref());
-    super::items::query_response(&state, &entry, &params, None)
+    super::items::query_response(&state, &team, &entry, &params, None)
 }
 
 #[derive(serde::Deserialize)]
@@ -367,7 +370,12 @@ pub async fn update(
     let entry = state.store.update_dataset(&team.0, &id, scheduled)?;
     let meta = entry.meta.read();
     let data = entry.data.read();
-    Ok(Json(Envelope::new(views::dataset_meta(&meta, &data))).into_response())
+    reply(
+        &state,
+        &team.0,
+        Resource::Dataset,
+        &views::dataset_meta(&meta, &data),
+    )
 }
 
 pub async fn delete(

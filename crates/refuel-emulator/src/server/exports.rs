@@ -21,6 +21,7 @@ use sha2::{Digest, Sha256};
 use super::AppState;
 use super::auth::Team;
 use super::params::Params;
+use super::shapes::{Resource, reply};
 use crate::error::{ApiError, ApiResult};
 use crate::store::labeling::{ExportRec, TaskRec};
 use crate::store::{DatasetEntry, now};
@@ -31,9 +32,10 @@ const SYNC_ROWS: usize = 200_000;
 pub async fn create(
     State(state): State<AppState>,
     team: Team,
+    headers: HeaderMap,
     Path(dataset_id): Path<String>,
     RawQuery(q): RawQuery,
-) -> ApiResult<Json<Envelope<ExportCreated>>> {
+) -> ApiResult<Response> {
     let params = Params::parse(q.as_deref());
     let entry = state.store.dataset(&team.0, &dataset_id)?;
     let email = params.required("email_address")?;
@@ -77,7 +79,19 @@ pub async fn create(
             }
         });
     }
-    Ok(Json(Envelope::new(ExportCreated { export_id: rec.id })))
+    // The cloud's answer also carries the file's URI (it answers 404 until it exists).
+    let uri = download_url(
+        &super::applications::public_base(&headers),
+        state.store.secret(),
+        &rec.id,
+        state.settings.export_url_ttl,
+    );
+    reply(
+        &state,
+        &team.0,
+        Resource::ExportCreated { uri: &uri },
+        &ExportCreated { export_id: rec.id },
+    )
 }
 
 /// Writes the CSV: the dataset's columns, then per field of the task `<field>_label`,

@@ -6,12 +6,14 @@
 
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
-use refuel_client::models::{BASE_MODELS, Envelope, FinetuneRequest, LabelingModel};
+use axum::response::Response;
+use refuel_client::models::{BASE_MODELS, FinetuneRequest, LabelingModel};
 use serde_json::json;
 
 use super::AppState;
 use super::auth::Team;
 use super::params::Params;
+use super::shapes::{Resource, reply};
 use crate::error::{ApiError, ApiResult};
 use crate::store::labeling::ModelRec;
 use crate::store::now;
@@ -100,7 +102,7 @@ pub async fn start(
     team: Team,
     Path(project_id): Path<String>,
     body: Result<Json<FinetuneRequest>, axum::extract::rejection::JsonRejection>,
-) -> ApiResult<Json<Envelope<LabelingModel>>> {
+) -> ApiResult<Response> {
     let Json(req) = body.map_err(|e| {
         ApiError::bad_request(format!("invalid finetuning request: {}", e.body_text()))
     })?;
@@ -161,7 +163,12 @@ pub async fn start(
         interrupted_ms: None,
     };
     let rec = state.store.create_model(rec)?;
-    Ok(Json(Envelope::new(view(&state, &rec))))
+    reply(
+        &state,
+        &team.0,
+        Resource::LabelingModel,
+        &view(&state, &rec),
+    )
 }
 
 pub async fn list(
@@ -169,27 +176,24 @@ pub async fn list(
     team: Team,
     Path(project_id): Path<String>,
     RawQuery(q): RawQuery,
-) -> ApiResult<Json<Envelope<Vec<LabelingModel>>>> {
+) -> ApiResult<Response> {
     let params = Params::parse(q.as_deref());
     state.store.project(&team.0, &project_id)?;
     let task = params
         .get("task_id")
         .filter(|t| !t.is_empty() && *t != "None");
     let models = state.store.list_models(&team.0, &project_id, task);
-    Ok(Json(Envelope::new(
-        models.iter().map(|m| view(&state, m)).collect(),
-    )))
+    let list: Vec<LabelingModel> = models.iter().map(|m| view(&state, m)).collect();
+    reply(&state, &team.0, Resource::LabelingModel, &list)
 }
 
 pub async fn get(
     State(state): State<AppState>,
     team: Team,
     Path(id): Path<String>,
-) -> ApiResult<Json<Envelope<LabelingModel>>> {
-    Ok(Json(Envelope::new(view(
-        &state,
-        &state.store.model(&team.0, &id)?,
-    ))))
+) -> ApiResult<Response> {
+    let m = state.store.model(&team.0, &id)?;
+    reply(&state, &team.0, Resource::LabelingModel, &view(&state, &m))
 }
 
 #[derive(serde::Deserialize)]
@@ -203,7 +207,7 @@ pub async fn cancel(
     team: Team,
     Path(id): Path<String>,
     body: Result<Json<Patch>, axum::extract::rejection::JsonRejection>,
-) -> ApiResult<Json<Envelope<LabelingModel>>> {
+) -> ApiResult<Response> {
     let Json(patch) =
         body.map_err(|e| ApiError::bad_request(format!("invalid body: {}", e.body_text())))?;
     if patch.finetuning_run_status.as_deref() != Some("INTERRUPTED") {
@@ -213,7 +217,7 @@ pub async fn cancel(
     }
     let m = state.store.model(&team.0, &id)?;
     if m.interrupted_ms.is_some() {
-        return Ok(Json(Envelope::new(view(&state, &m))));
+        return reply(&state, &team.0, Resource::LabelingModel, &view(&state, &m));
     }
     if view(&state, &m).finetuning_run_status.as_deref() == Some("DEPLOYMENT COMPLETED") {
         return Err(ApiError::conflict(format!(
@@ -221,5 +225,5 @@ pub async fn cancel(
         )));
     }
     let m = state.store.interrupt_model(&team.0, &id)?;
-    Ok(Json(Envelope::new(view(&state, &m))))
+    reply(&state, &team.0, Resource::LabelingModel, &view(&state, &m))
 }

@@ -2,22 +2,20 @@
 
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use refuel_client::models::{Envelope, IngestStatus};
 
 use super::AppState;
 use super::auth::Team;
 use super::datasets::json_bytes;
 use super::params::Params;
+use super::shapes::{Resource, encode, reply};
 use super::views::{self, ITEM_ID_KEY, RowView};
 use crate::error::{ApiError, ApiResult};
 use crate::query::{self, Rows, Scope, Selection};
 use crate::store::labeling::TaskRec;
 use crate::store::{DatasetEntry, item_id, item_index};
 
-/// The most rows one request returns; clients page for more (the client library continues
-/// from where a short page stopped).
-pub const MAX_PAGE: usize = 10_000;
 /// Rows returned when rows are asked for (`expand=true` or `offset`) without `max_items`.
 pub const DEFAULT_PAGE: usize = 20;
 
@@ -26,6 +24,7 @@ pub const DEFAULT_PAGE: usize = 20;
 /// `{"id", "fields", "labels", "in_evalset"}` and filters and orders may use labels.
 pub fn query_response(
     state: &AppState,
+    team: &Team,
     entry: &DatasetEntry,
     params: &Params,
     task: Option<&TaskRec>,
@@ -40,7 +39,7 @@ pub fn query_response(
     let limit = max_items
         .map(|m| usize::try_from(m).unwrap_or(usize::MAX))
         .unwrap_or(DEFAULT_PAGE)
-        .min(MAX_PAGE);
+        .min(state.profile.page_cap());
     let offset = usize::try_from(offset).unwrap_or(usize::MAX);
 
     let meta = entry.meta.read();
@@ -57,7 +56,7 @@ pub fn query_response(
             name: &meta.name,
             fields: task.map(|t| t.subtasks.as_slice()),
         };
-        let compiled = query::compile(scope, &filters, &orders)?;
+        let compiled = query::compile(scope, &filters, &orders, state.profile.semantics())?;
         state
             .cache
             .select(entry, rows, task.map(|t| t.id.as_str()), &compiled)
@@ -80,12 +79,12 @@ pub fn query_response(
         None => {
             let items =
                 wants_items.then(|| page.iter().filter_map(|i| row_view(*i)).collect::<Vec<_>>());
-            serde_json::to_vec(&Envelope::new(views::dataset(
-                &meta,
-                &data,
-                selection.len(),
-                items,
-            )))
+            encode(
+                state,
+                &team.0,
+                Resource::Dataset,
+                &views::dataset(&meta, &data, selection.len(), items),
+            )?
         }
         Some(task) => {
             let items = wants_items.then(|| {
@@ -104,15 +103,14 @@ pub fn query_response(
                     })
                     .collect::<Vec<_>>()
             });
-            serde_json::to_vec(&Envelope::new(views::dataset(
-                &meta,
-                &data,
-                selection.len(),
-                items,
-            )))
+            encode(
+                state,
+                &team.0,
+                Resource::LabeledDataset,
+                &views::dataset(&meta, &data, selection.len(), items),
+            )?
         }
-    }
-    .map_err(|e| ApiError::internal(format!("cannot encode rows: {e}")))?;
+    };
     state
         .stats
         .rows_served(if wants_items { page.len() } else { 0 });
@@ -144,7 +142,12 @@ pub async fn add(
         .map_err(|e| ApiError::internal(format!("append task failed: {e}")))??;
     let meta = entry.meta.read();
     let data = entry.data.read();
-    Ok(Json(Envelope::new(views::dataset_meta(&meta, &data))).into_response())
+    reply(
+        &state,
+        &team.0,
+        Resource::Dataset,
+        &views::dataset_meta(&meta, &data),
+    )
 }
 
 fn row_index(entry: &DatasetEntry, item: &str) -> ApiResult<usize> {
@@ -202,5 +205,11 @@ pub async fn labeled(
 ) -> ApiResult<Response> {
     let task = state.store.task(&team.0, &task_id)?;
     let entry = state.store.dataset(&team.0, &dataset_id)?;
-    query_response(&state, &entry, &Params::parse(q.as_deref()), Some(&task))
+    query_response(
+        &state,
+        &team,
+        &entry,
+        &Params::parse(q.as_deref()),
+        Some(&task),
+    )
 }

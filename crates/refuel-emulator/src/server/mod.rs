@@ -9,7 +9,11 @@ mod finetuning;
 mod items;
 mod params;
 mod projects;
+mod rejections;
+pub mod shapes;
 mod tasks;
+#[cfg(test)]
+mod tests;
 mod views;
 
 use std::collections::HashMap;
@@ -45,6 +49,8 @@ pub struct Shared {
     pub pending_labels: parking_lot::Mutex<std::collections::HashSet<String>>,
     /// Timings.
     pub settings: crate::Settings,
+    /// Which answers to give where the contract leaves room.
+    pub profile: crate::Profile,
     /// Set when the server stops: background work ends at its next step.
     pub stopping: std::sync::atomic::AtomicBool,
     /// Background work (ingests, runs, async labels), awaited on shutdown.
@@ -155,13 +161,13 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/_emulator/downloads/{export_id}", get(exports::download));
     api.merge(admin)
-        .fallback(|| async {
-            crate::error::ApiError::new(axum::http::StatusCode::NOT_FOUND, "no such endpoint")
-        })
+        .fallback(rejections::unknown_route)
         .layer(middleware::from_fn_with_state(
             state.clone(),
             admin::observe,
         ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        // Outermost: every error answer, axum's own rejections included, is JSON.
+        .layer(middleware::from_fn(rejections::json_errors))
         .with_state(state)
 }

@@ -2,44 +2,44 @@
 
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
+use axum::response::Response;
 use refuel_client::models::{Envelope, Project};
 
 use super::auth::Team;
 use super::params::Params;
+use super::shapes::{Resource, reply};
 use super::{AppState, views};
 use crate::error::ApiResult;
 
-pub async fn list(State(state): State<AppState>, team: Team) -> Json<Envelope<Vec<Project>>> {
-    Json(Envelope::new(
-        state
-            .store
-            .list_projects(&team.0)
-            .iter()
-            .map(views::project)
-            .collect(),
-    ))
+pub async fn list(State(state): State<AppState>, team: Team) -> ApiResult<Response> {
+    let list: Vec<Project> = state
+        .store
+        .list_projects(&team.0)
+        .iter()
+        .map(views::project)
+        .collect();
+    reply(&state, &team.0, Resource::Project, &list)
 }
 
 pub async fn create(
     State(state): State<AppState>,
     team: Team,
     RawQuery(q): RawQuery,
-) -> ApiResult<Json<Envelope<Project>>> {
+) -> ApiResult<Response> {
     let params = Params::parse(q.as_deref());
     let name = params.required("project_name")?;
     let description = params.get("description").unwrap_or("");
     let rec = state.store.create_project(&team.0, name, description)?;
-    Ok(Json(Envelope::new(views::project(&rec))))
+    reply(&state, &team.0, Resource::Project, &views::project(&rec))
 }
 
 pub async fn get(
     State(state): State<AppState>,
     team: Team,
     Path(id): Path<String>,
-) -> ApiResult<Json<Envelope<Project>>> {
-    Ok(Json(Envelope::new(views::project(
-        &state.store.project(&team.0, &id)?,
-    ))))
+) -> ApiResult<Response> {
+    let rec = state.store.project(&team.0, &id)?;
+    reply(&state, &team.0, Resource::Project, &views::project(&rec))
 }
 
 pub async fn delete(

@@ -4,10 +4,12 @@ use std::sync::atomic::Ordering;
 
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
+use axum::response::Response;
 use refuel_client::models::{Envelope, Metric, RunMetrics, RunStatus, Task, TaskRun, TaskSettings};
 
 use super::auth::Team;
 use super::params::Params;
+use super::shapes::{Resource, reply};
 use super::{AppState, views};
 use crate::error::{ApiError, ApiResult};
 use crate::runner;
@@ -19,7 +21,7 @@ pub async fn create(
     Path(project_id): Path<String>,
     RawQuery(q): RawQuery,
     body: Result<Json<TaskSettings>, axum::extract::rejection::JsonRejection>,
-) -> ApiResult<Json<Envelope<Task>>> {
+) -> ApiResult<Response> {
     let params = Params::parse(q.as_deref());
     let name = params.required("task_name")?;
     let Json(settings) = body
@@ -27,50 +29,47 @@ pub async fn create(
     let rec = state
         .store
         .create_task(&team.0, &project_id, name, settings)?;
-    Ok(Json(Envelope::new(views::task(&rec))))
+    reply(&state, &team.0, Resource::Task, &views::task(&rec))
 }
 
 pub async fn list_in_project(
     State(state): State<AppState>,
     team: Team,
     Path(project_id): Path<String>,
-) -> ApiResult<Json<Envelope<Vec<Task>>>> {
+) -> ApiResult<Response> {
     state.store.project(&team.0, &project_id)?;
-    Ok(Json(Envelope::new(
-        state
-            .store
-            .list_tasks(&team.0, Some(&project_id))
-            .iter()
-            .map(views::task)
-            .collect(),
-    )))
+    let list: Vec<Task> = state
+        .store
+        .list_tasks(&team.0, Some(&project_id))
+        .iter()
+        .map(views::task)
+        .collect();
+    reply(&state, &team.0, Resource::Task, &list)
 }
 
 pub async fn list_all(
     State(state): State<AppState>,
     team: Team,
     RawQuery(q): RawQuery,
-) -> ApiResult<Json<Envelope<Vec<Task>>>> {
+) -> ApiResult<Response> {
     let params = Params::parse(q.as_deref());
     let project = params.get("project_id").filter(|p| !p.is_empty());
-    Ok(Json(Envelope::new(
-        state
-            .store
-            .list_tasks(&team.0, project)
-            .iter()
-            .map(views::task)
-            .collect(),
-    )))
+    let list: Vec<Task> = state
+        .store
+        .list_tasks(&team.0, project)
+        .iter()
+        .map(views::task)
+        .collect();
+    reply(&state, &team.0, Resource::Task, &list)
 }
 
 pub async fn get(
     State(state): State<AppState>,
     team: Team,
     Path(id): Path<String>,
-) -> ApiResult<Json<Envelope<Task>>> {
-    Ok(Json(Envelope::new(views::task(
-        &state.store.task(&team.0, &id)?,
-    ))))
+) -> ApiResult<Response> {
+    let rec = state.store.task(&team.0, &id)?;
+    reply(&state, &team.0, Resource::Task, &views::task(&rec))
 }
 
 pub async fn delete(
@@ -113,7 +112,7 @@ pub async fn start_or_cancel(
     team: Team,
     Path(task_id): Path<String>,
     RawQuery(q): RawQuery,
-) -> ApiResult<Json<Envelope<TaskRun>>> {
+) -> ApiResult<Response> {
     let params = Params::parse(q.as_deref());
     let task = state.store.task(&team.0, &task_id)?;
     let dataset_id = params.required("dataset_id")?;
@@ -130,7 +129,7 @@ pub async fn start_or_cancel(
                 .store
                 .set_run_status(&run, RunStatus::Cancelled, None)?;
         }
-        return Ok(Json(Envelope::new(run_view(&state, &run))));
+        return reply(&state, &team.0, Resource::TaskRun, &run_view(&state, &run));
     }
     if entry.meta.read().status != refuel_client::models::IngestStatus::Success {
         return Err(ApiError::conflict(
@@ -148,19 +147,22 @@ pub async fn start_or_cancel(
         .store
         .create_run(&task, dataset_id, target, model_name)?;
     runner::spawn_run(state.clone(), run.clone());
-    Ok(Json(Envelope::new(run_view(&state, &run))))
+    reply(&state, &team.0, Resource::TaskRun, &run_view(&state, &run))
 }
 
 pub async fn list_runs(
     State(state): State<AppState>,
     team: Team,
     Path(task_id): Path<String>,
-) -> ApiResult<Json<Envelope<Vec<TaskRun>>>> {
+) -> ApiResult<Response> {
     let task = state.store.task(&team.0, &task_id)?;
-    let runs = state.store.runs_of_task(&team.0, &task.id);
-    Ok(Json(Envelope::new(
-        runs.iter().map(|r| run_view(&state, r)).collect(),
-    )))
+    let runs: Vec<TaskRun> = state
+        .store
+        .runs_of_task(&team.0, &task.id)
+        .iter()
+        .map(|r| run_view(&state, r))
+        .collect();
+    reply(&state, &team.0, Resource::TaskRun, &runs)
 }
 
 fn latest(
@@ -186,9 +188,9 @@ pub async fn get_run(
     State(state): State<AppState>,
     team: Team,
     Path((task_id, dataset_id)): Path<(String, String)>,
-) -> ApiResult<Json<Envelope<TaskRun>>> {
+) -> ApiResult<Response> {
     let run = latest(&state, &team, &task_id, &dataset_id)?;
-    Ok(Json(Envelope::new(run_view(&state, &run))))
+    reply(&state, &team.0, Resource::TaskRun, &run_view(&state, &run))
 }
 
 /// The four run metrics; the time metrics only while the run is active.
@@ -206,11 +208,11 @@ pub fn metrics(run: &RunState) -> Vec<Metric> {
     let mut out = vec![
         Metric {
             name: "num_labeled".into(),
-            value: Some(labeled as f64),
+            value: (labeled as f64).into(),
         },
         Metric {
             name: "num_remaining".into(),
-            value: Some(remaining as f64),
+            value: (remaining as f64).into(),
         },
     ];
     if status == RunStatus::Active {
@@ -226,11 +228,11 @@ pub fn metrics(run: &RunState) -> Vec<Metric> {
         };
         out.push(Metric {
             name: "time_elapsed_seconds".into(),
-            value: Some((elapsed * 100.0).round() / 100.0),
+            value: ((elapsed * 100.0).round() / 100.0).into(),
         });
         out.push(Metric {
             name: "time_remaining_seconds".into(),
-            value: Some((eta * 100.0).round() / 100.0),
+            value: ((eta * 100.0).round() / 100.0).into(),
         });
     }
     out
@@ -240,7 +242,7 @@ pub async fn get_metrics(
     State(state): State<AppState>,
     team: Team,
     Path((task_id, dataset_id)): Path<(String, String)>,
-) -> ApiResult<Json<Envelope<RunMetrics>>> {
+) -> ApiResult<Response> {
     let run = latest(&state, &team, &task_id, &dataset_id)?;
     let task = state.store.task(&team.0, &task_id)?;
     let entry = state.store.dataset(&team.0, &dataset_id)?;
@@ -262,13 +264,22 @@ pub async fn get_metrics(
                 field.id.clone(),
                 vec![Metric {
                     name: "num_labeled".into(),
-                    value: Some(n as f64),
+                    value: (n as f64).into(),
                 }],
             );
         }
     }
-    Ok(Json(Envelope::new(RunMetrics {
+    let answer = RunMetrics {
         task: metrics(&run),
         subtasks,
-    })))
+    };
+    reply(
+        &state,
+        &team.0,
+        Resource::RunMetrics {
+            task: &task,
+            dataset: &entry,
+        },
+        &answer,
+    )
 }

@@ -25,7 +25,34 @@ pub fn schema(data: &DatasetData) -> DatasetSchema {
     DatasetSchema::from_columns(data.columns.iter().cloned().zip(data.types.iter().cloned()))
 }
 
-/// A dataset as the list call shows it.
+/// Per column, the metadata the TypeScript SDK declares (`Metadata`): `{"type": string |
+/// integer | number | boolean | date, "source": "user", "is_confidence": null,
+/// "is_llm_label": null, "taskId": null}`. Empty before the dataset has columns.
+pub fn column_metadata(data: &DatasetData) -> serde_json::Value {
+    let types = data.metadata_types();
+    serde_json::Value::Object(
+        data.columns
+            .iter()
+            .zip(types)
+            .map(|(name, ty)| {
+                (
+                    name.clone(),
+                    serde_json::json!({
+                        "type": ty.as_str(),
+                        "source": "user",
+                        "is_confidence": null,
+                        "is_llm_label": null,
+                        "taskId": null,
+                    }),
+                )
+            })
+            .collect(),
+    )
+}
+
+/// A dataset as the list call shows it. It also carries `column_metadata`, which the
+/// cloud's listing is not declared to have (an emulator extension: clients can type columns
+/// without a request per dataset).
 pub fn dataset_summary(meta: &DatasetMeta, data: &DatasetData) -> DatasetSummary {
     DatasetSummary {
         id: meta.id.clone(),
@@ -36,6 +63,7 @@ pub fn dataset_summary(meta: &DatasetMeta, data: &DatasetData) -> DatasetSummary
         dataset_schema: schema(data),
         source: Some(meta.source.clone()),
         projects: vec![meta.project_id.clone()],
+        column_metadata: column_metadata(data),
     }
 }
 
@@ -52,7 +80,7 @@ pub fn dataset<I>(
         schema: schema(data),
         ingest_status: meta.status.clone(),
         ingest_error: meta.error.clone(),
-        column_metadata: serde_json::json!({}),
+        column_metadata: column_metadata(data),
         total_count: Some(total_count as u64),
         response_count: items.as_ref().map(|i| i.len() as u64),
         project_ids: vec![meta.project_id.clone()],

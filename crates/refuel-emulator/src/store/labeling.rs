@@ -597,13 +597,15 @@ impl Store {
             )));
         }
         let source = self.dataset(team, &task.dataset_id)?;
-        let columns: Vec<(String, ColumnType)> = {
+        let (columns, metadata): (Vec<(String, ColumnType)>, _) = {
             let data = source.data.read();
-            data.columns
+            let columns = data
+                .columns
                 .iter()
                 .cloned()
                 .zip(data.types.iter().cloned())
-                .collect()
+                .collect();
+            (columns, data.metadata_types())
         };
         let mut log_name = format!("{name} (application log)");
         let mut n = 2;
@@ -629,6 +631,7 @@ impl Store {
             crate::ingest::Table {
                 columns,
                 rows: Vec::new(),
+                metadata,
             },
         )?;
         let rec = AppRec {

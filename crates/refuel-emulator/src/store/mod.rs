@@ -14,6 +14,7 @@ pub mod cell;
 pub mod labeling;
 pub mod labels;
 pub mod log;
+pub mod metadata;
 mod records;
 
 use std::collections::HashMap;
@@ -29,6 +30,7 @@ pub use self::cell::Cell;
 use self::labeling::{AppRec, ExportRec, ModelRec, RunState, TaskRec};
 use self::labels::LabelSet;
 use self::log::Log;
+use self::metadata::MetadataType;
 use self::records::{CatalogRecord, RowsRecord, RowsRecordRef};
 use crate::error::{ApiError, ApiResult};
 use crate::ingest::Table;
@@ -95,6 +97,8 @@ pub struct DatasetData {
     pub columns: Arc<[String]>,
     /// Column types, in the same order.
     pub types: Arc<[ColumnType]>,
+    /// Each column's `column_metadata` type, in the same order (see [`metadata`]).
+    pub metadata: Vec<MetadataType>,
     /// Every row ever stored, by index; deleted rows stay as tombstones so that indices
     /// (and item ids) never move.
     pub rows: Vec<Option<Box<[Cell]>>>,
@@ -107,6 +111,11 @@ pub struct DatasetData {
 impl DatasetData {
     fn from_table(table: Table) -> Self {
         let (columns, types): (Vec<String>, Vec<ColumnType>) = table.columns.into_iter().unzip();
+        let metadata = if table.metadata.len() == types.len() {
+            table.metadata
+        } else {
+            types.iter().map(MetadataType::from_schema).collect()
+        };
         let rows: Vec<Option<Box<[Cell]>>> = table
             .rows
             .into_iter()
@@ -115,6 +124,7 @@ impl DatasetData {
         Self {
             columns: columns.into(),
             types: types.into(),
+            metadata,
             live: rows.len(),
             rows,
             version: 0,
@@ -124,6 +134,15 @@ impl DatasetData {
     /// The index of a column.
     pub fn column_index(&self, name: &str) -> Option<usize> {
         self.columns.iter().position(|c| c == name)
+    }
+
+    /// Each column's `column_metadata` type (from its schema type where none is known).
+    pub fn metadata_types(&self) -> Vec<MetadataType> {
+        if self.metadata.len() == self.types.len() {
+            self.metadata.clone()
+        } else {
+            self.types.iter().map(MetadataType::from_schema).collect()
+        }
     }
 
     /// The columns as a readable list, for error messages.
@@ -138,6 +157,7 @@ impl DatasetData {
     fn apply(&mut self, record: RowsRecord) {
         match record {
             RowsRecord::Append { rows } => {
+                metadata::widen_all(&mut self.metadata, &rows);
                 self.live += rows.len();
                 self.rows
                     .extend(rows.into_iter().map(|r| Some(r.into_boxed_slice())));
@@ -263,7 +283,8 @@ impl Store {
         let mut apps: indexmap::IndexMap<String, AppRec> = indexmap::IndexMap::new();
         let mut models: indexmap::IndexMap<String, ModelRec> = indexmap::IndexMap::new();
         let mut exports: indexmap::IndexMap<String, ExportRec> = indexmap::IndexMap::new();
-        let mut metas: indexmap::IndexMap<String, (DatasetMeta, Vec<(String, ColumnType)>)> =
+        type Columns = (Vec<(String, ColumnType)>, Vec<MetadataType>);
+        let mut metas: indexmap::IndexMap<String, (DatasetMeta, Columns)> =
             indexmap::IndexMap::new();
         let log = Log::open(&dir.join("catalog.log"), |payload| {
             let record: CatalogRecord = serde_json::from_slice(payload).map_err(|e| {
@@ -281,13 +302,18 @@ impl Store {
                     metas.retain(|_, (m, _)| m.project_id != id);
                 }
                 CatalogRecord::DatasetCreated(meta) => {
-                    metas.insert(meta.id.clone(), (meta, Vec::new()));
+                    metas.insert(meta.id.clone(), (meta, (Vec::new(), Vec::new())));
                 }
-                CatalogRecord::DatasetIngested { id, columns, at } => {
+                CatalogRecord::DatasetIngested {
+                    id,
+                    columns,
+                    metadata,
+                    at,
+                } => {
                     if let Some((m, cols)) = metas.get_mut(&id) {
                         m.status = IngestStatus::Success;
                         m.updated_at = at;
-                        *cols = columns;
+                        *cols = (columns, metadata);
                     }
                 }
                 CatalogRecord::DatasetFailed { id, error, at } => {
@@ -361,7 +387,7 @@ impl Store {
         let mut pending = Pending::default();
         let mut labeled_per_run: HashMap<String, u64> = HashMap::new();
         let mut datasets = indexmap::IndexMap::new();
-        for (id, (meta, columns)) in metas {
+        for (id, (meta, (columns, metadata))) in metas {
             let ddir = dir.join("datasets").join(&id);
             let mut data = DatasetData::default();
             let mut rows_log = None;
@@ -369,6 +395,13 @@ impl Store {
                 IngestStatus::Success => {
                     let (names, types): (Vec<String>, Vec<ColumnType>) =
                         columns.into_iter().unzip();
+                    // Data kept before column types were recorded: each column's type
+                    // follows its schema type. Appends replayed below widen them again.
+                    data.metadata = if metadata.len() == types.len() {
+                        metadata
+                    } else {
+                        types.iter().map(MetadataType::from_schema).collect()
+                    };
                     data.columns = names.into();
                     data.types = types.into();
                     std::fs::create_dir_all(&ddir)?;
@@ -680,6 +713,7 @@ impl Store {
         self.write_catalog(&CatalogRecord::DatasetIngested {
             id: id.to_string(),
             columns: table.columns.clone(),
+            metadata: table.metadata.clone(),
             at: at.clone(),
         })?;
         *entry.rows_log.lock() = log;

@@ -4,6 +4,7 @@ use refuel_client::models::ColumnType;
 use serde::{Deserialize, Serialize};
 
 use super::labeling::{AppRec, ExportRec, ModelRec, RunRec, TaskRec};
+use super::metadata::MetadataType;
 use super::{Cell, DatasetMeta, ProjectRec};
 use crate::labeler::FieldLabel;
 
@@ -19,6 +20,10 @@ pub enum CatalogRecord {
     DatasetIngested {
         id: String,
         columns: Vec<(String, ColumnType)>,
+        /// The `column_metadata` type of each column at ingest; absent in logs written
+        /// before it was recorded (then each column's follows its schema type).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        metadata: Vec<MetadataType>,
         at: String,
     },
     DatasetFailed {
