@@ -92,6 +92,7 @@ fn config(url: &str) -> ClientConfig {
         .unwrap()
         .with_project("bench")
         .with_max_workers(WORKERS)
+        .with_semantics(refuel::client::ServerSemantics::emulator())
 }
 
 async fn upload(client: &RefuelClient, dir: &std::path::Path, name: &str, rows: usize) {

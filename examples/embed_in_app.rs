@@ -19,7 +19,7 @@ use datafusion::datasource::MemTable;
 use datafusion::functions_aggregate::expr_fn::{avg, count};
 use datafusion::prelude::{SessionConfig, SessionContext, col, lit};
 use refuel::client::models::FieldType;
-use refuel::client::{ClientConfig, RefuelClient, TaskField, WaitOptions};
+use refuel::client::{ClientConfig, RefuelClient, ServerSemantics, TaskField, WaitOptions};
 use refuel::datafusion::RefuelContextExt;
 use refuel::emulator::{Emulator, EmulatorConfig};
 
@@ -97,7 +97,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let client = RefuelClient::new(
         ClientConfig::default()
             .with_api_key("app-key")
-            .with_base_url(emulator.url())?,
+            .with_base_url(emulator.url())?
+            // The emulator documents what it does where the API contract is open, so SQL
+            // can push more into it; against the cloud keep the conservative default.
+            .with_semantics(ServerSemantics::emulator()),
     )?;
     tickets_in_refuel(&client).await?;
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use datafusion::prelude::{SessionConfig, SessionContext};
 use refuel::client::models::FieldType;
-use refuel::client::{ClientConfig, RefuelClient, TaskField, WaitOptions};
+use refuel::client::{ClientConfig, RefuelClient, ServerSemantics, TaskField, WaitOptions};
 use refuel::datafusion::RefuelContextExt;
 use refuel::emulator::{Emulator, EmulatorConfig};
 
@@ -22,7 +22,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let emulator = Emulator::start(EmulatorConfig::new().api_key("demo-key")).await?;
     let config = ClientConfig::default()
         .with_api_key("demo-key")
-        .with_base_url(emulator.url())?;
+        .with_base_url(emulator.url())?
+        // What the emulator does where the API contract is open (see ServerSemantics).
+        .with_semantics(ServerSemantics::emulator());
     let client = RefuelClient::new(config)?;
     client.projects().create("shop", "Product reviews").await?;
     let shop = client.with_project("shop");

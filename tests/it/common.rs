@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use refuel::client::models::{Dataset, Row};
-use refuel::client::{ClientConfig, RefuelClient, WaitOptions};
+use refuel::client::{ClientConfig, RefuelClient, ServerSemantics, WaitOptions};
 use refuel::emulator::{Emulator, EmulatorConfig, EmulatorHandle, Fault, StatsView};
 use serde_json::{Value, json};
 
@@ -32,12 +32,25 @@ pub async fn durable_emulator(dir: &Path) -> EmulatorHandle {
     .unwrap()
 }
 
-/// A client for `url` with quick retries.
+/// A client for `url` (an emulator with its default profile, whose documented semantics
+/// it declares) with quick retries.
 pub fn client_for(url: &str, key: &str, project: Option<&str>) -> RefuelClient {
+    client_with_semantics(url, key, project, ServerSemantics::emulator())
+}
+
+/// A client for `url` declaring `semantics` (e.g. the conservative defaults, for an
+/// emulator answering in another profile), with quick retries.
+pub fn client_with_semantics(
+    url: &str,
+    key: &str,
+    project: Option<&str>,
+    semantics: ServerSemantics,
+) -> RefuelClient {
     let mut config = ClientConfig::default()
         .with_api_key(key)
         .with_base_url(url)
         .unwrap()
+        .with_semantics(semantics)
         .with_retry_delays(Duration::from_millis(5), Duration::from_millis(50))
         .with_timeout(Duration::from_secs(20));
     if let Some(p) = project {
@@ -214,4 +227,77 @@ pub async fn dataset_names(client: &RefuelClient) -> Vec<String> {
         .into_iter()
         .map(|d| d.dataset_name)
         .collect()
+}
+
+/// The id of the project `p` of [`schemaless_server`].
+pub const BARE_PROJECT: &str = "00000000-0000-4000-8000-0000000000a1";
+/// The id of the dataset `bare` of [`schemaless_server`].
+pub const BARE_DATASET: &str = "00000000-0000-4000-8000-0000000000d1";
+
+/// A server with one project `p` and one dataset `bare` that has neither a schema nor column
+/// metadata (in its listing entry and in its own answer), in the TypeScript SDK's shapes.
+/// Counts the requests for rows.
+pub async fn schemaless_server(
+    row_requests: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) -> String {
+    use axum::extract::{Query, State};
+    use axum::routing::get;
+    let rows = json!([
+        {"id": 1, "text": "a", "when": "2024-01-01"},
+        {"id": 2, "text": null, "extra": true},
+        {"id": 3.5, "text": "c", "extra": {"nested": [1]}}
+    ]);
+    let dataset =
+        move |State(counter): State<std::sync::Arc<std::sync::atomic::AtomicUsize>>,
+              Query(q): Query<std::collections::HashMap<String, String>>| {
+            let rows = rows.clone();
+            async move {
+                let items = match q.get("max_items").and_then(|m| m.parse::<usize>().ok()) {
+                    Some(max) => {
+                        if max > 0 {
+                            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        }
+                        let offset: usize =
+                            q.get("offset").and_then(|o| o.parse().ok()).unwrap_or(0);
+                        let all = rows.as_array().cloned().unwrap_or_default();
+                        Value::Array(all.into_iter().skip(offset).take(max).collect())
+                    }
+                    None => Value::Null,
+                };
+                axum::Json(json!({"data": {
+                    "id": BARE_DATASET, "name": "bare", "schema": null, "column_metadata": null,
+                    "ingest_status": "success", "response_count": 0, "total_count": 3,
+                    "project_ids": null, "scheduled_ids": null, "items": items
+                }}))
+            }
+        };
+    let app = axum::Router::new()
+        .route(
+            "/projects",
+            get(|| async {
+                axum::Json(json!({"data": [{"id": BARE_PROJECT, "project_name": "p"}]}))
+            }),
+        )
+        .route(
+            "/datasets",
+            get(|| async {
+                axum::Json(json!({"data": [{
+                    "id": BARE_DATASET, "dataset_name": "bare",
+                    "created_at": "2024-01-01T00:00:00Z", "updated_at": null, "ingest_status": "success", "dataset_schema": null,
+                    "source": "file", "projects": null
+                }]}))
+            }),
+        )
+        .route(
+            &format!("/projects/{BARE_PROJECT}/tasks"),
+            get(|| async { axum::Json(json!({"data": []})) }),
+        )
+        .route(&format!("/datasets/{BARE_DATASET}"), get(dataset))
+        .with_state(row_requests);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}")
 }

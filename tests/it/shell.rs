@@ -279,10 +279,7 @@ fn max_rows_shows_a_notice_and_counts_every_row() {
         .output()
         .unwrap();
     assert!(out.status.success());
-    assert_eq!(
-        text(&out.stdout),
-        "review_id,stars\n1.0,5.0\n2.0,5.0\n3.0,5.0\n"
-    );
+    assert_eq!(text(&out.stdout), "review_id,stars\n1,5\n2,5\n3,5\n");
     assert_eq!(
         text(&out.stderr),
         "3000 rows, 3 shown (--max-rows N or \\maxrows N to see more; 0 for all)\n"
@@ -628,6 +625,44 @@ async fn remote_mode_over_http() {
     );
 }
 
+/// `\d` says where a table's types came from: here a dataset without a schema or column
+/// metadata, typed from its first rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn describe_says_where_types_came_from() {
+    let url = schemaless_server(std::sync::Arc::default()).await;
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = bare_shell(home.path());
+    cmd.args(["--endpoint", &url, "--api-key", KEY, "--project", "p"])
+        .args(["-c", "\\d bare"]);
+    let out = output_off_runtime(cmd, None).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "+--------+------+----------+\n\
+         | column | type | nullable |\n\
+         +--------+------+----------+\n\
+         | id     | Utf8 | true     |\n\
+         | text   | Utf8 | true     |\n\
+         | when   | Utf8 | true     |\n\
+         | extra  | Utf8 | true     |\n\
+         +--------+------+----------+\n\
+         4 rows\n\
+         columns from the first rows, as text (the dataset has no schema or column metadata)\n"
+    );
+    // In other formats standard output keeps to the data; the line goes to standard error.
+    let mut cmd = bare_shell(home.path());
+    cmd.args(["--endpoint", &url, "--api-key", KEY, "--project", "p"])
+        .args(["--format", "csv", "-c", "\\d bare"]);
+    let out = output_off_runtime(cmd, None).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).ends_with("extra,Utf8,true\n"));
+    assert!(
+        text(&out.stderr).contains("columns from the first rows, as text"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
 /// Serves `body` at `/data.csv` on loopback; returns the URL.
 async fn serve_csv(body: &'static str) -> String {
     let app =
@@ -776,6 +811,27 @@ async fn subcommands_move_and_label_data() {
     let reader =
         parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
     assert!(reader.schema().field_with_name("sentiment_label").is_ok());
+    // The converted export has the columns and types of the SQL table.
+    let mut cmd = shell(&home);
+    cmd.args(["--format", "csv", "-c", "\\d reviews_sentiment_labels"]);
+    let out = output_off_runtime(cmd, None).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let described: Vec<String> = text(&out.stdout)
+        .lines()
+        .skip(1)
+        .map(str::to_string)
+        .collect();
+    let exported: Vec<String> = reader
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| format!("{},{},{}", f.name(), f.data_type(), f.is_nullable()))
+        .collect();
+    assert_eq!(exported, described);
+    assert!(
+        described.contains(&"review_id,Int64,true".to_string()),
+        "{described:?}"
+    );
     // A Parquet file uploads too (transcoded to CSV on the way).
     let mut cmd = shell(&home);
     cmd.arg("upload")

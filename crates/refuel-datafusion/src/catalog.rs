@@ -11,6 +11,13 @@
 //!
 //! The lists of projects, datasets (with their schemas) and tasks are read once, when the
 //! catalog is registered; rows are read by every query.
+//!
+//! A table's column types come from what the listing says of its dataset (see
+//! [`crate::columns`]): the entry's `column_metadata` when the listing carries it, else its
+//! schema, with no request per table. Only a dataset the listing gives neither (no schema,
+//! no column metadata: e.g. still ingesting) is read when its table is first asked for:
+//! one dataset get (for its schema or column metadata) and, when that has neither either,
+//! its first rows; the table is then kept until the project is listed again.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -31,6 +38,7 @@ use refuel_client::models::{DatasetSummary, Task};
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 
+use crate::columns::TableColumns;
 use crate::metadata::{MetadataKind, MetadataTable};
 use crate::offset_rule::PushOffsetIntoScan;
 use crate::provider::RefuelTable;
@@ -142,6 +150,9 @@ struct Listing {
     project: String,
     datasets: BTreeMap<String, DatasetSummary>,
     tasks: BTreeMap<String, Task>,
+    /// Tables whose columns the listing did not give, made by reading their dataset, by
+    /// dataset id and task id.
+    read: std::sync::Mutex<BTreeMap<(String, Option<String>), RefuelTable>>,
 }
 
 impl Listing {
@@ -166,6 +177,7 @@ impl Listing {
             project: project.to_string(),
             datasets,
             tasks,
+            read: std::sync::Mutex::default(),
         })
     }
 
@@ -200,27 +212,96 @@ impl Listing {
     }
 
     /// The table called `name`, if the listing has it.
-    fn table(&self, client: &RefuelClient, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
+    async fn table(
+        &self,
+        client: &RefuelClient,
+        name: &str,
+    ) -> Result<Option<Arc<dyn TableProvider>>> {
         if let Some(ds) = self.datasets.get(name) {
-            return Ok(Some(Arc::new(RefuelTable::from_parts(
-                client.clone(),
-                ds,
-                None,
-            )?)));
+            return Ok(Some(Arc::new(self.dataset_table(client, ds, None).await?)));
         }
         if let Some(task) = self.labels_of(name) {
             let Some(dataset_id) = task.dataset_id.as_deref() else {
                 return Ok(None);
             };
             let ds = self.dataset(dataset_id)?;
-            return Ok(Some(Arc::new(RefuelTable::from_parts(
-                client.clone(),
-                ds,
-                Some(task),
-            )?)));
+            return Ok(Some(Arc::new(
+                self.dataset_table(client, ds, Some(task)).await?,
+            )));
         }
         Ok(None)
     }
+
+    /// The table of a listed dataset, with a task's labels when given: from the listing
+    /// when it gives the columns, else read once (see the module documentation).
+    async fn dataset_table(
+        &self,
+        client: &RefuelClient,
+        ds: &DatasetSummary,
+        task: Option<&Task>,
+    ) -> Result<RefuelTable> {
+        if let Some(table) = self.listed_table(client, ds, task)? {
+            return Ok(table);
+        }
+        let key = (ds.id.clone(), task.map(|t| t.id.clone()));
+        if let Some(table) = lock(&self.read).get(&key) {
+            return Ok(table.clone());
+        }
+        let table = RefuelTable::try_new(client.clone(), &ds.id, task.map(|t| t.id.as_str()))
+            .await
+            .map_err(|e| {
+                e.context(format!(
+                    "reading the columns of Refuel dataset {} (the listing gives no schema \
+                     or column metadata)",
+                    ds.dataset_name
+                ))
+            })?;
+        lock(&self.read).insert(key, table.clone());
+        Ok(table)
+    }
+
+    /// Keeps the tables `before` read whose dataset (and task) are listed unchanged here.
+    fn keep_read_tables(&self, before: &Listing) {
+        let unchanged = |(dataset_id, task_id): &(String, Option<String>)| {
+            let entry = |l: &Listing| l.datasets.values().find(|d| &d.id == dataset_id).cloned();
+            let task = |l: &Listing| {
+                task_id
+                    .as_ref()
+                    .map(|id| l.tasks.values().find(|t| &t.id == id).cloned())
+            };
+            entry(before).is_some() && entry(before) == entry(self) && task(before) == task(self)
+        };
+        let kept: BTreeMap<_, _> = lock(&before.read)
+            .iter()
+            .filter(|(key, _)| unchanged(key))
+            .map(|(key, table)| (key.clone(), table.clone()))
+            .collect();
+        lock(&self.read).extend(kept);
+    }
+
+    /// The table of a listed dataset when the listing gives its columns (`None`: they must
+    /// be read), without a request.
+    fn listed_table(
+        &self,
+        client: &RefuelClient,
+        ds: &DatasetSummary,
+        task: Option<&Task>,
+    ) -> Result<Option<RefuelTable>> {
+        if TableColumns::typed(&ds.dataset_schema, &ds.column_metadata).is_none() {
+            if let Some(table) = lock(&self.read).get(&(ds.id.clone(), task.map(|t| t.id.clone())))
+            {
+                return Ok(Some(table.clone()));
+            }
+            return Ok(None);
+        }
+        RefuelTable::from_parts(client.clone(), ds, task).map(Some)
+    }
+}
+
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The datasets, label tables and metadata tables of a project.
@@ -308,6 +389,7 @@ impl RefuelSchema {
     /// Lists the project's datasets and tasks again.
     pub async fn refresh(&self) -> Result<()> {
         let listing = Listing::read(&self.client, &self.name).await?;
+        listing.keep_read_tables(&self.listing());
         *write_lock(&self.listing) = Arc::new(listing);
         Ok(())
     }
@@ -327,12 +409,44 @@ impl RefuelSchema {
         read_lock(&self.local).contains_key(name)
     }
 
-    /// The table of a dataset (name or id), with a task's labels when given.
+    /// The table of a dataset (name or id), with a task's labels when given. A dataset the
+    /// listing gives no columns of is read (see the module documentation), which blocks
+    /// this thread: that needs a multi-threaded tokio runtime; [`Self::read_dataset_table`]
+    /// is the async way.
     pub fn dataset_table(&self, dataset: &str, task: Option<&str>) -> Result<RefuelTable> {
         let listing = self.listing();
         let ds = listing.dataset(dataset)?;
         let task = task.map(|t| listing.task(t)).transpose()?;
-        RefuelTable::from_parts(self.client.clone(), ds, task)
+        if let Some(table) = listing.listed_table(&self.client, ds, task)? {
+            return Ok(table);
+        }
+        let handle = tokio::runtime::Handle::try_current()
+            .ok()
+            .filter(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        let Some(handle) = handle else {
+            return Err(DataFusionError::Plan(format!(
+                "Refuel dataset {} of project {} has no schema or column metadata in the \
+                 listing, so its columns must be read, which needs a multi-threaded tokio \
+                 runtime here; query it as a table of the catalog instead",
+                ds.dataset_name, self.name
+            )));
+        };
+        tokio::task::block_in_place(|| {
+            handle.block_on(listing.dataset_table(&self.client, ds, task))
+        })
+    }
+
+    /// The table of a dataset (name or id), with a task's labels when given, reading the
+    /// dataset when the listing gives no columns of it.
+    pub async fn read_dataset_table(
+        &self,
+        dataset: &str,
+        task: Option<&str>,
+    ) -> Result<RefuelTable> {
+        let listing = self.listing();
+        let ds = listing.dataset(dataset)?;
+        let task = task.map(|t| listing.task(t)).transpose()?;
+        listing.dataset_table(&self.client, ds, task).await
     }
 }
 
@@ -356,7 +470,7 @@ impl SchemaProvider for RefuelSchema {
         if let Some(table) = read_lock(&self.local).get(name) {
             return Ok(Some(Arc::clone(table)));
         }
-        if let Some(table) = self.listing().table(&self.client, name)? {
+        if let Some(table) = self.listing().table(&self.client, name).await? {
             return Ok(Some(table));
         }
         if let Some(kind) = MetadataKind::ALL.into_iter().find(|k| k.name() == name) {
@@ -365,9 +479,13 @@ impl SchemaProvider for RefuelSchema {
                 kind,
             ))));
         }
+        // DataFusion looks a table function's name up as a table too: ours is no dataset.
+        if name == REFUEL_ITEMS {
+            return Ok(None);
+        }
         // Not known: perhaps made since the last listing.
         self.refresh().await?;
-        self.listing().table(&self.client, name)
+        self.listing().table(&self.client, name).await
     }
 
     fn register_table(
@@ -413,6 +531,9 @@ impl SchemaProvider for RefuelSchema {
             || MetadataKind::ALL.iter().any(|k| k.name() == name)
     }
 }
+
+/// The name of the table function [`RefuelItemsFunction`].
+pub const REFUEL_ITEMS: &str = "refuel_items";
 
 /// `refuel_items('[<project>/]<dataset>' [, '<task>'])`: a dataset (with a task's labels) as
 /// a table. Without a project, the client's (`REFUEL_PROJECT`).
@@ -582,7 +703,7 @@ impl RefuelContextExt for SessionContext {
         let catalog = Arc::new(RefuelCatalog::try_new_with(client.clone(), writes.clone()).await?);
         self.register_catalog(name, Arc::clone(&catalog) as Arc<dyn CatalogProvider>);
         self.register_udtf(
-            "refuel_items",
+            REFUEL_ITEMS,
             Arc::new(RefuelItemsFunction {
                 catalog: Arc::clone(&catalog),
                 catalog_name: name.to_string(),

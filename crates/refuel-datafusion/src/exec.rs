@@ -9,7 +9,17 @@
 //! the emulator's is stable while the dataset does not change.
 //!
 //! The count is asked for once per plan and shared by its partitions; a page the server
-//! answers short is continued from where it stopped.
+//! answers short is continued from where it stopped. A server that does not say how many
+//! rows match (no `total_count`) gets one partition that reads until an empty page, so an
+//! unknown count never reads as "no rows".
+//!
+//! What the API may be asked to order depends on what the server is known to do
+//! ([`ServerSemantics`]): text keys need binary text order, number keys numeric order. Where
+//! NULLs sort may be unknown: then a one-key order is still pushed, with the key's NULL rows
+//! and its other rows asked for separately (`IS NULL` / `IS NOT NULL` added to the filters)
+//! and read in SQL's NULL placement, as two consecutive segments of the scan's rows, so
+//! `ORDER BY x DESC LIMIT 10` is right on any server that orders numbers numerically.
+//! `EXPLAIN` shows the settings a scan's pushed filters and order rely on (`assumes=[..]`).
 //!
 //! ORDER BY pushdown goes through DataFusion's `PushdownSort` rule: when a sort sits on the
 //! scan, [`ExecutionPlan::try_pushdown_sort`] answers `Exact` if the API orders as SQL does
@@ -22,6 +32,7 @@
 //! not pushed sits between the sort and the scan and blocks that rule; ours,
 //! [`crate::sort_rule::PushSortThroughFilter`], handles that case.
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::Arc;
 
@@ -41,7 +52,8 @@ use datafusion::physical_plan::{
 use futures::{StreamExt, TryStreamExt};
 use refuel_client::RefuelClient;
 use refuel_client::api::items::ResolvedTarget;
-use refuel_client::models::{Direction, ItemQuery, OrderBy};
+use refuel_client::models::{Direction, Filter, ItemQuery, OrderBy};
+use refuel_client::semantics::{NullOrder, NumberOrder, ServerSemantics, TextOrder};
 
 use crate::columns::{ColumnSource, LabelColumn, TableColumns};
 use crate::decode::PageDecoder;
@@ -53,6 +65,11 @@ pub struct RefuelScanExec {
     target: ResolvedTarget,
     /// What is sent: filters and order (offset and limit are added per page).
     query: ItemQuery,
+    /// With an order whose NULL placement the server does not promise: the key's NULL rows
+    /// and its other rows are read as two segments, in SQL's placement.
+    null_split: Option<NullSplit>,
+    /// The server settings the pushed filters and order rely on.
+    assumes: BTreeSet<&'static str>,
     table: String,
     columns: Arc<TableColumns>,
     /// The projected schema.
@@ -64,20 +81,32 @@ pub struct RefuelScanExec {
     /// The order the API was asked for, as DataFusion sees it (empty: none).
     ordering: Vec<PhysicalSortExpr>,
     props: Arc<PlanProperties>,
-    /// The number of rows matching the query, asked for once and shared by the partitions.
-    count: Arc<tokio::sync::OnceCell<u64>>,
+    /// The number of rows matching each segment's query (`None`: the server did not say),
+    /// asked for once and shared by the partitions.
+    counts: Arc<tokio::sync::OnceCell<Vec<Option<u64>>>>,
     /// Page requests in flight, across partitions: at most the client's `max_workers`.
     requests: Arc<tokio::sync::Semaphore>,
 }
 
+/// The filters that split an order's key into its NULL rows and its other rows.
+#[derive(Debug, Clone)]
+struct NullSplit {
+    is_null: Filter,
+    is_not_null: Filter,
+    /// Whether SQL wants the NULL rows first.
+    nulls_first: bool,
+}
+
 impl RefuelScanExec {
     /// A scan of `table` sending `query`, producing `projection` of `columns`, at most
-    /// `limit` rows, over `partitions` partitions.
+    /// `limit` rows, over `partitions` partitions. `assumes` names the server settings the
+    /// query's filters rely on (shown by `EXPLAIN`).
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         client: RefuelClient,
         target: ResolvedTarget,
         query: ItemQuery,
+        assumes: BTreeSet<&'static str>,
         table: String,
         columns: Arc<TableColumns>,
         projection: Option<Vec<usize>>,
@@ -94,6 +123,8 @@ impl RefuelScanExec {
             client,
             target,
             query,
+            null_split: None,
+            assumes,
             table,
             columns,
             schema: Arc::clone(&schema),
@@ -101,7 +132,7 @@ impl RefuelScanExec {
             skip: 0,
             partitions,
             ordering: Vec::new(),
-            count: Arc::default(),
+            counts: Arc::default(),
             requests: Arc::new(tokio::sync::Semaphore::new(max_workers)),
             props: Arc::new(PlanProperties::new(
                 EquivalenceProperties::new(schema),
@@ -118,11 +149,8 @@ impl RefuelScanExec {
     /// the count, which belonged to the old query). A limit within one page is one request,
     /// so one partition.
     fn refresh_properties(&mut self) {
-        self.count = Arc::default();
-        if self
-            .limit
-            .is_some_and(|l| l as u64 <= self.client.config().page_size)
-        {
+        self.counts = Arc::default();
+        if self.limit.is_some_and(|l| l as u64 <= self.page_rows()) {
             self.partitions = 1;
         }
         // Ordered or not, each partition reads a contiguous range of offsets, so with an
@@ -143,42 +171,127 @@ impl RefuelScanExec {
         ));
     }
 
-    /// The API's order keys for a requested sort, if the API orders exactly as SQL does:
-    /// plain columns (dataset columns, `<f>_label`, `<f>_confidence`), ascending with NULLs
-    /// last or descending with NULLs first (the API's only NULL placements).
-    fn api_order(&self, order: &[PhysicalSortExpr]) -> Option<Vec<OrderBy>> {
-        order
-            .iter()
-            .map(|s| {
-                let column = s.expr.downcast_ref::<Column>()?;
-                if s.options.nulls_first != s.options.descending {
-                    return None;
+    /// Rows asked for per page request: the configured page size, within the server's
+    /// declared page cap and the one the client learned (a server that refused a larger
+    /// page).
+    fn page_rows(&self) -> u64 {
+        self.client
+            .items()
+            .page_rows()
+            .min(self.client.config().page_rows())
+            .max(1)
+    }
+
+    fn semantics(&self) -> &ServerSemantics {
+        &self.client.config().semantics
+    }
+
+    /// The API's order keys for a requested sort, if the API can be made to order exactly
+    /// as SQL does on this server: plain dataset columns, `<f>_label` (text) and
+    /// `<f>_confidence` (number), text keys only with binary text order and number keys only
+    /// with numeric order (booleans never: no setting promises their order). NULL placement
+    /// must be the server's, or unknown with one key, whose NULL rows are then read apart.
+    /// Also returns the split and the settings relied on.
+    #[allow(clippy::type_complexity)]
+    fn api_order(
+        &self,
+        order: &[PhysicalSortExpr],
+    ) -> Option<(Vec<OrderBy>, Option<NullSplit>, BTreeSet<&'static str>)> {
+        let sem = *self.semantics();
+        let mut assumes = BTreeSet::new();
+        let mut keys = Vec::with_capacity(order.len());
+        let mut split = None;
+        for s in order {
+            let column = s.expr.downcast_ref::<Column>()?;
+            let direction = if s.options.descending {
+                Direction::Desc
+            } else {
+                Direction::Asc
+            };
+            let source = self.columns.source(column.name())?;
+            let (key, is_text) = match source {
+                ColumnSource::Data {
+                    name, column_type, ..
+                } => {
+                    let is_text = match column_type {
+                        refuel_client::models::ColumnType::Number => false,
+                        refuel_client::models::ColumnType::Boolean => return None,
+                        _ => true,
+                    };
+                    (
+                        OrderBy {
+                            field: name.clone(),
+                            direction,
+                            subtask_id: None,
+                        },
+                        is_text,
+                    )
                 }
-                let direction = if s.options.descending {
-                    Direction::Desc
-                } else {
-                    Direction::Asc
-                };
-                match self.columns.source(column.name())? {
-                    ColumnSource::Data { name, .. } => Some(OrderBy {
-                        field: name.clone(),
-                        direction,
-                        subtask_id: None,
-                    }),
-                    ColumnSource::Label {
-                        field_id,
-                        kind: LabelColumn::Label,
-                        ..
-                    } => Some(OrderBy::by_label(field_id.clone(), "label", direction)),
-                    ColumnSource::Label {
-                        field_id,
-                        kind: LabelColumn::Confidence,
-                        ..
-                    } => Some(OrderBy::by_label(field_id.clone(), "confidence", direction)),
-                    ColumnSource::Label { .. } => None,
+                ColumnSource::Label {
+                    field_id,
+                    kind: LabelColumn::Label,
+                    ..
+                } => (
+                    OrderBy::by_label(field_id.clone(), "label", direction),
+                    true,
+                ),
+                ColumnSource::Label {
+                    field_id,
+                    kind: LabelColumn::Confidence,
+                    ..
+                } => (
+                    OrderBy::by_label(field_id.clone(), "confidence", direction),
+                    false,
+                ),
+                ColumnSource::Label { .. } => return None,
+            };
+            match (is_text, sem.text_order, sem.number_order) {
+                (true, TextOrder::Binary, _) => assumes.insert("text_order=binary"),
+                (false, _, NumberOrder::Numeric) => assumes.insert("number_order=numeric"),
+                _ => return None,
+            };
+            // Where the server puts NULLs for this key, relative to SQL's wish.
+            match sem.null_order {
+                NullOrder::LastAscending if s.options.nulls_first == s.options.descending => {
+                    assumes.insert("null_order=last");
                 }
-            })
-            .collect()
+                NullOrder::FirstAscending if s.options.nulls_first != s.options.descending => {
+                    assumes.insert("null_order=first");
+                }
+                NullOrder::Unknown if order.len() == 1 => {
+                    let is_null = crate::filter::null_filter(&self.columns, column.name(), true)?;
+                    let is_not_null =
+                        crate::filter::null_filter(&self.columns, column.name(), false)?;
+                    split = Some(NullSplit {
+                        is_null,
+                        is_not_null,
+                        nulls_first: s.options.nulls_first,
+                    });
+                }
+                _ => return None,
+            }
+            keys.push(key);
+        }
+        Some((keys, split, assumes))
+    }
+
+    /// The queries of the scan's segments, in reading order: the query itself, or with a
+    /// NULL split the key's NULL rows and its other rows in SQL's placement.
+    fn segments(&self) -> Vec<ItemQuery> {
+        let Some(split) = &self.null_split else {
+            return vec![self.query.clone()];
+        };
+        let with = |f: &Filter| {
+            let mut q = self.query.clone();
+            q.filters.push(f.clone());
+            q
+        };
+        let (nulls, values) = (with(&split.is_null), with(&split.is_not_null));
+        if split.nulls_first {
+            vec![nulls, values]
+        } else {
+            vec![values, nulls]
+        }
     }
 
     /// The query sent to the API.
@@ -229,6 +342,10 @@ impl DisplayAs for RefuelScanExec {
                 .collect();
             write!(f, ", order_bys=[{}]", order.join(", "))?;
         }
+        if let Some(split) = &self.null_split {
+            let first = if split.nulls_first { "nulls" } else { "values" };
+            write!(f, ", null_split={first}_first")?;
+        }
         if self.skip > 0 {
             write!(f, ", offset={}", self.skip)?;
         }
@@ -247,7 +364,12 @@ impl DisplayAs for RefuelScanExec {
             ", projection=[{}], partitions={}",
             names.join(", "),
             self.partitions
-        )
+        )?;
+        if !self.assumes.is_empty() {
+            let assumes: Vec<&str> = self.assumes.iter().copied().collect();
+            write!(f, ", assumes=[{}]", assumes.join(", "))?;
+        }
+        Ok(())
     }
 }
 
@@ -298,7 +420,7 @@ impl ExecutionPlan for RefuelScanExec {
         if !self.query.order_bys.is_empty() || self.limit.is_some() || self.skip > 0 {
             return Ok(SortOrderPushdownResult::Unsupported);
         }
-        let Some(order_bys) = self.api_order(order) else {
+        let Some((order_bys, null_split, assumes)) = self.api_order(order) else {
             return Ok(SortOrderPushdownResult::Unsupported);
         };
         // The same keys over this scan's own schema (the request may come from above a
@@ -318,6 +440,8 @@ impl ExecutionPlan for RefuelScanExec {
         }
         let mut scan = self.clone();
         scan.query.order_bys = order_bys;
+        scan.null_split = null_split;
+        scan.assumes.extend(assumes);
         scan.ordering = ordering;
         scan.refresh_properties();
         Ok(SortOrderPushdownResult::Exact {
@@ -357,7 +481,7 @@ fn external(e: refuel_client::Error) -> DataFusionError {
 
 impl RefuelScanExec {
     async fn partition_stream(self, partition: usize) -> Result<BatchStream> {
-        let page = self.client.config().page_size.max(1);
+        let page = self.page_rows();
         let decoder = PageDecoder::new(
             Arc::clone(&self.columns),
             Arc::clone(&self.schema),
@@ -366,26 +490,44 @@ impl RefuelScanExec {
         let small_limit = self
             .limit
             .filter(|l| *l as u64 <= page && !self.schema.fields().is_empty());
-        if let Some(limit) = small_limit {
-            // A limit within one page: one request, no count (`with_fetch` and `new` made
+        if small_limit.is_some() {
+            // A limit within one page: read in order, no count (`with_fetch` and `new` made
             // such a scan one partition).
-            let batches = if partition == 0 {
-                self.fetch_range(self.skip, limit as u64, &decoder).await?
+            return Ok(if partition == 0 {
+                self.sequential(Arc::new(decoder))
             } else {
-                Vec::new()
-            };
-            return Ok(futures::stream::iter(batches.into_iter().map(Ok)).boxed());
+                futures::stream::empty().boxed()
+            });
         }
-        let items = self.client.items();
-        let total = *self
-            .count
+        let segments = self.segments();
+        let counts = self
+            .counts
             .get_or_try_init(|| async {
-                items
-                    .count_resolved(&self.target, &self.query)
-                    .await
-                    .map_err(external)
+                let items = self.client.items();
+                let mut counts = Vec::with_capacity(segments.len());
+                for q in &segments {
+                    // `None` when the server does not say; a 0 is not trusted either (as
+                    // the Python SDK does not): reading finds out for one request.
+                    let count = items
+                        .total_resolved(&self.target, q)
+                        .await
+                        .map_err(external)?
+                        .filter(|n| *n > 0);
+                    counts.push(count);
+                }
+                Ok::<_, DataFusionError>(counts)
             })
-            .await?;
+            .await?
+            .clone();
+        let Some(counts) = counts.into_iter().collect::<Option<Vec<u64>>>() else {
+            // The server did not say how many rows match: read in order until the rows end.
+            return Ok(if partition == 0 {
+                self.sequential(Arc::new(decoder))
+            } else {
+                futures::stream::empty().boxed()
+            });
+        };
+        let total: u64 = counts.iter().sum();
         let available = total.saturating_sub(self.skip);
         let wanted = self.limit.map_or(available, |l| available.min(l as u64));
         if self.schema.fields().is_empty() {
@@ -413,17 +555,25 @@ impl RefuelScanExec {
         let workers = self.client.config().max_workers.max(1);
         let this = Arc::new(self);
         let decoder = Arc::new(decoder);
+        let segments = Arc::new(Segments::new(segments, counts));
         let stream = futures::stream::iter(first..last)
             .map(move |p| {
                 let this = Arc::clone(&this);
                 let decoder = Arc::clone(&decoder);
+                let segments = Arc::clone(&segments);
                 let offset = p * page;
                 let len = page.min(wanted - offset);
                 async move {
                     let at = this.skip + offset;
-                    tokio::spawn(async move { this.fetch_range(at, len, &decoder).await })
-                        .await
-                        .map_err(|e| DataFusionError::External(Box::new(e)))?
+                    tokio::spawn(async move {
+                        let mut batches = Vec::with_capacity(1);
+                        for (query, at, len) in segments.ranges(at, len) {
+                            batches.extend(this.fetch_range(query, at, len, &decoder).await?);
+                        }
+                        Ok::<_, DataFusionError>(batches)
+                    })
+                    .await
+                    .map_err(|e| DataFusionError::External(Box::new(e)))?
                 }
             })
             .buffered(workers)
@@ -432,11 +582,101 @@ impl RefuelScanExec {
         Ok(stream.boxed())
     }
 
-    /// The `len` rows from `offset` as batches: one request, or more when the server
-    /// answers with fewer rows than asked for and says more match (the rest is asked for
-    /// from where it stopped, until the rows end).
+    /// The scan's rows from `skip`, at most `limit`, read one page after another through
+    /// the segments, each until the server says it has no more rows (its `total_count`) or
+    /// answers an empty page. Needs no count.
+    fn sequential(self, decoder: Arc<PageDecoder>) -> BatchStream {
+        struct State {
+            segment: usize,
+            /// The next row to ask for within the segment.
+            at: u64,
+            /// Rows still to skip before the first one returned.
+            skip: u64,
+            /// Rows still to return.
+            remaining: Option<u64>,
+        }
+        let segments = self.segments();
+        let page = self.page_rows();
+        let state = State {
+            segment: 0,
+            at: 0,
+            skip: self.skip,
+            remaining: self.limit.map(|l| l as u64),
+        };
+        let this = Arc::new(self);
+        futures::stream::try_unfold(state, move |mut st| {
+            let this = Arc::clone(&this);
+            let decoder = Arc::clone(&decoder);
+            let segments = segments.clone();
+            async move {
+                loop {
+                    if st.segment >= segments.len() || st.remaining == Some(0) {
+                        return Ok(None);
+                    }
+                    // Rows to skip in the last segment are skipped by the server; in an
+                    // earlier one (whose length is not known) they are read and dropped.
+                    if st.segment + 1 == segments.len() && st.skip > 0 {
+                        st.at += st.skip;
+                        st.skip = 0;
+                    }
+                    let ask = st.remaining.map_or(page, |r| (r + st.skip).min(page));
+                    let body = {
+                        let _permit = this.requests.acquire().await.map_err(|e| {
+                            DataFusionError::Internal(format!("the scan's request permits: {e}"))
+                        })?;
+                        this.client
+                            .items()
+                            .fetch_bytes(&this.target, &segments[st.segment], st.at, ask)
+                            .await
+                            .map_err(external)?
+                    };
+                    let (mut batch, total) = if this.schema.fields().is_empty() {
+                        // No column is read (`count(*)` on a server that does not count):
+                        // the page's rows are only counted.
+                        let (rows, total) = rows_of_page(&body)
+                            .map_err(|e| e.context(format!("a page of {}", this.table)))?;
+                        let batch = RecordBatch::try_new_with_options(
+                            Arc::clone(&this.schema),
+                            vec![],
+                            &RecordBatchOptions::new().with_row_count(Some(rows)),
+                        )?;
+                        (batch, total)
+                    } else {
+                        let decoded = decoder
+                            .decode(&body)
+                            .map_err(|e| e.context(format!("decoding a page of {}", this.table)))?;
+                        (decoded.batch, decoded.total_count)
+                    };
+                    let got = batch.num_rows() as u64;
+                    st.at += got;
+                    // A `total_count` of 0 beside rows is not trusted (the Python SDK does not trust 0).
+                    if got == 0 || total.is_some_and(|total| total > 0 && st.at >= total) {
+                        st.segment += 1;
+                        st.at = 0;
+                    }
+                    let dropped = st.skip.min(got);
+                    st.skip -= dropped;
+                    batch = batch.slice(dropped as usize, (got - dropped) as usize);
+                    if let Some(r) = st.remaining.as_mut() {
+                        let keep = (*r).min(batch.num_rows() as u64);
+                        batch = batch.slice(0, keep as usize);
+                        *r -= keep;
+                    }
+                    if batch.num_rows() > 0 {
+                        return Ok(Some((batch, st)));
+                    }
+                }
+            }
+        })
+        .boxed()
+    }
+
+    /// The `len` rows from `offset` of `query` as batches: one request, or more when the
+    /// server answers with fewer rows than asked for (the rest is asked for from where it
+    /// stopped, until the rows end: an empty page, or the page's `total_count` reached).
     async fn fetch_range(
         &self,
+        query: &ItemQuery,
         offset: u64,
         len: u64,
         decoder: &PageDecoder,
@@ -451,7 +691,7 @@ impl RefuelScanExec {
                 })?;
                 self.client
                     .items()
-                    .fetch_bytes(&self.target, &self.query, at, end - at)
+                    .fetch_bytes(&self.target, query, at, end - at)
                     .await
                     .map_err(external)?
             };
@@ -464,10 +704,95 @@ impl RefuelScanExec {
             }
             batches.push(page.batch);
             at += got;
-            if page.total_count.is_some_and(|total| at >= total) {
+            if page
+                .total_count
+                .is_some_and(|total| total > 0 && at >= total)
+            {
                 break;
             }
         }
         Ok(batches)
+    }
+}
+
+/// The number of rows in a page answer and its `total_count`, when given.
+fn rows_of_page(body: &[u8]) -> Result<(usize, Option<u64>)> {
+    #[derive(serde::Deserialize)]
+    struct Page {
+        #[serde(default)]
+        items: Option<Vec<serde::de::IgnoredAny>>,
+        #[serde(default, deserialize_with = "refuel_client::models::lenient::lenient")]
+        total_count: Option<u64>,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Body {
+        Wrapped { data: Page },
+        Bare(Page),
+    }
+    let page = match serde_json::from_slice::<Body>(body) {
+        Ok(Body::Wrapped { data } | Body::Bare(data)) => data,
+        Err(e) => {
+            return Err(DataFusionError::Execution(format!(
+                "the answer is not a page of rows: {e}"
+            )));
+        }
+    };
+    Ok((page.items.map_or(0, |i| i.len()), page.total_count))
+}
+
+/// The segments of a scan with known counts: where each starts among the scan's rows.
+struct Segments {
+    queries: Vec<ItemQuery>,
+    /// `starts[i]` is the first row of segment `i`; `starts[n]` the total.
+    starts: Vec<u64>,
+}
+
+impl Segments {
+    fn new(queries: Vec<ItemQuery>, counts: Vec<u64>) -> Self {
+        let mut starts = Vec::with_capacity(counts.len() + 1);
+        let mut at = 0;
+        starts.push(0);
+        for c in counts {
+            at += c;
+            starts.push(at);
+        }
+        Self { queries, starts }
+    }
+
+    /// The rows `at..at + len` of the scan as (segment query, offset in it, rows).
+    fn ranges(&self, at: u64, len: u64) -> Vec<(&ItemQuery, u64, u64)> {
+        let end = at + len;
+        self.queries
+            .iter()
+            .enumerate()
+            .filter_map(|(i, q)| {
+                let (lo, hi) = (self.starts[i].max(at), self.starts[i + 1].min(end));
+                (lo < hi).then(|| (q, lo - self.starts[i], hi - lo))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_map_onto_segments() {
+        let q = |f: &str| ItemQuery::new().filter(Filter::is_null(f));
+        let s = Segments::new(vec![q("a"), q("b")], vec![3, 5]);
+        let spans = |at, len| {
+            s.ranges(at, len)
+                .into_iter()
+                .map(|(q, o, n)| (q.filters[0].field.clone(), o, n))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(spans(0, 2), vec![("a".into(), 0, 2)]);
+        assert_eq!(spans(2, 4), vec![("a".into(), 2, 1), ("b".into(), 0, 3)]);
+        assert_eq!(spans(3, 10), vec![("b".into(), 0, 5)]);
+        assert_eq!(spans(8, 1), vec![]);
+        let empty_first = Segments::new(vec![q("a"), q("b")], vec![0, 2]);
+        assert_eq!(empty_first.ranges(0, 2).len(), 1);
     }
 }

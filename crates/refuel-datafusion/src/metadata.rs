@@ -1,12 +1,16 @@
 //! Metadata tables of a project: `datasets`, `tasks`, `task_runs`, `applications` and
 //! `finetuned_models`. Each scan lists them through the API, so they are always current.
-//! All columns are text (times in RFC 3339).
+//! Times (`created_at`, `updated_at`) are `Timestamp(Microsecond, "UTC")`, read from RFC 3339
+//! text (a time without an offset is UTC; NULL when absent or not a time); every other
+//! column is text.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::array::timezone::Tz;
+use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray, TimestampMicrosecondArray};
+use datafusion::arrow::compute::kernels::cast_utils::string_to_datetime;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::catalog::Session;
 use datafusion::datasource::{MemTable, TableProvider, TableType};
 use datafusion::error::{DataFusionError, Result};
@@ -96,6 +100,25 @@ impl MetadataKind {
     }
 }
 
+/// Whether a metadata column holds times.
+fn is_time(column: &str) -> bool {
+    matches!(column, "created_at" | "updated_at")
+}
+
+/// The type of the metadata tables' times.
+pub fn time_type() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+}
+
+/// A time from RFC 3339 text (without an offset: UTC) as microseconds since the epoch;
+/// `None` when it is not one.
+pub fn parse_time(text: &str) -> Option<i64> {
+    let utc: Tz = "+00:00".parse().ok()?;
+    string_to_datetime(&utc, text.trim())
+        .ok()
+        .map(|t| t.timestamp_micros())
+}
+
 /// A metadata table of the client's project.
 #[derive(Debug, Clone)]
 pub struct MetadataTable {
@@ -110,7 +133,14 @@ impl MetadataTable {
         let fields: Vec<Field> = kind
             .columns()
             .iter()
-            .map(|c| Field::new(*c, DataType::Utf8, true))
+            .map(|c| {
+                let data_type = if is_time(c) {
+                    time_type()
+                } else {
+                    DataType::Utf8
+                };
+                Field::new(*c, data_type, true)
+            })
             .collect();
         Self {
             client,
@@ -128,12 +158,26 @@ impl MetadataTable {
                 .await?
                 .into_iter()
                 .map(|d| {
-                    let cols: Vec<&str> = d
+                    let mut cols: Vec<String> = d
                         .dataset_schema
                         .columns()
                         .into_iter()
-                        .map(|(n, _)| n)
+                        .map(|(n, _)| n.to_string())
                         .collect();
+                    if cols.is_empty() {
+                        // No schema: the column metadata's columns, if any.
+                        if let Some(columns) = crate::columns::TableColumns::typed(
+                            &d.dataset_schema,
+                            &d.column_metadata,
+                        ) {
+                            cols = columns
+                                .schema
+                                .fields()
+                                .iter()
+                                .map(|f| f.name().clone())
+                                .collect();
+                        }
+                    }
                     vec![
                         Some(d.id.clone()),
                         Some(d.dataset_name.clone()),
@@ -232,17 +276,57 @@ impl TableProvider for MetadataTable {
             .rows()
             .await
             .map_err(|e| DataFusionError::External(Box::new(e)))?;
-        let arrays: Vec<ArrayRef> = (0..self.schema.fields().len())
-            .map(|i| {
-                Arc::new(
-                    rows.iter()
-                        .map(|r| r.get(i).cloned().flatten())
-                        .collect::<StringArray>(),
-                ) as ArrayRef
+        let arrays: Vec<ArrayRef> = self
+            .schema
+            .fields()
+            .iter()
+            .enumerate()
+            .map(|(i, field)| {
+                let cells = rows.iter().map(|r| r.get(i).and_then(Option::as_deref));
+                if is_time(field.name()) {
+                    Arc::new(
+                        cells
+                            .map(|c| c.and_then(parse_time))
+                            .collect::<TimestampMicrosecondArray>()
+                            .with_timezone("UTC"),
+                    ) as ArrayRef
+                } else {
+                    Arc::new(cells.collect::<StringArray>()) as ArrayRef
+                }
             })
             .collect();
         let batch = RecordBatch::try_new(Arc::clone(&self.schema), arrays)?;
         let table = MemTable::try_new(Arc::clone(&self.schema), vec![vec![batch]])?;
         table.scan(state, projection, filters, limit).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_utc_timestamps() {
+        assert_eq!(parse_time("1970-01-01T00:00:01Z"), Some(1_000_000));
+        assert_eq!(parse_time("1970-01-01T01:00:00.5+01:00"), Some(500_000));
+        assert_eq!(
+            parse_time("2024-05-01T12:00:00.123456"),
+            parse_time("2024-05-01T12:00:00.123456Z")
+        );
+        assert_eq!(parse_time("yesterday"), None);
+        assert_eq!(parse_time(""), None);
+        let client = refuel_client::RefuelClient::new(
+            refuel_client::ClientConfig::default().with_api_key("k"),
+        )
+        .unwrap();
+        for kind in MetadataKind::ALL {
+            let table = MetadataTable::new(client.clone(), kind);
+            let created = table.schema.field_with_name("created_at").unwrap();
+            assert_eq!(created.data_type(), &time_type(), "{}", kind.name());
+            assert_eq!(
+                table.schema.field_with_name("id").unwrap().data_type(),
+                &DataType::Utf8
+            );
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! A Refuel dataset (optionally with a task's labels) as a DataFusion table.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -31,65 +32,66 @@ pub struct RefuelTable {
 
 impl RefuelTable {
     /// The table of `dataset` (name or id) in the client's project, with `task`'s labels
-    /// when given. Reads the dataset's schema (and the task) once.
+    /// when given. Reads the dataset (and the task) once; its columns are typed from its
+    /// schema and `column_metadata`, or when it has neither, from its first rows.
     pub async fn try_new(client: RefuelClient, dataset: &str, task: Option<&str>) -> Result<Self> {
-        let ds = client
-            .datasets()
-            .get(dataset)
-            .await
-            .map_err(|e| DataFusionError::External(Box::new(e)))?;
-        let (columns, task_id, name) = match task {
-            None => (TableColumns::for_dataset(&ds.schema), None, ds.name.clone()),
-            Some(t) => {
-                let task: Task = client
-                    .tasks()
-                    .get(t)
-                    .await
-                    .map_err(|e| DataFusionError::External(Box::new(e)))?;
-                let columns =
-                    TableColumns::for_task(&ds.schema, &task).map_err(DataFusionError::Plan)?;
-                (
-                    columns,
-                    Some(task.id.clone()),
-                    format!("{}/{}", ds.name, task.task_name),
-                )
-            }
+        let external = |e: refuel_client::Error| DataFusionError::External(Box::new(e));
+        let ds = client.datasets().get(dataset).await.map_err(external)?;
+        let columns =
+            crate::columns::dataset_columns(&client, &ds.id, &ds.schema, &ds.column_metadata)
+                .await
+                .map_err(external)?;
+        let task = match task {
+            Some(t) => Some(client.tasks().get(t).await.map_err(external)?),
+            None => None,
         };
-        Ok(Self {
-            client,
-            target: ResolvedTarget {
-                dataset_id: ds.id,
-                task_id,
-            },
-            name,
-            columns: Arc::new(columns),
-        })
+        Self::with_columns(client, ds.id, &ds.name, columns, task.as_ref())
     }
 
     /// The table of a dataset (with a task's labels) from what a listing already returned,
-    /// without a request.
+    /// without a request: its columns typed from the entry's schema and `column_metadata`.
+    /// Fails when the listing names no column (see [`RefuelTable::try_new`]).
     pub fn from_parts(
         client: RefuelClient,
         dataset: &DatasetSummary,
         task: Option<&Task>,
     ) -> Result<Self> {
+        let columns = TableColumns::typed(&dataset.dataset_schema, &dataset.column_metadata)
+            .ok_or_else(|| {
+                DataFusionError::Plan(format!(
+                    "dataset {} is listed without a schema or column metadata: read it with \
+                     RefuelTable::try_new",
+                    dataset.dataset_name
+                ))
+            })?;
+        Self::with_columns(
+            client,
+            dataset.id.clone(),
+            &dataset.dataset_name,
+            columns,
+            task,
+        )
+    }
+
+    fn with_columns(
+        client: RefuelClient,
+        dataset_id: String,
+        dataset_name: &str,
+        columns: TableColumns,
+        task: Option<&Task>,
+    ) -> Result<Self> {
         let (columns, task_id, name) = match task {
-            None => (
-                TableColumns::for_dataset(&dataset.dataset_schema),
-                None,
-                dataset.dataset_name.clone(),
-            ),
+            None => (columns, None, dataset_name.to_string()),
             Some(task) => (
-                TableColumns::for_task(&dataset.dataset_schema, task)
-                    .map_err(DataFusionError::Plan)?,
+                columns.with_task(task).map_err(DataFusionError::Plan)?,
                 Some(task.id.clone()),
-                format!("{}/{}", dataset.dataset_name, task.task_name),
+                format!("{dataset_name}/{}", task.task_name),
             ),
         };
         Ok(Self {
             client,
             target: ResolvedTarget {
-                dataset_id: dataset.id.clone(),
+                dataset_id,
                 task_id,
             },
             name,
@@ -119,11 +121,15 @@ impl TableProvider for RefuelTable {
     ) -> Result<Vec<TableProviderFilterPushDown>> {
         Ok(filters
             .iter()
-            .map(|f| match translate(f, &self.columns) {
-                Some(p) if p.exactness == Exactness::Exact => TableProviderFilterPushDown::Exact,
-                Some(_) => TableProviderFilterPushDown::Inexact,
-                None => TableProviderFilterPushDown::Unsupported,
-            })
+            .map(
+                |f| match translate(f, &self.columns, &self.client.config().semantics) {
+                    Some(p) if p.exactness == Exactness::Exact => {
+                        TableProviderFilterPushDown::Exact
+                    }
+                    Some(_) => TableProviderFilterPushDown::Inexact,
+                    None => TableProviderFilterPushDown::Unsupported,
+                },
+            )
             .collect())
     }
 
@@ -162,9 +168,11 @@ impl TableProvider for RefuelTable {
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let mut query = ItemQuery::new();
+        let mut assumes = BTreeSet::new();
         for f in filters {
-            if let Some(pushed) = translate(f, &self.columns) {
+            if let Some(pushed) = translate(f, &self.columns, &self.client.config().semantics) {
                 query.filters.extend(pushed.filters);
+                assumes.extend(pushed.assumes);
             }
         }
         let partitions = state
@@ -176,6 +184,7 @@ impl TableProvider for RefuelTable {
             self.client.clone(),
             self.target.clone(),
             query,
+            assumes,
             self.name.clone(),
             Arc::clone(&self.columns),
             projection.cloned(),

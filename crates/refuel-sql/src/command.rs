@@ -48,7 +48,7 @@ Statements end with ';' and may span lines. Backslash commands:
   \\q                 quit (Ctrl-D too)
   \\l                 list projects
   \\d                 list the tables of the current project
-  \\d TABLE           describe a table: columns and types
+  \\d TABLE           describe a table: columns, types and where the types came from
   \\use PROJECT       make PROJECT current (bare table names resolve in it)
   \\format [FORMAT]   output format: table, csv, tsv, json, ndjson
   \\timing [on|off]   print how long each statement takes
@@ -273,6 +273,11 @@ async fn describe(
             shell.current_schema()
         ))
     })?;
+    // Where a Refuel table's column types came from (schema, column metadata, first rows).
+    let types_from = provider
+        .as_ref()
+        .downcast_ref::<refuel_datafusion::RefuelTable>()
+        .map(|t| t.columns().types_from);
     let schema = provider.schema();
     let fields = schema.fields();
     let out = Arc::new(Schema::new(vec![
@@ -290,7 +295,11 @@ async fn describe(
             )),
         ],
     )?;
-    print_batch(print, batch).await
+    print_batch(print, batch).await?;
+    if let Some(from) = types_from {
+        print.notice(from.describe());
+    }
+    Ok(())
 }
 
 #[cfg(test)]

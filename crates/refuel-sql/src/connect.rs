@@ -4,7 +4,7 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use refuel_client::{ClientConfig, RefuelClient};
+use refuel_client::{ClientConfig, RefuelClient, ServerSemantics};
 use refuel_emulator::{DEFAULT_API_KEY, Emulator, EmulatorConfig, EmulatorHandle};
 
 use crate::ConnectionArgs;
@@ -57,6 +57,7 @@ impl Connection {
             None => {
                 let mut config = ClientConfig {
                     api_key: args.api_key.clone(),
+                    semantics: args.server_semantics.unwrap_or_default(),
                     ..ClientConfig::default()
                 };
                 if let Some(endpoint) = &args.endpoint {
@@ -97,7 +98,8 @@ impl Connection {
         let team = RefuelClient::new(
             ClientConfig::default()
                 .with_api_key(key)
-                .with_base_url(handle.url())?,
+                .with_base_url(handle.url())?
+                .with_semantics(ServerSemantics::emulator()),
         )?;
         if demo::needed(dir) {
             demo::seed(&team, dir, progress).await?;

@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use refuel_client::ApiKey;
+use refuel_client::{ApiKey, ServerSemantics};
 
 use crate::error::report;
 use crate::print_format::PrintFormat;
@@ -109,6 +109,23 @@ pub struct ConnectionArgs {
         conflicts_with = "endpoint"
     )]
     pub local: Option<Option<PathBuf>>,
+
+    /// What the server does where the API contract leaves it open (text order, NULL order,
+    /// LIKE, regex dialect, page cap): decides what SQL pushes into the API. A preset
+    /// (`conservative`, the default; `emulator`) then `key=value` settings, e.g.
+    /// `conservative,null_order=last`. The local emulator always uses `emulator`.
+    #[arg(
+        long,
+        env = "REFUEL_SERVER_SEMANTICS",
+        global = true,
+        value_name = "SETTINGS",
+        value_parser = parse_semantics
+    )]
+    pub server_semantics: Option<ServerSemantics>,
+}
+
+fn parse_semantics(raw: &str) -> Result<ServerSemantics, String> {
+    raw.parse().map_err(|e: refuel_client::Error| e.to_string())
 }
 
 fn parse_api_key(raw: &str) -> Result<ApiKey, String> {

@@ -145,6 +145,19 @@ impl PrintOptions {
         Ok(())
     }
 
+    /// A line about the result just printed (e.g. where `\d`'s types came from): on
+    /// standard output after a table, else on standard error; none when quiet.
+    pub fn notice(&self, line: &str) {
+        if self.quiet {
+            return;
+        }
+        if self.output.is_none() && self.format == PrintFormat::Table {
+            println!("{line}");
+        } else {
+            eprintln!("{line}");
+        }
+    }
+
     /// The time line, when `\timing` is on: on standard output after a table, else on
     /// standard error.
     fn footer(&self, elapsed: Duration, on_stdout: bool) {

@@ -161,6 +161,7 @@ async fn requests_sent_for_each_kind_of_query_match_the_golden_file() {
         .with_api_key(KEY)
         .with_base_url(emu.url())
         .unwrap()
+        .with_semantics(refuel::client::ServerSemantics::emulator())
         .with_page_size(20)
         .with_max_workers(2);
     let client = refuel::client::RefuelClient::new(config).unwrap();

@@ -13,6 +13,7 @@ use crate::common::*;
 
 mod golden;
 mod slt;
+mod types;
 mod write;
 
 /// A context with the dataset as `t` (through the provider) and as `mem` (the same rows in
@@ -322,7 +323,7 @@ async fn insert_appends_rows_and_returns_the_count() {
     )
     .await;
     assert!(
-        out.contains("| -2.0 |          |       |") && out.contains("| -1.0 | inserted |       |"),
+        out.contains("| -2 |          |       |") && out.contains("| -1 | inserted |       |"),
         "{out}"
     );
     let copied = run(
@@ -462,48 +463,187 @@ fn query(g: &mut Gen) -> String {
     }
 }
 
-#[tokio::test]
-async fn differential_500_generated_queries() {
-    let emu = emulator().await;
-    let c = client_with_project(&emu, "p").await;
+/// What the differential run saw, for the report.
+#[derive(Debug, Default)]
+struct DifferentialFigures {
+    queries: usize,
+    /// Queries whose every filter was pushed exactly (no `FilterExec` left).
+    all_filters_exact: usize,
+    /// Queries with at least one filter pushed (exactly or not).
+    some_filter_pushed: usize,
+    /// Queries whose order was pushed (`order_bys` in the scan).
+    order_pushed: usize,
+    /// Queries whose order was pushed with NULL and non-NULL rows read apart.
+    null_split: usize,
+}
+
+/// 500 generated queries over 800 mixed rows, through the provider and over the same rows
+/// in memory: the results must be equal. `profile` is the emulator's, `semantics` what the
+/// client declares about it.
+async fn differential(
+    profile: refuel::emulator::Profile,
+    semantics: refuel::client::ServerSemantics,
+) -> DifferentialFigures {
+    let emu = refuel::emulator::Emulator::start(
+        refuel::emulator::EmulatorConfig::new()
+            .api_key(KEY)
+            .profile(profile),
+    )
+    .await
+    .unwrap();
+    let setup = client_with_project(&emu, "p").await;
     let dir = tempfile::tempdir().unwrap();
-    upload_csv(&c, dir.path(), "m", &to_csv(&mixed_rows(800))).await;
+    upload_csv(&setup, dir.path(), "m", &to_csv(&mixed_rows(800))).await;
+    let c = client_with_semantics(emu.url(), KEY, Some("p"), semantics);
     let ctx = contexts(&c, "m").await;
     let mut g = Gen(0x5eed_cafe_f00d_1234);
-    let mut pushed_exact = 0;
+    let mut figures = DifferentialFigures::default();
     for i in 0..500 {
         let q = query(&mut g);
-        let with = run(
-            &ctx,
-            &q.replace("{} a", "t AS a")
-                .replace("{} b", "t AS b")
-                .replace("{}", "t AS x"),
-        )
-        .await;
-        let without = run(
-            &ctx,
-            &q.replace("{} a", "mem AS a")
-                .replace("{} b", "mem AS b")
-                .replace("{}", "mem AS x"),
-        )
-        .await;
-        assert_eq!(with, without, "query {i}: {q}");
-        let plan = explain(
-            &ctx,
-            &q.replace("{} a", "t AS a")
-                .replace("{} b", "t AS b")
-                .replace("{}", "t AS x"),
-        )
-        .await;
-        if plan.contains("filters=[{") && !plan.contains("FilterExec") {
-            pushed_exact += 1;
+        let over = |table: &str| {
+            q.replace("{} a", &format!("{table} AS a"))
+                .replace("{} b", &format!("{table} AS b"))
+                .replace("{}", &format!("{table} AS x"))
+        };
+        let with = run(&ctx, &over("t")).await;
+        let without = run(&ctx, &over("mem")).await;
+        assert_eq!(with, without, "{profile:?}, query {i}: {q}");
+        let plan = explain(&ctx, &over("t")).await;
+        figures.queries += 1;
+        if plan.contains("filters=[{") {
+            figures.some_filter_pushed += 1;
+            if !plan.contains("FilterExec") {
+                figures.all_filters_exact += 1;
+            }
+        }
+        if plan.contains("order_bys=[") {
+            figures.order_pushed += 1;
+        }
+        if plan.contains("null_split=") {
+            figures.null_split += 1;
         }
     }
+    eprintln!("differential, profile {profile:?}, semantics {semantics}: {figures:?}");
+    figures
+}
+
+#[tokio::test]
+async fn differential_500_generated_queries() {
+    let figures = differential(
+        refuel::emulator::Profile::Default,
+        refuel::client::ServerSemantics::emulator(),
+    )
+    .await;
     // The generator exercises pushdown, not only the engine.
     assert!(
-        pushed_exact > 100,
-        "only {pushed_exact} queries had every filter pushed exactly"
+        figures.all_filters_exact > 100,
+        "only {} queries had every filter pushed exactly",
+        figures.all_filters_exact
     );
+}
+
+#[tokio::test]
+async fn differential_500_generated_queries_in_the_cloud_shapes() {
+    let figures = differential(
+        refuel::emulator::Profile::CloudShapes,
+        refuel::client::ServerSemantics::conservative(),
+    )
+    .await;
+    assert!(figures.some_filter_pushed > 100, "{figures:?}");
+}
+
+#[tokio::test]
+async fn differential_500_generated_queries_with_flipped_semantics() {
+    let figures = differential(
+        refuel::emulator::Profile::Flipped,
+        refuel::client::ServerSemantics::conservative(),
+    )
+    .await;
+    assert!(figures.some_filter_pushed > 100, "{figures:?}");
+}
+
+/// The flipped profile really disagrees with the emulator's documented semantics: a client
+/// that wrongly declared them would answer wrongly, which is what the conservative
+/// defaults prevent.
+#[tokio::test]
+async fn declaring_the_wrong_semantics_changes_results() {
+    let emu = refuel::emulator::Emulator::start(
+        refuel::emulator::EmulatorConfig::new()
+            .api_key(KEY)
+            .profile(refuel::emulator::Profile::Flipped),
+    )
+    .await
+    .unwrap();
+    let setup = client_with_project(&emu, "p").await;
+    let dir = tempfile::tempdir().unwrap();
+    upload_csv(&setup, dir.path(), "m", &to_csv(&mixed_rows(300))).await;
+    let wrong = contexts(&setup, "m").await;
+    let right = contexts(
+        &client_with_semantics(
+            emu.url(),
+            KEY,
+            Some("p"),
+            refuel::client::ServerSemantics::conservative(),
+        ),
+        "m",
+    )
+    .await;
+    for q in [
+        "SELECT id FROM {} WHERE name < 'b' ORDER BY id",
+        "SELECT id FROM {} WHERE name = 'apple tart 10' ORDER BY id",
+        "SELECT score FROM {} ORDER BY score LIMIT 40",
+    ] {
+        let truth = run(&wrong, &q.replace("{}", "mem")).await;
+        assert_ne!(run(&wrong, &q.replace("{}", "t")).await, truth, "{q}");
+        assert_eq!(run(&right, &q.replace("{}", "t")).await, truth, "{q}");
+    }
+}
+
+/// ORDER BY one nullable key with a LIMIT is pushed on a server whose NULL placement is
+/// unknown, reading the NULL rows apart, and answers as SQL does on both NULL placements.
+#[tokio::test]
+async fn order_with_limit_is_right_wherever_the_server_puts_nulls() {
+    for profile in [
+        refuel::emulator::Profile::Default,
+        refuel::emulator::Profile::Flipped,
+    ] {
+        let emu = refuel::emulator::Emulator::start(
+            refuel::emulator::EmulatorConfig::new()
+                .api_key(KEY)
+                .profile(profile),
+        )
+        .await
+        .unwrap();
+        let setup = client_with_project(&emu, "p").await;
+        let dir = tempfile::tempdir().unwrap();
+        upload_csv(&setup, dir.path(), "m", &to_csv(&mixed_rows(300))).await;
+        let c = client_with_semantics(
+            emu.url(),
+            KEY,
+            Some("p"),
+            refuel::client::ServerSemantics::conservative(),
+        );
+        let ctx = contexts(&c, "m").await;
+        for q in [
+            "SELECT score FROM {} ORDER BY score DESC LIMIT 10",
+            "SELECT score FROM {} ORDER BY score DESC NULLS LAST LIMIT 10",
+            "SELECT score FROM {} ORDER BY score ASC LIMIT 40",
+            "SELECT score FROM {} ORDER BY score NULLS FIRST LIMIT 40 OFFSET 20",
+            "SELECT score FROM {} ORDER BY score DESC",
+        ] {
+            let plan = explain(&ctx, &q.replace("{}", "t")).await;
+            assert!(plan.contains("null_split="), "{profile:?}: {q}: {plan}");
+            assert!(plan.contains("assumes=[number_order=numeric]"), "{plan}");
+            assert_eq!(
+                run(&ctx, &q.replace("{}", "t")).await,
+                run(&ctx, &q.replace("{}", "mem")).await,
+                "{profile:?}: {q}"
+            );
+        }
+        // Text orders are not pushed on a server whose text order is unknown.
+        let plan = explain(&ctx, "SELECT name FROM t ORDER BY name LIMIT 5").await;
+        assert!(!plan.contains("order_bys"), "{plan}");
+    }
 }
 
 #[tokio::test]

@@ -20,8 +20,8 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::error::DataFusionError;
 use datafusion::prelude::{SessionConfig, SessionContext};
-use refuel::client::TaskField;
 use refuel::client::models::FieldType;
+use refuel::client::{ServerSemantics, TaskField};
 use refuel::datafusion::RefuelContextExt;
 use sqllogictest::{AsyncDB, ColumnType, DBOutput};
 
@@ -151,9 +151,17 @@ impl AsyncDB for Db {
     }
 }
 
-/// An emulator with the fixture, and the ids to hide.
-async fn fixture() -> (refuel::emulator::EmulatorHandle, Vec<(String, String)>) {
-    let emu = emulator().await;
+/// An emulator answering in `profile` with the fixture, and the ids to hide.
+async fn fixture(
+    profile: refuel::emulator::Profile,
+) -> (refuel::emulator::EmulatorHandle, Vec<(String, String)>) {
+    let emu = refuel::emulator::Emulator::start(
+        refuel::emulator::EmulatorConfig::new()
+            .api_key(KEY)
+            .profile(profile),
+    )
+    .await
+    .unwrap();
     let c = client_with_project(&emu, "shop").await;
     client_with_project(&emu, "empty").await;
     let csv = std::fs::read_to_string(sql_dir().join("data/reviews.csv")).unwrap();
@@ -191,15 +199,18 @@ fn sql_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sql")
 }
 
-async fn session(url: &str) -> SessionContext {
+async fn session(url: &str, semantics: ServerSemantics) -> SessionContext {
     let config = SessionConfig::new()
         .with_information_schema(true)
         .with_target_partitions(2)
         .with_default_catalog_and_schema("refuel", "shop");
     let ctx = SessionContext::new_with_config(config);
-    ctx.register_refuel("refuel", client_for(url, KEY, Some("shop")))
-        .await
-        .unwrap();
+    ctx.register_refuel(
+        "refuel",
+        client_with_semantics(url, KEY, Some("shop"), semantics),
+    )
+    .await
+    .unwrap();
     ctx
 }
 
@@ -215,15 +226,22 @@ fn validator(
     actual == expected
 }
 
-async fn run_file(path: &Path, bless: bool) -> Result<(), String> {
-    let (emu, ids) = fixture().await;
+/// Runs (or with `bless`, rewrites) one file against an emulator in `profile`, the client
+/// declaring `semantics`.
+async fn run_file(
+    path: &Path,
+    bless: bool,
+    profile: refuel::emulator::Profile,
+    semantics: ServerSemantics,
+) -> Result<(), String> {
+    let (emu, ids) = fixture(profile).await;
     let ids = Arc::new(ids);
     let url = emu.url().to_string();
     let mut runner = sqllogictest::Runner::new(move || {
         let (url, ids) = (url.clone(), Arc::clone(&ids));
         async move {
             Ok::<_, DataFusionError>(Db {
-                ctx: session(&url).await,
+                ctx: session(&url, semantics).await,
                 ids,
             })
         }
@@ -261,9 +279,39 @@ async fn sqllogictest_files_pass() {
     assert!(files.len() >= 5, "the .slt files are missing: {files:?}");
     let mut failures = Vec::new();
     for file in &files {
-        if let Err(e) = run_file(file, bless).await {
+        let run = run_file(
+            file,
+            bless,
+            refuel::emulator::Profile::Default,
+            ServerSemantics::emulator(),
+        );
+        if let Err(e) = run.await {
             failures.push(format!("{}:\n{e}", file.display()));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+/// The files of queries (not of plans, which show what is pushed) give the same results
+/// against emulators answering in the other profiles, the client on its conservative
+/// defaults.
+#[tokio::test(flavor = "multi_thread")]
+async fn sqllogictest_query_files_pass_under_every_profile() {
+    let mut failures = Vec::new();
+    for profile in [
+        refuel::emulator::Profile::CloudShapes,
+        refuel::emulator::Profile::Flipped,
+    ] {
+        for name in QUERY_FILES {
+            let file = sql_dir().join(name);
+            let run = run_file(&file, false, profile, ServerSemantics::conservative());
+            if let Err(e) = run.await {
+                failures.push(format!("{profile:?}, {}:\n{e}", file.display()));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// The `.slt` files whose results do not show plans.
+const QUERY_FILES: [&str; 3] = ["queries.slt", "labels.slt", "external.slt"];

@@ -1,7 +1,8 @@
 //! Translating SQL predicates into the API's filters, and how exactly they match.
 //!
-//! [`translate`] is a pure function of a predicate (one conjunct of a `WHERE` clause) and
-//! the table's columns. A predicate is pushed:
+//! [`translate`] is a pure function of a predicate (one conjunct of a `WHERE` clause), the
+//! table's columns and what the server is known to do where the contract leaves it open
+//! ([`ServerSemantics`]). A predicate is pushed:
 //! - **Exact** when the API's documented semantics (see the emulator's README) equal SQL's
 //!   for every value, NULLs included: then DataFusion drops its own filter, and a `LIMIT`
 //!   can reach the API.
@@ -31,11 +32,31 @@
 //! - `col ~ 're'` (case-sensitive) as `~*`.
 //!
 //! Everything else (`OR` other than equalities on one column, `NOT ILIKE`, casts, functions,
-//! columns compared with columns, `<f>_explanation`) is not pushed.
+//! columns compared with columns, `<f>_explanation`, `<f>_label`: the SDK's label filters
+//! name `llm_label`, `confidence` or `expected_label`, never the final label) is not pushed.
+//!
+//! What the server does is not always known ([`ServerSemantics`]); the rules above are
+//! those of a server that declares binary text order, numeric number order, literal
+//! substrings and the Rust regex dialect (our emulator). Otherwise:
+//! - text order `unknown`: `=`, `IN` and literal `LIKE` on text are pushed inexactly (any
+//!   collation's equality keeps every bytewise-equal row); `<>`, `NOT IN`, `<`, `<=`, `>`,
+//!   `>=` and `BETWEEN` on text are not pushed;
+//! - number order `unknown`: no comparison on numbers is pushed;
+//! - `like` `unknown`: `LIKE '%text%'` is pushed inexactly (wildcards or case folding only
+//!   add rows), `NOT LIKE` not at all;
+//! - regex `unknown`: `~*` / `!~*` are not pushed.
+//!
+//! Each pushed predicate records the settings its exactness relies on ([`Pushed::assumes`]),
+//! which `EXPLAIN` shows in the scan.
+
+use std::collections::BTreeSet;
 
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::{Between, BinaryExpr, Expr, Like, Operator};
 use refuel_client::models::{ColumnType, Filter, FilterOp, FilterType, FilterValueType};
+use refuel_client::semantics::{
+    NumberOrder, RegexDialect, ServerSemantics, SubstringMatch, TextOrder,
+};
 use serde_json::Value;
 
 use crate::columns::{ColumnSource, LabelColumn, TableColumns};
@@ -56,22 +77,60 @@ pub struct Pushed {
     pub filters: Vec<Filter>,
     /// How exactly they match.
     pub exactness: Exactness,
+    /// The server settings (`key=value`, as [`ServerSemantics`] prints them) that the
+    /// exactness relies on.
+    pub assumes: BTreeSet<&'static str>,
 }
 
 impl Pushed {
     fn exact(filters: Vec<Filter>) -> Option<Self> {
-        Some(Self {
-            filters,
-            exactness: Exactness::Exact,
-        })
+        Self::with(filters, Exactness::Exact, None)
     }
 
     fn inexact(filters: Vec<Filter>) -> Option<Self> {
+        Self::with(filters, Exactness::Inexact, None)
+    }
+
+    fn with(
+        filters: Vec<Filter>,
+        exactness: Exactness,
+        assumes: Option<&'static str>,
+    ) -> Option<Self> {
         Some(Self {
             filters,
-            exactness: Exactness::Inexact,
+            exactness,
+            assumes: assumes.into_iter().collect(),
         })
     }
+}
+
+/// What a comparison's exactness is on a column of `kind` under `sem`, and the setting it
+/// relies on; `None` when it cannot be pushed.
+fn comparison_exactness(
+    kind: Kind,
+    op: &FilterOp,
+    sem: &ServerSemantics,
+) -> Option<(Exactness, Option<&'static str>)> {
+    let equality = matches!(op, FilterOp::Eq | FilterOp::In);
+    match kind {
+        Kind::Boolean => matches!(op, FilterOp::Eq | FilterOp::NotEq | FilterOp::In)
+            .then_some((Exactness::Exact, None)),
+        Kind::Number => match sem.number_order {
+            NumberOrder::Numeric => Some((Exactness::Exact, Some("number_order=numeric"))),
+            NumberOrder::Unknown => None,
+        },
+        Kind::Text => match sem.text_order {
+            TextOrder::Binary => Some((Exactness::Exact, Some("text_order=binary"))),
+            TextOrder::Unknown if equality => Some((Exactness::Inexact, None)),
+            TextOrder::Unknown => None,
+        },
+    }
+}
+
+/// The translation's inputs besides the predicate.
+struct Ctx<'a> {
+    cols: &'a TableColumns,
+    sem: &'a ServerSemantics,
 }
 
 /// The kind of values a column holds, for matching literals.
@@ -101,11 +160,13 @@ impl Target<'_> {
                 value_type: None,
             }),
             ColumnSource::Label { field_id, kind, .. } => {
+                // The SDK's label filter fields: the final label has none.
                 let field = match kind {
-                    LabelColumn::Label => "label",
                     LabelColumn::LlmLabel => "llm_label",
                     LabelColumn::Confidence => "confidence",
-                    LabelColumn::Explanation | LabelColumn::Verified => return None,
+                    LabelColumn::Label | LabelColumn::Explanation | LabelColumn::Verified => {
+                        return None;
+                    }
                 };
                 let value_type = match &value {
                     Some(Value::Array(_)) => Some(FilterValueType::List),
@@ -249,13 +310,41 @@ fn comparison(op: Operator) -> Option<FilterOp> {
     })
 }
 
-/// Translates one predicate (a conjunct) into API filters, or `None` when it cannot be
-/// pushed. See the module documentation for what is exact.
-pub fn translate(expr: &Expr, cols: &TableColumns) -> Option<Pushed> {
+/// The API's `IS NULL` (or `IS NOT NULL`) filter on a column, when it can be filtered on.
+pub fn null_filter(cols: &TableColumns, column: &str, is_null: bool) -> Option<Filter> {
+    let t = target(
+        &Expr::Column(datafusion::common::Column::from_name(column)),
+        cols,
+    )?;
+    if matches!(
+        t.source,
+        ColumnSource::Label {
+            kind: LabelColumn::Verified,
+            ..
+        }
+    ) {
+        return None;
+    }
+    let op = if is_null {
+        FilterOp::IsNull
+    } else {
+        FilterOp::IsNotNull
+    };
+    t.filter(op, None)
+}
+
+/// Translates one predicate (a conjunct) into API filters for a server with semantics
+/// `sem`, or `None` when it cannot be pushed. See the module documentation.
+pub fn translate(expr: &Expr, cols: &TableColumns, sem: &ServerSemantics) -> Option<Pushed> {
+    translate_in(expr, &Ctx { cols, sem })
+}
+
+fn translate_in(expr: &Expr, ctx: &Ctx<'_>) -> Option<Pushed> {
+    let cols = ctx.cols;
     match expr {
         Expr::BinaryExpr(BinaryExpr { left, op, right }) => match op {
             Operator::And => {
-                let (l, r) = (translate(left, cols)?, translate(right, cols)?);
+                let (l, r) = (translate_in(left, ctx)?, translate_in(right, ctx)?);
                 let exactness =
                     if l.exactness == Exactness::Exact && r.exactness == Exactness::Exact {
                         Exactness::Exact
@@ -265,28 +354,28 @@ pub fn translate(expr: &Expr, cols: &TableColumns) -> Option<Pushed> {
                 Some(Pushed {
                     filters: [l.filters, r.filters].concat(),
                     exactness,
+                    assumes: l.assumes.union(&r.assumes).copied().collect(),
                 })
             }
-            Operator::Or => or_of_equalities(expr, cols),
+            Operator::Or => or_of_equalities(expr, ctx),
             Operator::RegexMatch | Operator::RegexIMatch | Operator::RegexNotIMatch => {
+                if ctx.sem.regex != RegexDialect::Rust {
+                    return None;
+                }
                 let t = target(left, cols).filter(|t| t.kind == Kind::Text)?;
                 let Some(Some(pattern)) = literal(right, Kind::Text) else {
                     return None;
                 };
-                let (operator, exact) = match op {
-                    Operator::RegexIMatch => (FilterOp::RegexMatch, true),
-                    Operator::RegexNotIMatch => (FilterOp::NotRegexMatch, true),
+                let (operator, exactness) = match op {
+                    Operator::RegexIMatch => (FilterOp::RegexMatch, Exactness::Exact),
+                    Operator::RegexNotIMatch => (FilterOp::NotRegexMatch, Exactness::Exact),
                     // Case-insensitive matching keeps every case-sensitive match.
-                    _ => (FilterOp::RegexMatch, false),
+                    _ => (FilterOp::RegexMatch, Exactness::Inexact),
                 };
                 let f = t.filter(operator, Some(pattern))?;
-                if exact {
-                    Pushed::exact(vec![f])
-                } else {
-                    Pushed::inexact(vec![f])
-                }
+                Pushed::with(vec![f], exactness, Some("regex=rust"))
             }
-            _ => compare(left, *op, right, cols),
+            _ => compare(left, *op, right, ctx),
         },
         Expr::IsNull(inner) | Expr::IsNotNull(inner) => {
             let t = target(inner, cols)?;
@@ -345,10 +434,15 @@ pub fn translate(expr: &Expr, cols: &TableColumns) -> Option<Pushed> {
             ) {
                 return None;
             }
-            Pushed::exact(vec![
-                t.filter(FilterOp::GtEq, Some(lo))?,
-                t.filter(FilterOp::LtEq, Some(hi))?,
-            ])
+            let (exactness, assumes) = comparison_exactness(t.kind, &FilterOp::GtEq, ctx.sem)?;
+            Pushed::with(
+                vec![
+                    t.filter(FilterOp::GtEq, Some(lo))?,
+                    t.filter(FilterOp::LtEq, Some(hi))?,
+                ],
+                exactness,
+                assumes,
+            )
         }
         Expr::InList(list) => {
             let t = target(&list.expr, cols)?;
@@ -373,28 +467,31 @@ pub fn translate(expr: &Expr, cols: &TableColumns) -> Option<Pushed> {
                 if has_null || values.is_empty() {
                     return None;
                 }
+                let (exactness, assumes) = comparison_exactness(t.kind, &FilterOp::NotEq, ctx.sem)?;
                 let filters = values
                     .into_iter()
                     .map(|v| t.filter(FilterOp::NotEq, Some(v)))
                     .collect::<Option<Vec<_>>>()?;
-                return Pushed::exact(filters);
+                return Pushed::with(filters, exactness, assumes);
             }
             if values.is_empty() {
                 return None;
             }
+            let (exactness, assumes) = comparison_exactness(t.kind, &FilterOp::In, ctx.sem)?;
             let mut f = t.filter(FilterOp::In, Some(Value::Array(values)))?;
             f.value_type = Some(FilterValueType::List);
-            Pushed::exact(vec![f])
+            Pushed::with(vec![f], exactness, assumes)
         }
-        Expr::Like(like) => translate_like(like, cols),
+        Expr::Like(like) => translate_like(like, ctx),
         _ => None,
     }
 }
 
 /// `col <op> literal`, `literal <op> col`, or a label column compared with a string column.
-fn compare(left: &Expr, op: Operator, right: &Expr, cols: &TableColumns) -> Option<Pushed> {
+fn compare(left: &Expr, op: Operator, right: &Expr, ctx: &Ctx<'_>) -> Option<Pushed> {
+    let cols = ctx.cols;
     let (col, op, other) = match (target(left, cols), target(right, cols)) {
-        (Some(_), Some(_)) => return label_vs_column(left, op, right, cols),
+        (Some(_), Some(_)) => return label_vs_column(left, op, right, ctx),
         (Some(_), None) => (left, op, right),
         (None, Some(_)) => (right, flip(op)?, left),
         (None, None) => return None,
@@ -420,17 +517,19 @@ fn compare(left: &Expr, op: Operator, right: &Expr, cols: &TableColumns) -> Opti
             _ => None,
         };
     }
-    Pushed::exact(vec![t.filter(operator, Some(value))?])
+    let (exactness, assumes) = comparison_exactness(t.kind, &operator, ctx.sem)?;
+    Pushed::with(vec![t.filter(operator, Some(value))?], exactness, assumes)
 }
 
-/// `<f>_label` or `<f>_llm_label` compared with a string dataset column (either side).
-fn label_vs_column(left: &Expr, op: Operator, right: &Expr, cols: &TableColumns) -> Option<Pushed> {
+/// `<f>_llm_label` compared with a string dataset column (either side).
+fn label_vs_column(left: &Expr, op: Operator, right: &Expr, ctx: &Ctx<'_>) -> Option<Pushed> {
+    let cols = ctx.cols;
     let (l, r) = (target(left, cols)?, target(right, cols)?);
     let is_label = |t: &Target<'_>| {
         matches!(
             t.source,
             ColumnSource::Label {
-                kind: LabelColumn::Label | LabelColumn::LlmLabel,
+                kind: LabelColumn::LlmLabel,
                 ..
             }
         )
@@ -447,9 +546,11 @@ fn label_vs_column(left: &Expr, op: Operator, right: &Expr, cols: &TableColumns)
     let ColumnSource::Data { name, .. } = column.source else {
         return None;
     };
-    let mut f = label.filter(comparison(op)?, Some(Value::String(name.clone())))?;
+    let operator = comparison(op)?;
+    let (exactness, assumes) = comparison_exactness(Kind::Text, &operator, ctx.sem)?;
+    let mut f = label.filter(operator, Some(Value::String(name.clone())))?;
     f.value_type = Some(FilterValueType::Metadata);
-    Pushed::exact(vec![f])
+    Pushed::with(vec![f], exactness, assumes)
 }
 
 /// A boolean column (or `<f>_verified`) being `value`.
@@ -475,7 +576,7 @@ fn verified(source: &ColumnSource, yes: bool) -> Option<Pushed> {
     };
     Pushed::exact(vec![Filter {
         filter_type: FilterType::Label,
-        field: "label".into(),
+        field: "llm_label".into(),
         operator: if yes {
             FilterOp::IsVerified
         } else {
@@ -488,7 +589,7 @@ fn verified(source: &ColumnSource, yes: bool) -> Option<Pushed> {
 }
 
 /// `c = a OR c = b OR ...` on one column, as `IN`.
-fn or_of_equalities(expr: &Expr, cols: &TableColumns) -> Option<Pushed> {
+fn or_of_equalities(expr: &Expr, ctx: &Ctx<'_>) -> Option<Pushed> {
     fn leaves<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
         match e {
             Expr::BinaryExpr(BinaryExpr {
@@ -502,11 +603,11 @@ fn or_of_equalities(expr: &Expr, cols: &TableColumns) -> Option<Pushed> {
             other => out.push(other),
         }
     }
+    let cols = ctx.cols;
     let mut parts = Vec::new();
     leaves(expr, &mut parts);
     let mut column: Option<&str> = None;
     let mut values = Vec::new();
-    let mut t_kind = None;
     for p in parts {
         let Expr::BinaryExpr(BinaryExpr {
             left,
@@ -529,13 +630,11 @@ fn or_of_equalities(expr: &Expr, cols: &TableColumns) -> Option<Pushed> {
         }
         column = Some(&col.name);
         let t = target(&Expr::Column(col.clone()), cols)?;
-        t_kind = Some(t.kind);
         if let Some(v) = literal(lit, t.kind)? {
             values.push(v);
         }
     }
     let name = column?;
-    t_kind?;
     if values.is_empty() {
         return None;
     }
@@ -552,9 +651,10 @@ fn or_of_equalities(expr: &Expr, cols: &TableColumns) -> Option<Pushed> {
     ) {
         return None;
     }
+    let (exactness, assumes) = comparison_exactness(t.kind, &FilterOp::In, ctx.sem)?;
     let mut f = t.filter(FilterOp::In, Some(Value::Array(values)))?;
     f.value_type = Some(FilterValueType::List);
-    Pushed::exact(vec![f])
+    Pushed::with(vec![f], exactness, assumes)
 }
 
 /// A LIKE pattern's pieces.
@@ -588,8 +688,8 @@ fn parse_pattern(p: &str) -> Option<Pattern> {
     Some(Pattern::Other(longest.to_string()))
 }
 
-fn translate_like(like: &Like, cols: &TableColumns) -> Option<Pushed> {
-    let t = target(&like.expr, cols).filter(|t| t.kind == Kind::Text)?;
+fn translate_like(like: &Like, ctx: &Ctx<'_>) -> Option<Pushed> {
+    let t = target(&like.expr, ctx.cols).filter(|t| t.kind == Kind::Text)?;
     if like.escape_char.is_some() {
         return None;
     }
@@ -598,12 +698,31 @@ fn translate_like(like: &Like, cols: &TableColumns) -> Option<Pushed> {
     };
     let pattern = parse_pattern(&p)?;
     let f = |op: FilterOp, v: &str| t.filter(op, Some(Value::String(v.to_string())));
+    let literal_substrings = ctx.sem.like == SubstringMatch::Literal;
     match (like.case_insensitive, like.negated, pattern) {
-        (false, false, Pattern::Literal(s)) => Pushed::exact(vec![f(FilterOp::Eq, &s)?]),
-        (false, true, Pattern::Literal(s)) => Pushed::exact(vec![f(FilterOp::NotEq, &s)?]),
-        (false, false, Pattern::Contains(s)) => Pushed::exact(vec![f(FilterOp::Like, &s)?]),
-        (false, true, Pattern::Contains(s)) => Pushed::exact(vec![f(FilterOp::NotLike, &s)?]),
-        (false, false, Pattern::Other(s)) if !s.is_empty() => {
+        // No wildcard: a text (in)equality.
+        (false, negated, Pattern::Literal(s)) => {
+            let op = if negated {
+                FilterOp::NotEq
+            } else {
+                FilterOp::Eq
+            };
+            let (exactness, assumes) = comparison_exactness(Kind::Text, &op, ctx.sem)?;
+            Pushed::with(vec![f(op, &s)?], exactness, assumes)
+        }
+        (false, false, Pattern::Contains(s)) if literal_substrings => Pushed::with(
+            vec![f(FilterOp::Like, &s)?],
+            Exactness::Exact,
+            Some("like=literal"),
+        ),
+        (false, true, Pattern::Contains(s)) if literal_substrings => Pushed::with(
+            vec![f(FilterOp::NotLike, &s)?],
+            Exactness::Exact,
+            Some("like=literal"),
+        ),
+        // Whatever the server does with wildcards or case, it keeps every row holding the
+        // substring.
+        (false, false, Pattern::Contains(s) | Pattern::Other(s)) if !s.is_empty() => {
             Pushed::inexact(vec![f(FilterOp::Like, &s)?])
         }
         (true, false, Pattern::Literal(s) | Pattern::Contains(s) | Pattern::Other(s))

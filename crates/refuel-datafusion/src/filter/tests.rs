@@ -40,12 +40,22 @@ fn cols() -> TableColumns {
     TableColumns::for_task(&schema, &task).unwrap()
 }
 
-/// The filters as compact JSON, and the exactness; `None` when not pushed.
+/// The filters as compact JSON, and the exactness, for a server with our emulator's
+/// semantics; `None` when not pushed.
 fn t(e: Expr) -> Option<(String, Exactness)> {
-    translate(&e, &cols()).map(|p| {
+    t_with(e, &ServerSemantics::emulator())
+}
+
+fn t_with(e: Expr, sem: &ServerSemantics) -> Option<(String, Exactness)> {
+    translate(&e, &cols(), sem).map(|p| {
         let shown: Vec<String> = p.filters.iter().map(Filter::to_query_value).collect();
         (shown.join(" & "), p.exactness)
     })
+}
+
+/// What a predicate becomes for a server we know nothing about.
+fn conservative(e: Expr) -> Option<Exactness> {
+    t_with(e, &ServerSemantics::conservative()).map(|(_, x)| x)
 }
 
 fn exact(e: Expr) -> String {
@@ -70,8 +80,9 @@ fn m(field: &str, op: &str, value: serde_json::Value) -> String {
     json!({"filter_type": "metadata", "field": field, "operator": op, "value": value}).to_string()
 }
 
+/// A unary metadata filter: the Python SDK sends `"value": ""` when none is given.
 fn m0(field: &str, op: &str) -> String {
-    json!({"filter_type": "metadata", "field": field, "operator": op}).to_string()
+    json!({"filter_type": "metadata", "field": field, "operator": op, "value": ""}).to_string()
 }
 
 fn l(field: &str, op: &str, value: serde_json::Value, vt: &str) -> String {
@@ -273,10 +284,9 @@ fn label_columns() {
         exact(col("sent_llm_label").eq(lit("pos"))),
         l("llm_label", "=", json!("pos"), "string")
     );
-    assert_eq!(
-        exact(col("sent_label").not_eq(lit("pos"))),
-        l("label", "<>", json!("pos"), "string")
-    );
+    // The final label is no filter field of the SDK's.
+    none(col("sent_label").not_eq(lit("pos")));
+    none(col("sent_label").eq(lit("pos")));
     assert_eq!(
         exact(col("sent_confidence").gt_eq(lit(0.8))),
         l("confidence", ">=", json!("0.8"), "string")
@@ -287,25 +297,27 @@ fn label_columns() {
     );
     assert_eq!(
         exact(col("sent_llm_label").is_null()),
-        json!({"filter_type": "label", "field": "llm_label", "operator": "IS NULL", "subtask_id": "f1"}).to_string()
+        l("llm_label", "IS NULL", json!(""), "string")
     );
     assert_eq!(
         exact(col("sent_llm_label").like(lit("%po%"))),
         l("llm_label", "LIKE", json!("po"), "string")
     );
     assert_eq!(
-        exact(col("sent_label").in_list(vec![lit("pos"), lit("neg")], false)),
-        l("label", "IN", json!(["pos", "neg"]), "list")
+        exact(col("sent_llm_label").in_list(vec![lit("pos"), lit("neg")], false)),
+        l("llm_label", "IN", json!(["pos", "neg"]), "list")
     );
+    none(col("sent_label").in_list(vec![lit("pos"), lit("neg")], false));
     // A label compared with a string column of the same row.
     assert_eq!(
         exact(col("sent_llm_label").not_eq(col("gold"))),
         l("llm_label", "<>", json!("gold"), "metadata")
     );
     assert_eq!(
-        exact(col("gold").eq(col("sent_label"))),
-        l("label", "=", json!("gold"), "metadata")
+        exact(col("gold").eq(col("sent_llm_label"))),
+        l("llm_label", "=", json!("gold"), "metadata")
     );
+    none(col("gold").eq(col("sent_label")));
     none(col("sent_confidence").eq(col("n")));
     none(col("sent_llm_label").eq(col("n")));
     none(col("sent_explanation").like(lit("%x%")));
@@ -314,10 +326,7 @@ fn label_columns() {
 
 #[test]
 fn verified_columns() {
-    let v = |op: &str| {
-        json!({"filter_type": "label", "field": "label", "operator": op, "subtask_id": "f1"})
-            .to_string()
-    };
+    let v = |op: &str| l("llm_label", op, json!(""), "string");
     assert_eq!(exact(col("sent_verified")), v("IS VERIFIED"));
     assert_eq!(exact(col("sent_verified").is_true()), v("IS VERIFIED"));
     assert_eq!(exact(col("sent_verified").eq(lit(true))), v("IS VERIFIED"));
@@ -338,6 +347,73 @@ fn verified_columns() {
     none(col("sent_verified").is_null());
     none(col("sent_verified").in_list(vec![lit(true)], false));
     none(col("sent_verified").lt(lit(true)));
+}
+
+#[test]
+fn a_server_we_know_nothing_about() {
+    use Exactness::{Exact, Inexact};
+    // Text: equality keeps a superset under any collation; order comparisons are not pushed.
+    assert_eq!(conservative(col("s").eq(lit("a"))), Some(Inexact));
+    assert_eq!(
+        conservative(col("s").in_list(vec![lit("a"), lit("b")], false)),
+        Some(Inexact)
+    );
+    assert_eq!(
+        conservative(col("s").eq(lit("a")).or(col("s").eq(lit("b")))),
+        Some(Inexact)
+    );
+    assert_eq!(conservative(col("s").like(lit("abc"))), Some(Inexact));
+    assert_eq!(conservative(col("s").not_eq(lit("a"))), None);
+    assert_eq!(conservative(col("s").not_like(lit("abc"))), None);
+    assert_eq!(conservative(col("s").lt(lit("a"))), None);
+    assert_eq!(conservative(col("s").between(lit("a"), lit("b"))), None);
+    assert_eq!(conservative(col("s").in_list(vec![lit("a")], true)), None);
+    assert_eq!(
+        conservative(col("sent_llm_label").eq(col("gold"))),
+        Some(Inexact)
+    );
+    assert_eq!(
+        conservative(col("sent_llm_label").not_eq(col("gold"))),
+        None
+    );
+    // Substrings: a superset whatever the server does with wildcards and case.
+    assert_eq!(conservative(col("s").like(lit("%a_c%"))), Some(Inexact));
+    assert_eq!(conservative(col("s").like(lit("%abc%"))), Some(Inexact));
+    assert_eq!(conservative(col("s").not_like(lit("%abc%"))), None);
+    // Regular expressions: the dialect is unknown.
+    assert_eq!(
+        conservative(binary_expr(col("s"), Operator::RegexIMatch, lit("a.c"))),
+        None
+    );
+    // Numbers, booleans, NULLs, verification.
+    assert_eq!(conservative(col("n").gt(lit(2))), Some(Exact));
+    assert_eq!(conservative(col("b").eq(lit(true))), Some(Exact));
+    assert_eq!(conservative(col("s").is_null()), Some(Exact));
+    assert_eq!(conservative(col("sent_verified")), Some(Exact));
+    // AND: exact only when both sides are.
+    assert_eq!(
+        conservative(col("n").gt(lit(2)).and(col("s").eq(lit("a")))),
+        Some(Inexact)
+    );
+    let numbers_unknown: ServerSemantics = "number_order=unknown".parse().unwrap();
+    assert_eq!(t_with(col("n").gt(lit(2)), &numbers_unknown), None);
+}
+
+#[test]
+fn pushed_predicates_name_what_they_assume() {
+    let assumes = |e: Expr| {
+        translate(&e, &cols(), &ServerSemantics::emulator())
+            .map(|p| p.assumes.into_iter().collect::<Vec<_>>())
+    };
+    assert_eq!(
+        assumes(col("s").lt(lit("a"))),
+        Some(vec!["text_order=binary"])
+    );
+    assert_eq!(
+        assumes(col("n").gt(lit(1)).and(col("s").like(lit("%a%")))),
+        Some(vec!["like=literal", "number_order=numeric"])
+    );
+    assert_eq!(assumes(col("s").is_null()), Some(vec![]));
 }
 
 #[test]
