@@ -213,10 +213,17 @@ impl RefuelScanExec {
                 ColumnSource::Data {
                     name, column_type, ..
                 } => {
-                    let is_text = match column_type {
-                        refuel_client::models::ColumnType::Number => false,
-                        refuel_client::models::ColumnType::Boolean => return None,
-                        _ => true,
+                    // The API orders by the wire type; SQL by the column's Arrow type: push
+                    // only where they are the same kind (a column found from first rows is
+                    // text in SQL whatever its wire kind).
+                    let arrow = self.columns.schema.field_with_name(column.name()).ok()?;
+                    let is_text = match (column_type, arrow.data_type()) {
+                        (refuel_client::models::ColumnType::Number, t) if t.is_numeric() => false,
+                        (
+                            refuel_client::models::ColumnType::String,
+                            datafusion::arrow::datatypes::DataType::Utf8,
+                        ) => true,
+                        _ => return None,
                     };
                     (
                         OrderBy {
