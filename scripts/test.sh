@@ -17,7 +17,10 @@ echo "==> cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "==> cargo build (binaries used by the tests)"
-cargo build --workspace --bins --locked
+# `--tests` gives the binaries the feature set `cargo test` resolves (dev-dependencies
+# included), so the dependencies are compiled once for both: a plain `--bins` build
+# resolves other features and compiles DataFusion and its tree a second time.
+cargo build --workspace --bins --tests --locked
 
 echo "==> cargo test"
 # --- Azurite (refuel-sink's Azure tests): scripts/azurite.sh installs and starts it, runs

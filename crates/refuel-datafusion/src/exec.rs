@@ -19,6 +19,10 @@
 //! and its other rows asked for separately (`IS NULL` / `IS NOT NULL` added to the filters)
 //! and read in SQL's NULL placement, as two consecutive segments of the scan's rows, so
 //! `ORDER BY x DESC LIMIT 10` is right on any server that orders numbers numerically.
+//! An order led by an integer column is read in segments too (see [`Split::Integers`]):
+//! the API orders numbers as doubles, which tie distinct integers beyond ±2^53, so those
+//! values are read apart and sorted by the scan. A segment the count calls empty is
+//! checked with a one-row page before it is believed.
 //! `EXPLAIN` shows the settings a scan's pushed filters and order rely on (`assumes=[..]`).
 //!
 //! ORDER BY pushdown goes through DataFusion's `PushdownSort` rule: when a sort sits on the
@@ -32,10 +36,13 @@
 //! not pushed sits between the sort and the scan and blocks that rule; ours,
 //! [`crate::sort_rule::PushSortThroughFilter`], handles that case.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::sync::Arc;
 
+use datafusion::arrow::compute::{
+    SortColumn, concat_batches, lexsort_to_indices, take_record_batch,
+};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use datafusion::common::tree_node::TreeNodeRecursion;
@@ -52,7 +59,7 @@ use datafusion::physical_plan::{
 use futures::{StreamExt, TryStreamExt};
 use refuel_client::RefuelClient;
 use refuel_client::api::items::ResolvedTarget;
-use refuel_client::models::{Direction, Filter, ItemQuery, OrderBy};
+use refuel_client::models::{Direction, Filter, FilterOp, ItemQuery, OrderBy};
 use refuel_client::semantics::{NullOrder, NumberOrder, ServerSemantics, TextOrder};
 
 use crate::columns::{ColumnSource, LabelColumn, TableColumns};
@@ -65,9 +72,9 @@ pub struct RefuelScanExec {
     target: ResolvedTarget,
     /// What is sent: filters and order (offset and limit are added per page).
     query: ItemQuery,
-    /// With an order whose NULL placement the server does not promise: the key's NULL rows
-    /// and its other rows are read as two segments, in SQL's placement.
-    null_split: Option<NullSplit>,
+    /// With an order the server cannot give in one piece, the parts read in turn: see
+    /// [`Split`].
+    split: Option<Split>,
     /// The server settings the pushed filters and order rely on.
     assumes: BTreeSet<&'static str>,
     table: String,
@@ -84,8 +91,30 @@ pub struct RefuelScanExec {
     /// The number of rows matching each segment's query (`None`: the server did not say),
     /// asked for once and shared by the partitions.
     counts: Arc<tokio::sync::OnceCell<Vec<Option<u64>>>>,
+    /// The segments sorted by the scan (see [`Segment::sort_here`]), each read and sorted
+    /// once and shared by the partitions.
+    sorted: Arc<SortedSegments>,
     /// Page requests in flight, across partitions: at most the client's `max_workers`.
     requests: Arc<tokio::sync::Semaphore>,
+}
+
+/// How an ordered scan's rows are read as consecutive segments, each a query of its own.
+#[derive(Debug, Clone)]
+enum Split {
+    /// An order whose NULL placement the server does not promise: the key's NULL rows and
+    /// its other rows, in SQL's placement.
+    Nulls(Box<NullSplit>),
+    /// An order led by an integer (`Int64`) column. The API is assumed to order numbers as
+    /// doubles, which tie distinct integers of ±2^53 and beyond: values within ±2^53 are
+    /// read in the server's order (exact there), those beyond (usually none) are read whole
+    /// and sorted here, and the NULL rows apart, in SQL's placement. The range filters are
+    /// exact on doubles: rounding is monotonic and ±2^53 is a double.
+    Integers {
+        /// The column's name on the wire.
+        field: String,
+        descending: bool,
+        nulls_first: bool,
+    },
 }
 
 /// The filters that split an order's key into its NULL rows and its other rows.
@@ -96,6 +125,18 @@ struct NullSplit {
     /// Whether SQL wants the NULL rows first.
     nulls_first: bool,
 }
+
+/// One part of a scan's rows.
+#[derive(Debug, Clone)]
+struct Segment {
+    query: ItemQuery,
+    /// Whether the server's order is not SQL's within it: it is read whole and sorted by
+    /// the scan (integers beyond ±2^53).
+    sort_here: bool,
+}
+
+/// 2^53 as the API reads it: doubles are exact integers up to it.
+const EXACT_INTEGERS: &str = "9007199254740992";
 
 impl RefuelScanExec {
     /// A scan of `table` sending `query`, producing `projection` of `columns`, at most
@@ -123,7 +164,7 @@ impl RefuelScanExec {
             client,
             target,
             query,
-            null_split: None,
+            split: None,
             assumes,
             table,
             columns,
@@ -133,6 +174,7 @@ impl RefuelScanExec {
             partitions,
             ordering: Vec::new(),
             counts: Arc::default(),
+            sorted: Arc::default(),
             requests: Arc::new(tokio::sync::Semaphore::new(max_workers)),
             props: Arc::new(PlanProperties::new(
                 EquivalenceProperties::new(schema),
@@ -150,6 +192,7 @@ impl RefuelScanExec {
     /// so one partition.
     fn refresh_properties(&mut self) {
         self.counts = Arc::default();
+        self.sorted = Arc::default();
         if self.limit.is_some_and(|l| l as u64 <= self.page_rows()) {
             self.partitions = 1;
         }
@@ -196,12 +239,12 @@ impl RefuelScanExec {
     fn api_order(
         &self,
         order: &[PhysicalSortExpr],
-    ) -> Option<(Vec<OrderBy>, Option<NullSplit>, BTreeSet<&'static str>)> {
+    ) -> Option<(Vec<OrderBy>, Option<Split>, BTreeSet<&'static str>)> {
         let sem = *self.semantics();
         let mut assumes = BTreeSet::new();
         let mut keys = Vec::with_capacity(order.len());
         let mut split = None;
-        for s in order {
+        for (position, s) in order.iter().enumerate() {
             let column = s.expr.downcast_ref::<Column>()?;
             let direction = if s.options.descending {
                 Direction::Desc
@@ -218,6 +261,28 @@ impl RefuelScanExec {
                     // text in SQL whatever its wire kind).
                     let arrow = self.columns.schema.field_with_name(column.name()).ok()?;
                     let is_text = match (column_type, arrow.data_type()) {
+                        (
+                            refuel_client::models::ColumnType::Number,
+                            datafusion::arrow::datatypes::DataType::Int64,
+                        ) => {
+                            // Only as the first key, read in segments (see
+                            // `Split::Integers`), which also place its NULLs.
+                            if position > 0 || sem.number_order != NumberOrder::Numeric {
+                                return None;
+                            }
+                            assumes.insert("number_order=numeric");
+                            split = Some(Split::Integers {
+                                field: name.clone(),
+                                descending: s.options.descending,
+                                nulls_first: s.options.nulls_first,
+                            });
+                            keys.push(OrderBy {
+                                field: name.clone(),
+                                direction,
+                                subtask_id: None,
+                            });
+                            continue;
+                        }
                         (refuel_client::models::ColumnType::Number, t) if t.is_numeric() => false,
                         (
                             refuel_client::models::ColumnType::String,
@@ -269,11 +334,11 @@ impl RefuelScanExec {
                     let is_null = crate::filter::null_filter(&self.columns, column.name(), true)?;
                     let is_not_null =
                         crate::filter::null_filter(&self.columns, column.name(), false)?;
-                    split = Some(NullSplit {
+                    split = Some(Split::Nulls(Box::new(NullSplit {
                         is_null,
                         is_not_null,
                         nulls_first: s.options.nulls_first,
-                    });
+                    })));
                 }
                 _ => return None,
             }
@@ -282,22 +347,50 @@ impl RefuelScanExec {
         Some((keys, split, assumes))
     }
 
-    /// The queries of the scan's segments, in reading order: the query itself, or with a
-    /// NULL split the key's NULL rows and its other rows in SQL's placement.
-    fn segments(&self) -> Vec<ItemQuery> {
-        let Some(split) = &self.null_split else {
-            return vec![self.query.clone()];
+    /// The scan's segments, in reading order: the query itself, or its parts after a
+    /// [`Split`].
+    fn segments(&self) -> Vec<Segment> {
+        let with = |filters: &[Filter], sort_here: bool| {
+            let mut query = self.query.clone();
+            query.filters.extend_from_slice(filters);
+            Segment { query, sort_here }
         };
-        let with = |f: &Filter| {
-            let mut q = self.query.clone();
-            q.filters.push(f.clone());
-            q
-        };
-        let (nulls, values) = (with(&split.is_null), with(&split.is_not_null));
-        if split.nulls_first {
-            vec![nulls, values]
-        } else {
-            vec![values, nulls]
+        match &self.split {
+            None => vec![with(&[], false)],
+            Some(Split::Nulls(split)) => {
+                let (nulls, values) = (
+                    with(std::slice::from_ref(&split.is_null), false),
+                    with(std::slice::from_ref(&split.is_not_null), false),
+                );
+                if split.nulls_first {
+                    vec![nulls, values]
+                } else {
+                    vec![values, nulls]
+                }
+            }
+            Some(Split::Integers {
+                field,
+                descending,
+                nulls_first,
+            }) => {
+                let bound = |op, sign: &str| {
+                    Filter::column(field.clone(), op, format!("{sign}{EXACT_INTEGERS}"))
+                };
+                let low = with(&[bound(FilterOp::LtEq, "-")], true);
+                let middle = with(&[bound(FilterOp::Gt, "-"), bound(FilterOp::Lt, "")], false);
+                let high = with(&[bound(FilterOp::GtEq, "")], true);
+                let nulls = with(&[Filter::is_null(field.clone())], false);
+                let mut values = vec![low, middle, high];
+                if *descending {
+                    values.reverse();
+                }
+                if *nulls_first {
+                    values.insert(0, nulls);
+                } else {
+                    values.push(nulls);
+                }
+                values
+            }
         }
     }
 
@@ -349,9 +442,16 @@ impl DisplayAs for RefuelScanExec {
                 .collect();
             write!(f, ", order_bys=[{}]", order.join(", "))?;
         }
-        if let Some(split) = &self.null_split {
-            let first = if split.nulls_first { "nulls" } else { "values" };
-            write!(f, ", null_split={first}_first")?;
+        match &self.split {
+            Some(Split::Nulls(split)) => {
+                let first = if split.nulls_first { "nulls" } else { "values" };
+                write!(f, ", null_split={first}_first")?;
+            }
+            Some(Split::Integers { nulls_first, .. }) => {
+                let first = if *nulls_first { "nulls" } else { "values" };
+                write!(f, ", integer_split={first}_first")?;
+            }
+            None => {}
         }
         if self.skip > 0 {
             write!(f, ", offset={}", self.skip)?;
@@ -427,7 +527,7 @@ impl ExecutionPlan for RefuelScanExec {
         if !self.query.order_bys.is_empty() || self.limit.is_some() || self.skip > 0 {
             return Ok(SortOrderPushdownResult::Unsupported);
         }
-        let Some((order_bys, null_split, assumes)) = self.api_order(order) else {
+        let Some((order_bys, split, assumes)) = self.api_order(order) else {
             return Ok(SortOrderPushdownResult::Unsupported);
         };
         // The same keys over this scan's own schema (the request may come from above a
@@ -447,7 +547,7 @@ impl ExecutionPlan for RefuelScanExec {
         }
         let mut scan = self.clone();
         scan.query.order_bys = order_bys;
-        scan.null_split = null_split;
+        scan.split = split;
         scan.assumes.extend(assumes);
         scan.ordering = ordering;
         scan.refresh_properties();
@@ -509,20 +609,8 @@ impl RefuelScanExec {
         let segments = self.segments();
         let counts = self
             .counts
-            .get_or_try_init(|| async {
-                let items = self.client.items();
-                let mut counts = Vec::with_capacity(segments.len());
-                for q in &segments {
-                    // `None` when the server does not say; a 0 is not trusted either (as
-                    // the Python SDK does not): reading finds out for one request.
-                    let count = items
-                        .total_resolved(&self.target, q)
-                        .await
-                        .map_err(external)?
-                        .filter(|n| *n > 0);
-                    counts.push(count);
-                }
-                Ok::<_, DataFusionError>(counts)
+            .get_or_try_init(|| {
+                futures::future::try_join_all(segments.iter().map(|s| self.count(&s.query)))
             })
             .await?
             .clone();
@@ -574,8 +662,17 @@ impl RefuelScanExec {
                     let at = this.skip + offset;
                     tokio::spawn(async move {
                         let mut batches = Vec::with_capacity(1);
-                        for (query, at, len) in segments.ranges(at, len) {
-                            batches.extend(this.fetch_range(query, at, len, &decoder).await?);
+                        for (index, segment, at, len) in segments.ranges(at, len) {
+                            if segment.sort_here {
+                                let sorted = this.sorted_segment(index, segment, &decoder).await?;
+                                let at = (at as usize).min(sorted.num_rows());
+                                let len = (len as usize).min(sorted.num_rows() - at);
+                                batches.push(sorted.slice(at, len));
+                            } else {
+                                batches.extend(
+                                    this.fetch_range(&segment.query, at, len, &decoder).await?,
+                                );
+                            }
                         }
                         Ok::<_, DataFusionError>(batches)
                     })
@@ -620,6 +717,27 @@ impl RefuelScanExec {
                     if st.segment >= segments.len() || st.remaining == Some(0) {
                         return Ok(None);
                     }
+                    if segments[st.segment].sort_here {
+                        // Read whole and sorted here; then skipped and cut as any page.
+                        let mut batch = this
+                            .sorted_segment(st.segment, &segments[st.segment], &decoder)
+                            .await?;
+                        st.segment += 1;
+                        st.at = 0;
+                        let got = batch.num_rows() as u64;
+                        let dropped = st.skip.min(got);
+                        st.skip -= dropped;
+                        batch = batch.slice(dropped as usize, (got - dropped) as usize);
+                        if let Some(r) = st.remaining.as_mut() {
+                            let keep = (*r).min(batch.num_rows() as u64);
+                            batch = batch.slice(0, keep as usize);
+                            *r -= keep;
+                        }
+                        if batch.num_rows() > 0 {
+                            return Ok(Some((batch, st)));
+                        }
+                        continue;
+                    }
                     // Rows to skip in the last segment are skipped by the server; in an
                     // earlier one (whose length is not known) they are read and dropped.
                     if st.segment + 1 == segments.len() && st.skip > 0 {
@@ -633,7 +751,7 @@ impl RefuelScanExec {
                         })?;
                         this.client
                             .items()
-                            .fetch_bytes(&this.target, &segments[st.segment], st.at, ask)
+                            .fetch_bytes(&this.target, &segments[st.segment].query, st.at, ask)
                             .await
                             .map_err(external)?
                     };
@@ -678,6 +796,68 @@ impl RefuelScanExec {
         .boxed()
     }
 
+    /// The number of rows matching `query`, `None` when the server does not say. A 0 is
+    /// not taken on trust (the Python SDK does not): one page request of one row checks it.
+    async fn count(&self, query: &ItemQuery) -> Result<Option<u64>> {
+        let items = self.client.items();
+        let total = items
+            .total_resolved(&self.target, query)
+            .await
+            .map_err(external)?;
+        if total != Some(0) {
+            return Ok(total);
+        }
+        let body = {
+            let _permit = self.requests.acquire().await.map_err(|e| {
+                DataFusionError::Internal(format!("the scan's request permits: {e}"))
+            })?;
+            items
+                .fetch_bytes(&self.target, query, 0, 1)
+                .await
+                .map_err(external)?
+        };
+        let (rows, _) =
+            rows_of_page(&body).map_err(|e| e.context(format!("a page of {}", self.table)))?;
+        Ok((rows == 0).then_some(0))
+    }
+
+    /// All rows of segment `index` (one the server cannot order as SQL does), sorted by
+    /// the scan's order: read and sorted once, shared by the partitions.
+    async fn sorted_segment(
+        &self,
+        index: usize,
+        segment: &Segment,
+        decoder: &PageDecoder,
+    ) -> Result<RecordBatch> {
+        let cell = self.sorted.cell(index);
+        cell.get_or_try_init(|| async {
+            let batches = self
+                .fetch_range(&segment.query, 0, u64::MAX, decoder)
+                .await?;
+            let batch = concat_batches(&self.schema, &batches)?;
+            let keys = self
+                .ordering
+                .iter()
+                .map(|s| {
+                    let column = s.expr.downcast_ref::<Column>().ok_or_else(|| {
+                        DataFusionError::Internal(format!(
+                            "the scan's order key {} is not a column",
+                            s.expr
+                        ))
+                    })?;
+                    Ok(SortColumn {
+                        values: Arc::clone(batch.column(column.index())),
+                        options: Some(s.options),
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let indices = lexsort_to_indices(&keys, None)?;
+            Ok(take_record_batch(&batch, &indices)?)
+        })
+        .await
+        .cloned()
+    }
+
     /// The `len` rows from `offset` of `query` as batches: one request, or more when the
     /// server answers with fewer rows than asked for (the rest is asked for from where it
     /// stopped, until the rows end: an empty page, or the page's `total_count` reached).
@@ -690,7 +870,7 @@ impl RefuelScanExec {
     ) -> Result<Vec<RecordBatch>> {
         let mut batches = Vec::with_capacity(1);
         let mut at = offset;
-        let end = offset + len;
+        let end = offset.saturating_add(len);
         while at < end {
             let body = {
                 let _permit = self.requests.acquire().await.map_err(|e| {
@@ -748,15 +928,29 @@ fn rows_of_page(body: &[u8]) -> Result<(usize, Option<u64>)> {
     Ok((page.items.map_or(0, |i| i.len()), page.total_count))
 }
 
+/// The segments a scan sorts itself, by segment index.
+#[derive(Debug, Default)]
+struct SortedSegments(std::sync::Mutex<HashMap<usize, Arc<tokio::sync::OnceCell<RecordBatch>>>>);
+
+impl SortedSegments {
+    fn cell(&self, index: usize) -> Arc<tokio::sync::OnceCell<RecordBatch>> {
+        let mut cells = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        Arc::clone(cells.entry(index).or_default())
+    }
+}
+
 /// The segments of a scan with known counts: where each starts among the scan's rows.
 struct Segments {
-    queries: Vec<ItemQuery>,
+    segments: Vec<Segment>,
     /// `starts[i]` is the first row of segment `i`; `starts[n]` the total.
     starts: Vec<u64>,
 }
 
 impl Segments {
-    fn new(queries: Vec<ItemQuery>, counts: Vec<u64>) -> Self {
+    fn new(segments: Vec<Segment>, counts: Vec<u64>) -> Self {
         let mut starts = Vec::with_capacity(counts.len() + 1);
         let mut at = 0;
         starts.push(0);
@@ -764,18 +958,18 @@ impl Segments {
             at += c;
             starts.push(at);
         }
-        Self { queries, starts }
+        Self { segments, starts }
     }
 
-    /// The rows `at..at + len` of the scan as (segment query, offset in it, rows).
-    fn ranges(&self, at: u64, len: u64) -> Vec<(&ItemQuery, u64, u64)> {
+    /// The rows `at..at + len` of the scan as (segment index, segment, offset in it, rows).
+    fn ranges(&self, at: u64, len: u64) -> Vec<(usize, &Segment, u64, u64)> {
         let end = at + len;
-        self.queries
+        self.segments
             .iter()
             .enumerate()
-            .filter_map(|(i, q)| {
+            .filter_map(|(i, s)| {
                 let (lo, hi) = (self.starts[i].max(at), self.starts[i + 1].min(end));
-                (lo < hi).then(|| (q, lo - self.starts[i], hi - lo))
+                (lo < hi).then(|| (i, s, lo - self.starts[i], hi - lo))
             })
             .collect()
     }
@@ -787,12 +981,15 @@ mod tests {
 
     #[test]
     fn rows_map_onto_segments() {
-        let q = |f: &str| ItemQuery::new().filter(Filter::is_null(f));
+        let q = |f: &str| Segment {
+            query: ItemQuery::new().filter(Filter::is_null(f)),
+            sort_here: false,
+        };
         let s = Segments::new(vec![q("a"), q("b")], vec![3, 5]);
         let spans = |at, len| {
             s.ranges(at, len)
                 .into_iter()
-                .map(|(q, o, n)| (q.filters[0].field.clone(), o, n))
+                .map(|(_, s, o, n)| (s.query.filters[0].field.clone(), o, n))
                 .collect::<Vec<_>>()
         };
         assert_eq!(spans(0, 2), vec![("a".into(), 0, 2)]);

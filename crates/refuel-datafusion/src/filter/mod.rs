@@ -16,7 +16,8 @@
 //!   boolean columns); also `literal <op> col`, `BETWEEN`, and `IN`/`NOT IN` lists of such
 //!   literals (NULLs in an `IN` list never match, so they are dropped; a `NOT IN` list with
 //!   a NULL is not pushed). Strings compare by UTF-8 bytes on both sides; numbers as doubles
-//!   (the Arrow columns are `Float64`); NULL cells match none of these, as in SQL.
+//!   (`Float64` columns; on `Int64` columns only integer literals within ±2^53, where
+//!   comparing doubles gives the integers' answer); NULL cells match none of these, as in SQL.
 //! - `IS NULL`, `IS NOT NULL`; for booleans `col`, `NOT col`, `col IS TRUE`, `col IS FALSE`.
 //! - `col LIKE '%text%'` (the API's substring `LIKE`), `col NOT LIKE '%text%'`, and a
 //!   pattern without wildcards as `=`, when `text` has no `%`, `_` or `\`.
@@ -260,8 +261,25 @@ fn literal(expr: &Expr, kind: Kind) -> Option<Option<Value>> {
     Some(Some(out))
 }
 
+/// 2^53: integers below it in magnitude are exact as doubles.
+const EXACT_INTEGERS: u64 = 1 << 53;
+
 /// A finite number literal as text that parses back to the same double.
+///
+/// An integer literal of ±2^53 or beyond is none: the API is assumed to compare numbers
+/// as doubles (they travel as JSON numbers, and the contract says no more), where integers
+/// beyond ±2^53 round, so `big = 9007199254740993` would also match `9007199254740992`.
+/// Below 2^53 in magnitude every comparison is exact even on an `Int64` column holding
+/// larger values: rounding is monotonic and cannot carry such a value onto the literal.
 fn number_text(v: &ScalarValue) -> Option<String> {
+    let integer = match v {
+        ScalarValue::Int64(Some(i)) => Some(i.unsigned_abs()),
+        ScalarValue::UInt64(Some(i)) => Some(*i),
+        _ => None,
+    };
+    if integer.is_some_and(|i| i >= EXACT_INTEGERS) {
+        return None;
+    }
     let f = match v {
         ScalarValue::Float64(Some(f)) => *f,
         ScalarValue::Float32(Some(f)) => f64::from(*f),
@@ -279,7 +297,7 @@ fn number_text(v: &ScalarValue) -> Option<String> {
         return None;
     }
     // Integers travel as integers, other values in shortest round-trip form.
-    if f.fract() == 0.0 && f.abs() < 9.007_199_254_740_992e15 {
+    if f.fract() == 0.0 && f.abs() < EXACT_INTEGERS as f64 {
         Some(format!("{}", f as i64))
     } else {
         Some(format!("{f:?}"))
