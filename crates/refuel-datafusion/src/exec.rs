@@ -117,6 +117,15 @@ enum Split {
     },
 }
 
+/// What the API is asked to order by, for a requested sort.
+struct ApiOrder {
+    keys: Vec<OrderBy>,
+    split: Option<Split>,
+    assumes: BTreeSet<&'static str>,
+    /// Whether the keys are the whole sort; else a prefix of it, and DataFusion sorts on.
+    exact: bool,
+}
+
 /// The filters that split an order's key into its NULL rows and its other rows.
 #[derive(Debug, Clone)]
 struct NullSplit {
@@ -229,122 +238,141 @@ impl RefuelScanExec {
         &self.client.config().semantics
     }
 
-    /// The API's order keys for a requested sort, if the API can be made to order exactly
-    /// as SQL does on this server: plain dataset columns, `<f>_label` (text) and
+    /// How the API can be asked for a requested sort on this server: the longest prefix of
+    /// its keys the API orders exactly as SQL does (see [`Self::api_key`]), with the split
+    /// it is read in and the settings relied on. `None` when not even the first key can be
+    /// pushed; [`ApiOrder::exact`] is false when only a prefix could.
+    fn api_order(&self, order: &[PhysicalSortExpr]) -> Option<ApiOrder> {
+        let mut pushed = ApiOrder {
+            keys: Vec::with_capacity(order.len()),
+            split: None,
+            assumes: BTreeSet::new(),
+            exact: true,
+        };
+        for (position, s) in order.iter().enumerate() {
+            let Some((key, split)) = self.api_key(position, s, &mut pushed.assumes) else {
+                if position == 0 {
+                    return None;
+                }
+                pushed.exact = false;
+                break;
+            };
+            pushed.keys.push(key);
+            // After a NULL split (one key, whose NULLs are read apart) the server's order
+            // of the other keys is known only with their NULLs in the server's place, which
+            // is unknown: stop there.
+            let stop = matches!(split, Some(Split::Nulls(_)));
+            if split.is_some() {
+                pushed.split = split;
+            }
+            if stop {
+                pushed.exact = order.len() == 1;
+                break;
+            }
+        }
+        Some(pushed)
+    }
+
+    /// The API's order key for the sort key at `position`, if the API orders it exactly as
+    /// SQL does on this server: plain dataset columns, `<f>_label` (text) and
     /// `<f>_confidence` (number), text keys only with binary text order and number keys only
     /// with numeric order (booleans never: no setting promises their order). NULL placement
-    /// must be the server's, or unknown with one key, whose NULL rows are then read apart.
-    /// Also returns the split and the settings relied on.
-    #[allow(clippy::type_complexity)]
-    fn api_order(
+    /// must be the server's, or unknown on the first key, whose NULL rows are then read
+    /// apart. An integer column only as the first key, read in segments (see
+    /// [`Split::Integers`], which also place its NULLs). Records the settings relied on in
+    /// `assumes`, and returns the split the key needs.
+    fn api_key(
         &self,
-        order: &[PhysicalSortExpr],
-    ) -> Option<(Vec<OrderBy>, Option<Split>, BTreeSet<&'static str>)> {
+        position: usize,
+        s: &PhysicalSortExpr,
+        assumes: &mut BTreeSet<&'static str>,
+    ) -> Option<(OrderBy, Option<Split>)> {
+        use datafusion::arrow::datatypes::DataType;
+        use refuel_client::models::ColumnType;
         let sem = *self.semantics();
-        let mut assumes = BTreeSet::new();
-        let mut keys = Vec::with_capacity(order.len());
-        let mut split = None;
-        for (position, s) in order.iter().enumerate() {
-            let column = s.expr.downcast_ref::<Column>()?;
-            let direction = if s.options.descending {
-                Direction::Desc
-            } else {
-                Direction::Asc
-            };
-            let source = self.columns.source(column.name())?;
-            let (key, is_text) = match source {
-                ColumnSource::Data {
-                    name, column_type, ..
-                } => {
-                    // The API orders by the wire type; SQL by the column's Arrow type: push
-                    // only where they are the same kind (a column found from first rows is
-                    // text in SQL whatever its wire kind).
-                    let arrow = self.columns.schema.field_with_name(column.name()).ok()?;
-                    let is_text = match (column_type, arrow.data_type()) {
-                        (
-                            refuel_client::models::ColumnType::Number,
-                            datafusion::arrow::datatypes::DataType::Int64,
-                        ) => {
-                            // Only as the first key, read in segments (see
-                            // `Split::Integers`), which also place its NULLs.
-                            if position > 0 || sem.number_order != NumberOrder::Numeric {
-                                return None;
-                            }
-                            assumes.insert("number_order=numeric");
-                            split = Some(Split::Integers {
-                                field: name.clone(),
-                                descending: s.options.descending,
-                                nulls_first: s.options.nulls_first,
-                            });
-                            keys.push(OrderBy {
-                                field: name.clone(),
-                                direction,
-                                subtask_id: None,
-                            });
-                            continue;
+        let column = s.expr.downcast_ref::<Column>()?;
+        let direction = if s.options.descending {
+            Direction::Desc
+        } else {
+            Direction::Asc
+        };
+        let (key, is_text) = match self.columns.source(column.name())? {
+            ColumnSource::Data {
+                name, column_type, ..
+            } => {
+                let key = OrderBy {
+                    field: name.clone(),
+                    direction,
+                    subtask_id: None,
+                };
+                // The API orders by the wire type; SQL by the column's Arrow type: push
+                // only where they are the same kind (a column found from first rows is
+                // text in SQL whatever its wire kind).
+                let arrow = self.columns.schema.field_with_name(column.name()).ok()?;
+                match (column_type, arrow.data_type()) {
+                    (ColumnType::Number, DataType::Int64) => {
+                        if position > 0 || sem.number_order != NumberOrder::Numeric {
+                            return None;
                         }
-                        (refuel_client::models::ColumnType::Number, t) if t.is_numeric() => false,
-                        (
-                            refuel_client::models::ColumnType::String,
-                            datafusion::arrow::datatypes::DataType::Utf8,
-                        ) => true,
-                        _ => return None,
-                    };
-                    (
-                        OrderBy {
+                        assumes.insert("number_order=numeric");
+                        let split = Split::Integers {
                             field: name.clone(),
-                            direction,
-                            subtask_id: None,
-                        },
-                        is_text,
-                    )
+                            descending: s.options.descending,
+                            nulls_first: s.options.nulls_first,
+                        };
+                        return Some((key, Some(split)));
+                    }
+                    (ColumnType::Number, t) if t.is_numeric() => (key, false),
+                    (ColumnType::String, DataType::Utf8) => (key, true),
+                    _ => return None,
                 }
-                ColumnSource::Label {
-                    field_id,
-                    kind: LabelColumn::Label,
-                    ..
-                } => (
-                    OrderBy::by_label(field_id.clone(), "label", direction),
-                    true,
-                ),
-                ColumnSource::Label {
-                    field_id,
-                    kind: LabelColumn::Confidence,
-                    ..
-                } => (
-                    OrderBy::by_label(field_id.clone(), "confidence", direction),
-                    false,
-                ),
-                ColumnSource::Label { .. } => return None,
-            };
-            match (is_text, sem.text_order, sem.number_order) {
-                (true, TextOrder::Binary, _) => assumes.insert("text_order=binary"),
-                (false, _, NumberOrder::Numeric) => assumes.insert("number_order=numeric"),
-                _ => return None,
-            };
-            // Where the server puts NULLs for this key, relative to SQL's wish.
-            match sem.null_order {
-                NullOrder::LastAscending if s.options.nulls_first == s.options.descending => {
-                    assumes.insert("null_order=last");
-                }
-                NullOrder::FirstAscending if s.options.nulls_first != s.options.descending => {
-                    assumes.insert("null_order=first");
-                }
-                NullOrder::Unknown if order.len() == 1 => {
-                    let is_null = crate::filter::null_filter(&self.columns, column.name(), true)?;
-                    let is_not_null =
-                        crate::filter::null_filter(&self.columns, column.name(), false)?;
-                    split = Some(Split::Nulls(Box::new(NullSplit {
-                        is_null,
-                        is_not_null,
-                        nulls_first: s.options.nulls_first,
-                    })));
-                }
-                _ => return None,
             }
-            keys.push(key);
-        }
-        Some((keys, split, assumes))
+            ColumnSource::Label {
+                field_id,
+                kind: LabelColumn::Label,
+                ..
+            } => (
+                OrderBy::by_label(field_id.clone(), "label", direction),
+                true,
+            ),
+            ColumnSource::Label {
+                field_id,
+                kind: LabelColumn::Confidence,
+                ..
+            } => (
+                OrderBy::by_label(field_id.clone(), "confidence", direction),
+                false,
+            ),
+            ColumnSource::Label { .. } => return None,
+        };
+        let kind = match (is_text, sem.text_order, sem.number_order) {
+            (true, TextOrder::Binary, _) => "text_order=binary",
+            (false, _, NumberOrder::Numeric) => "number_order=numeric",
+            _ => return None,
+        };
+        // Where the server puts NULLs for this key, relative to SQL's wish.
+        let (null_order, split) = match sem.null_order {
+            NullOrder::LastAscending if s.options.nulls_first == s.options.descending => {
+                (Some("null_order=last"), None)
+            }
+            NullOrder::FirstAscending if s.options.nulls_first != s.options.descending => {
+                (Some("null_order=first"), None)
+            }
+            NullOrder::Unknown if position == 0 => {
+                let is_null = crate::filter::null_filter(&self.columns, column.name(), true)?;
+                let is_not_null = crate::filter::null_filter(&self.columns, column.name(), false)?;
+                let split = Split::Nulls(Box::new(NullSplit {
+                    is_null,
+                    is_not_null,
+                    nulls_first: s.options.nulls_first,
+                }));
+                (None, Some(split))
+            }
+            _ => return None,
+        };
+        assumes.insert(kind);
+        assumes.extend(null_order);
+        Some((key, split))
     }
 
     /// The scan's segments, in reading order: the query itself, or its parts after a
@@ -527,13 +555,13 @@ impl ExecutionPlan for RefuelScanExec {
         if !self.query.order_bys.is_empty() || self.limit.is_some() || self.skip > 0 {
             return Ok(SortOrderPushdownResult::Unsupported);
         }
-        let Some((order_bys, split, assumes)) = self.api_order(order) else {
+        let Some(pushed) = self.api_order(order) else {
             return Ok(SortOrderPushdownResult::Unsupported);
         };
-        // The same keys over this scan's own schema (the request may come from above a
+        // The pushed keys over this scan's own schema (the request may come from above a
         // projection, with other column positions).
-        let mut ordering = Vec::with_capacity(order.len());
-        for s in order {
+        let mut ordering = Vec::with_capacity(pushed.keys.len());
+        for s in &order[..pushed.keys.len()] {
             let Some(column) = s.expr.downcast_ref::<Column>() else {
                 return Ok(SortOrderPushdownResult::Unsupported);
             };
@@ -546,13 +574,18 @@ impl ExecutionPlan for RefuelScanExec {
             });
         }
         let mut scan = self.clone();
-        scan.query.order_bys = order_bys;
-        scan.split = split;
-        scan.assumes.extend(assumes);
+        scan.query.order_bys = pushed.keys;
+        scan.split = pushed.split;
+        scan.assumes.extend(pushed.assumes);
         scan.ordering = ordering;
         scan.refresh_properties();
-        Ok(SortOrderPushdownResult::Exact {
-            inner: Arc::new(scan),
+        let inner: Arc<dyn ExecutionPlan> = Arc::new(scan);
+        // Only a prefix of the keys: the rows come sorted on it and DataFusion sorts on (its
+        // TopK stops reading once the prefix moves past its rows).
+        Ok(if pushed.exact {
+            SortOrderPushdownResult::Exact { inner }
+        } else {
+            SortOrderPushdownResult::Inexact { inner }
         })
     }
 

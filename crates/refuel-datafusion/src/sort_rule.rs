@@ -52,7 +52,9 @@ impl PhysicalOptimizerRule for PushSortThroughFilter {
             let Some(scan) = filter.input().downcast_ref::<RefuelScanExec>() else {
                 return Ok(Transformed::no(node));
             };
-            let SortOrderPushdownResult::Exact { inner } = scan.try_pushdown_sort(sort.expr())?
+            // The sort stays either way; with only a prefix pushed (inexact) it sorts on.
+            let (SortOrderPushdownResult::Exact { inner }
+            | SortOrderPushdownResult::Inexact { inner }) = scan.try_pushdown_sort(sort.expr())?
             else {
                 return Ok(Transformed::no(node));
             };

@@ -687,4 +687,33 @@ async fn order_by_passes_a_filter_that_stays_in_datafusion() {
         served < 20_000,
         "pages stop once the filter has its rows: {served} rows served; {plan}"
     );
+
+    // An integer key after the first is not pushed (its values beyond ±2^53 tie on the
+    // server): the first key is, and DataFusion's TopK stops reading once it has its rows
+    // (with a filter in between, which gathers rows into batches of 8192, later).
+    for (q, most) in [
+        (
+            "SELECT id, score FROM {} ORDER BY score DESC, id LIMIT 5",
+            10_000,
+        ),
+        (
+            "SELECT id, score FROM {} WHERE upper(name) LIKE '%APPLE%' ORDER BY score DESC, id LIMIT 5",
+            20_000,
+        ),
+    ] {
+        let plan = explain(&ctx, &q.replace("{}", "refuel.p.m")).await;
+        assert!(
+            plan.contains(r#"order_bys=[{"field":"score","direction":"DESC","subtask_id":null}]"#),
+            "{plan}"
+        );
+        assert!(plan.contains("TopK"), "{plan}");
+        reset_stats(emu.url()).await;
+        let pushed = run(&ctx, &q.replace("{}", "refuel.p.m AS x")).await;
+        let served = stats(emu.url()).await.rows_served;
+        assert_eq!(pushed, run(&ctx, &q.replace("{}", "mem AS x")).await, "{q}");
+        assert!(
+            served <= most,
+            "{q}: reading stops once the sorted prefix has its rows: {served} rows served; {plan}"
+        );
+    }
 }
