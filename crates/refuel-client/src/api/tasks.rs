@@ -1,13 +1,13 @@
 //! Labeling tasks: list, get, create (with the Python SDK's checks of the field
 //! definitions), delete.
 
-use std::collections::HashSet;
-
 use reqwest::Method;
 
 use crate::RefuelClient;
 use crate::error::{Error, ResourceKind, Result};
-use crate::models::{Dataset, FieldType, MODELS, Subtask, Task, TaskSettings, model_id};
+use crate::models::{
+    Dataset, FieldSpec, FieldType, MODELS, Subtask, Task, TaskSettings, check_fields, model_id,
+};
 use crate::transport::Call;
 
 /// The fallback value of a field that does not set one, as in the Python SDK.
@@ -241,80 +241,20 @@ fn unknown_model(model: &str) -> Error {
     ))
 }
 
-/// The field checks of [`task_settings`], against the dataset's columns.
+/// The field checks of [`task_settings`] ([`check_fields`], shared with the emulator),
+/// against the dataset's columns.
 fn validate_fields(dataset: &str, columns: &[&str], fields: &[TaskField]) -> Result<()> {
-    let invalid = |message: String| Err(Error::InvalidArgument(message));
-    if fields.is_empty() {
-        return invalid("a task needs at least one field".into());
-    }
-    for (i, field) in fields.iter().enumerate() {
-        if field.name.trim().is_empty() {
-            return invalid(format!("field #{} has no name", i + 1));
-        }
-        let name = &field.name;
-        if !field.field_type.is_labeled() && !field.field_type.is_enrichment() {
-            return invalid(format!(
-                "field '{name}' has an unknown type '{}'; known types: classification, \
-                 multilabel_classification, attribute_extraction, webpage_transform, \
-                 webpage_scrape, web_search",
-                field.field_type
-            ));
-        }
-        if field.input_columns.is_empty() {
-            return invalid(format!("field '{name}' has no input columns"));
-        }
-    }
-    let mut seen = HashSet::new();
-    for field in fields {
-        if !seen.insert(field.name.as_str()) {
-            return invalid(format!(
-                "field name '{}' is used more than once; field names must be unique",
-                field.name
-            ));
-        }
-    }
-    for field in fields {
-        if columns.contains(&field.name.as_str()) {
-            return invalid(format!(
-                "field '{}' has the name of a column of dataset '{dataset}'; field names must \
-                 differ from the dataset's columns",
-                field.name
-            ));
-        }
-    }
-    let column_list = if columns.is_empty() {
-        format!("dataset '{dataset}' has no columns yet (has its ingest finished?)")
-    } else {
-        format!("dataset '{dataset}' has columns: {}", columns.join(", "))
-    };
-    for field in fields {
-        for input in &field.input_columns {
-            if *input == field.name {
-                return invalid(format!(
-                    "field '{}' lists itself as an input column",
-                    field.name
-                ));
-            }
-            let known = columns.contains(&input.as_str()) || seen.contains(input.as_str());
-            if !known {
-                return invalid(format!(
-                    "input column '{input}' of field '{}' is neither a dataset column nor the \
-                     name of another field; {column_list}",
-                    field.name
-                ));
-            }
-        }
-    }
-    for field in fields {
-        let has_labels = field.labels.as_ref().is_some_and(|l| !l.is_empty());
-        if field.field_type.has_labels() && !has_labels {
-            return invalid(format!(
-                "field '{}' is of type {} and needs a non-empty list of labels",
-                field.name, field.field_type
-            ));
-        }
-    }
-    Ok(())
+    let specs: Vec<FieldSpec<'_>> = fields
+        .iter()
+        .map(|f| FieldSpec {
+            name: &f.name,
+            field_type: &f.field_type,
+            input_columns: &f.input_columns,
+            labels: f.labels.as_deref(),
+            ground_truth_column: f.ground_truth_column.as_deref(),
+        })
+        .collect();
+    check_fields(dataset, columns, &specs).map_err(|e| Error::InvalidArgument(e.0))
 }
 
 /// The labeling tasks of the client's current project.

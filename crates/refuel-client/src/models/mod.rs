@@ -16,6 +16,7 @@ pub mod project;
 pub mod run;
 pub mod schema;
 pub mod task;
+pub mod task_rules;
 
 pub use application::{Application, FieldOutput, LabelOutput, LabelResponse, Usage};
 pub use dataset::{
@@ -29,6 +30,7 @@ pub use project::Project;
 pub use run::{Metric, RunMetrics, RunStatus, TaskRun};
 pub use schema::{ColumnSchema, ColumnType, DatasetSchema};
 pub use task::{FieldType, MODELS, Subtask, Task, TaskSettings, model_id};
+pub use task_rules::{FieldSpec, InvalidTask, KNOWN_FIELD_TYPES, check_fields};
 
 /// The id of the catalog project whose applications the Python SDK lists at start-up.
 pub const APP_CATALOG_PROJECT_ID: &str = "fb327444-e5ad-4808-88c9-4dc1ea8f086b";
