@@ -170,6 +170,8 @@ impl RefuelClient {
                 config::ENV_PROJECT
             ))
         })?;
-        self.projects().id(project).await
+        // Boxed: resolving a project-scoped name resolves the project first, through the
+        // same generic code, so the future would otherwise contain itself.
+        Box::pin(self.projects().id(project)).await
     }
 }

@@ -15,6 +15,8 @@ use crate::models::{
 use crate::retry::Idempotency;
 use crate::transport::{Call, decode_data, excerpt};
 
+use super::resource::Collection;
+
 /// Options of a label call.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LabelOptions {
@@ -146,92 +148,51 @@ impl<'c> Applications<'c> {
             None => tasks.get(&task_id).await?.task_name,
         };
         super::require(&name, "an application name")?;
-        let project_id = self.client.project_id().await?;
         let context = format!("deploy task '{task}' as application '{name}'");
-        let app = super::create_once(
-            self.client.config().max_retries,
-            || {
-                let call = Call::new(
-                    Method::POST,
-                    format!("/projects/{}/applications", super::segment(&project_id)),
-                    context.clone(),
-                )
-                .query("task_id", &task_id)
-                .query("application_name", &name);
-                async move { self.client.transport().call::<Application>(&call).await }
-            },
-            || async {
-                Ok(self
-                    .list_in(&project_id)
-                    .await?
-                    .into_iter()
-                    .find(|a| a.name == name))
-            },
-        )
-        .await?;
-        self.client
-            .names()
-            .insert(ResourceKind::Application, &project_id, &app.name, &app.id);
-        Ok(app)
-    }
-
-    /// Every application of the current project.
-    pub async fn list(&self) -> Result<Vec<Application>> {
-        let project_id = self.client.project_id().await?;
-        self.list_in(&project_id).await
-    }
-
-    async fn list_in(&self, project_id: &str) -> Result<Vec<Application>> {
-        let call = Call::get(
-            format!("/projects/{}/applications", super::segment(project_id)),
-            "list applications",
-        );
-        let apps: Vec<Application> = self.client.transport().call(&call).await?;
-        self.client.names().refresh(
-            ResourceKind::Application,
-            project_id,
-            apps.iter().map(|a| (a.name.as_str(), a.id.as_str())),
-        );
-        Ok(apps)
-    }
-
-    /// The id of an application given by name or id.
-    pub async fn id(&self, app: &str) -> Result<String> {
-        if crate::is_uuid(app) {
-            return Ok(app.to_string());
-        }
-        let project_id = self.client.project_id().await?;
-        let scope = self.client.project().map(|p| format!("project '{p}'"));
-        self.client
-            .names()
-            .resolve(
-                ResourceKind::Application,
-                &project_id,
-                scope,
-                app,
-                || async {
-                    Ok(self
-                        .list_in(&project_id)
-                        .await?
-                        .into_iter()
-                        .map(|a| (a.name, a.id)))
+        self.collection()
+            .create_once(
+                &name,
+                |project_id| {
+                    Call::new(
+                        Method::POST,
+                        format!("/projects/{}/applications", super::segment(project_id)),
+                        context.clone(),
+                    )
+                    .query("task_id", &task_id)
+                    .query("application_name", &name)
                 },
+                |app| async { Ok(app) },
             )
             .await
     }
 
+    fn collection(&self) -> Collection<'c, Application> {
+        Collection::of_project(
+            self.client,
+            ResourceKind::Application,
+            |project_id| {
+                Call::get(
+                    format!("/projects/{}/applications", super::segment(project_id)),
+                    "list applications",
+                )
+            },
+            "/applications",
+        )
+    }
+
+    /// Every application of the current project.
+    pub async fn list(&self) -> Result<Vec<Application>> {
+        self.collection().list().await
+    }
+
+    /// The id of an application given by name or id.
+    pub async fn id(&self, app: &str) -> Result<String> {
+        self.collection().id(app).await
+    }
+
     /// One application, by name or id, with its task's fields (subtasks).
     pub async fn get(&self, app: &str) -> Result<Application> {
-        let id = self.id(app).await?;
-        let call = Call::get(
-            format!("/applications/{}", super::segment(&id)),
-            format!("get application '{app}'"),
-        );
-        self.client
-            .transport()
-            .call(&call)
-            .await
-            .map_err(|e| super::not_found(e, ResourceKind::Application, app, self.client))
+        self.collection().get(app).await
     }
 
     /// Labels inputs (rows keyed by the task's input columns) with an application, one
@@ -425,7 +386,6 @@ impl<'c> Applications<'c> {
     /// makes two.
     pub async fn import(&self, catalog_app: &str) -> Result<Application> {
         super::require(catalog_app, "the catalog application")?;
-        let project_id = self.client.project_id().await?;
         let catalog_id = if crate::is_uuid(catalog_app) {
             catalog_app.to_string()
         } else {
@@ -441,31 +401,21 @@ impl<'c> Applications<'c> {
                 })?
         };
         let context = format!("import catalog application '{catalog_app}'");
-        let app = super::create_once(
-            self.client.config().max_retries,
-            || {
-                let call = Call::new(
-                    Method::POST,
-                    format!("/projects/{}/applications", super::segment(&project_id)),
-                    context.clone(),
-                )
-                .query("catalog_id", &catalog_id)
-                .query("application_name", catalog_app);
-                async move { self.client.transport().call::<Application>(&call).await }
-            },
-            || async {
-                Ok(self
-                    .list_in(&project_id)
-                    .await?
-                    .into_iter()
-                    .find(|a| a.name == catalog_app))
-            },
-        )
-        .await?;
-        self.client
-            .names()
-            .insert(ResourceKind::Application, &project_id, &app.name, &app.id);
-        Ok(app)
+        self.collection()
+            .create_once(
+                catalog_app,
+                |project_id| {
+                    Call::new(
+                        Method::POST,
+                        format!("/projects/{}/applications", super::segment(project_id)),
+                        context.clone(),
+                    )
+                    .query("catalog_id", &catalog_id)
+                    .query("application_name", catalog_app)
+                },
+                |app| async { Ok(app) },
+            )
+            .await
     }
 }
 

@@ -12,6 +12,8 @@ use crate::models::{Dataset, DatasetSummary, IngestStatus, Row};
 use crate::retry::Idempotency;
 use crate::transport::Call;
 
+use super::resource::Collection;
+
 /// How [`Datasets::wait_for_ingest`] polls.
 #[derive(Debug, Clone, Copy)]
 pub struct WaitOptions {
@@ -44,62 +46,28 @@ impl<'c> Datasets<'c> {
         Self { client }
     }
 
-    /// Every dataset of the current project.
-    pub async fn list(&self) -> Result<Vec<DatasetSummary>> {
-        let project_id = self.client.project_id().await?;
-        self.list_in(&project_id).await
+    fn collection(&self) -> Collection<'c, DatasetSummary> {
+        Collection::of_project(
+            self.client,
+            ResourceKind::Dataset,
+            |project_id| Call::get("/datasets", "list datasets").query("project_id", project_id),
+            "/datasets",
+        )
     }
 
-    async fn list_in(&self, project_id: &str) -> Result<Vec<DatasetSummary>> {
-        let call = Call::get("/datasets", "list datasets").query("project_id", project_id);
-        let datasets: Vec<DatasetSummary> = self.client.transport().call(&call).await?;
-        self.client.names().refresh(
-            ResourceKind::Dataset,
-            project_id,
-            datasets
-                .iter()
-                .map(|d| (d.dataset_name.as_str(), d.id.as_str())),
-        );
-        Ok(datasets)
+    /// Every dataset of the current project.
+    pub async fn list(&self) -> Result<Vec<DatasetSummary>> {
+        self.collection().list().await
     }
 
     /// The id of a dataset given by name or id.
     pub async fn id(&self, dataset: &str) -> Result<String> {
-        if crate::is_uuid(dataset) {
-            return Ok(dataset.to_string());
-        }
-        let project_id = self.client.project_id().await?;
-        let scope = self.client.project().map(|p| format!("project '{p}'"));
-        self.client
-            .names()
-            .resolve(
-                ResourceKind::Dataset,
-                &project_id,
-                scope,
-                dataset,
-                || async {
-                    Ok(self
-                        .list_in(&project_id)
-                        .await?
-                        .into_iter()
-                        .map(|d| (d.dataset_name, d.id)))
-                },
-            )
-            .await
+        self.collection().id(dataset).await
     }
 
     /// One dataset (schema, ingest status, row count), by name or id, without rows.
     pub async fn get(&self, dataset: &str) -> Result<Dataset> {
-        let id = self.id(dataset).await?;
-        let call = Call::get(
-            format!("/datasets/{id}"),
-            format!("get dataset '{dataset}'"),
-        );
-        self.client
-            .transport()
-            .call(&call)
-            .await
-            .map_err(|e| not_found_as(e, dataset, self.client))
+        self.collection().get(dataset).await
     }
 
     /// Uploads a local CSV file as a new dataset, streaming it from disk (multipart). The
@@ -162,33 +130,20 @@ impl<'c> Datasets<'c> {
                 "a dataset needs a non-empty name".into(),
             ));
         }
-        let project_id = self.client.project_id().await?;
-        let call = Call::new(
-            Method::POST,
-            format!("/projects/{project_id}/datasets"),
-            context,
-        )
-        .body_with(&body);
-        let dataset: Dataset = super::create_once(
-            self.client.config().max_retries,
-            || self.client.transport().call::<Dataset>(&call),
-            || async {
-                let found = self
-                    .list_in(&project_id)
-                    .await?
-                    .into_iter()
-                    .find(|d| d.dataset_name == name);
-                match found {
-                    Some(d) => self.get(&d.id).await.map(Some),
-                    None => Ok(None),
-                }
-            },
-        )
-        .await?;
-        self.client
-            .names()
-            .insert(ResourceKind::Dataset, &project_id, name, &dataset.id);
-        Ok(dataset)
+        self.collection()
+            .create_once(
+                name,
+                |project_id| {
+                    Call::new(
+                        Method::POST,
+                        format!("/projects/{}/datasets", super::segment(project_id)),
+                        context,
+                    )
+                    .body_with(&body)
+                },
+                |entry| async move { self.get(&entry.id).await },
+            )
+            .await
     }
 
     /// Polls the dataset until its ingest ends. Returns it on success; an ingest that failed
@@ -233,19 +188,7 @@ impl<'c> Datasets<'c> {
 
     /// Deletes a dataset and its rows.
     pub async fn delete(&self, dataset: &str) -> Result<()> {
-        let id = self.id(dataset).await?;
-        let call = Call::new(
-            Method::DELETE,
-            format!("/datasets/{id}"),
-            format!("delete dataset '{dataset}'"),
-        );
-        self.client
-            .transport()
-            .call_unit(&call)
-            .await
-            .map_err(|e| not_found_as(e, dataset, self.client))?;
-        self.client.names().forget_id(ResourceKind::Dataset, &id);
-        Ok(())
+        self.collection().delete(dataset).await
     }
 
     /// Appends rows, in batches of [`ADD_ITEMS_BATCH`]: each batch is the request the Python
@@ -277,9 +220,4 @@ impl<'c> Datasets<'c> {
         }
         Ok(())
     }
-}
-
-/// A 404 on a dataset given by name or id becomes [`Error::NotFound`] naming it.
-pub(crate) fn not_found_as(err: Error, dataset: &str, client: &RefuelClient) -> Error {
-    super::not_found(err, ResourceKind::Dataset, dataset, client)
 }

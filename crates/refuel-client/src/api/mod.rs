@@ -6,6 +6,7 @@ pub mod exports;
 pub mod finetuning;
 pub mod items;
 pub mod projects;
+mod resource;
 pub mod runs;
 pub mod tasks;
 #[cfg(test)]
@@ -75,23 +76,22 @@ pub(crate) fn not_found(
     }
 }
 
+/// Bytes outside RFC 3986's unreserved set (`A-Z a-z 0-9 - . _ ~`).
+const NOT_UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// A value made safe to put in a URL path as one segment: every byte outside the
-/// unreserved set (`A-Z a-z 0-9 - . _ ~`) is percent-encoded, so an id given by a caller can
-/// never reach another endpoint (`../`, `?`, `#`).
+/// unreserved set is percent-encoded, so an id given by a caller can never reach another
+/// endpoint (`../`, `?`, `#`).
 pub(crate) fn segment(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    // `.` and `..` are unreserved but still mean something in a path.
-    match out.as_str() {
+    match value {
+        // `.` and `..` are unreserved but still mean something in a path.
         "." => "%2E".to_string(),
         ".." => "%2E%2E".to_string(),
-        _ => out,
+        _ => percent_encoding::utf8_percent_encode(value, NOT_UNRESERVED).to_string(),
     }
 }
 

@@ -10,6 +10,8 @@ use crate::models::{
 };
 use crate::transport::Call;
 
+use super::resource::Collection;
+
 /// The fallback value of a field that does not set one, as in the Python SDK.
 pub const DEFAULT_FALLBACK_VALUE: &str = "-";
 
@@ -268,60 +270,36 @@ impl<'c> Tasks<'c> {
         Self { client }
     }
 
-    /// Every task of the current project (without its fields: [`Tasks::get`] has them).
-    pub async fn list(&self) -> Result<Vec<Task>> {
-        let project_id = self.client.project_id().await?;
-        self.list_in(&project_id).await
+    fn collection(&self) -> Collection<'c, Task> {
+        Collection::of_project(
+            self.client,
+            ResourceKind::Task,
+            |project_id| {
+                // The Python SDK's `get_tasks` also sends the project as a parameter
+                // (`client.py:725-729`).
+                Call::get(
+                    format!("/projects/{}/tasks", super::segment(project_id)),
+                    "list tasks",
+                )
+                .query("project_id", project_id)
+            },
+            "/tasks",
+        )
     }
 
-    async fn list_in(&self, project_id: &str) -> Result<Vec<Task>> {
-        // The Python SDK's `get_tasks` also sends the project as a parameter
-        // (`client.py:725-729`).
-        let call = Call::get(
-            format!("/projects/{}/tasks", super::segment(project_id)),
-            "list tasks",
-        )
-        .query("project_id", project_id);
-        let tasks: Vec<Task> = self.client.transport().call(&call).await?;
-        self.client.names().refresh(
-            ResourceKind::Task,
-            project_id,
-            tasks.iter().map(|t| (t.task_name.as_str(), t.id.as_str())),
-        );
-        Ok(tasks)
+    /// Every task of the current project (without its fields: [`Tasks::get`] has them).
+    pub async fn list(&self) -> Result<Vec<Task>> {
+        self.collection().list().await
     }
 
     /// The id of a task given by name or id.
     pub async fn id(&self, task: &str) -> Result<String> {
-        if crate::is_uuid(task) {
-            return Ok(task.to_string());
-        }
-        let project_id = self.client.project_id().await?;
-        let scope = self.client.project().map(|p| format!("project '{p}'"));
-        self.client
-            .names()
-            .resolve(ResourceKind::Task, &project_id, scope, task, || async {
-                Ok(self
-                    .list_in(&project_id)
-                    .await?
-                    .into_iter()
-                    .map(|t| (t.task_name, t.id)))
-            })
-            .await
+        self.collection().id(task).await
     }
 
     /// One task, by name or id, with its fields (subtasks).
     pub async fn get(&self, task: &str) -> Result<Task> {
-        let id = self.id(task).await?;
-        let call = Call::get(
-            format!("/tasks/{}", super::segment(&id)),
-            format!("get task '{task}'"),
-        );
-        self.client
-            .transport()
-            .call(&call)
-            .await
-            .map_err(|e| super::not_found(e, ResourceKind::Task, task, self.client))
+        self.collection().get(task).await
     }
 
     /// Creates a task on a dataset (name or id). The fields are checked against the
@@ -341,54 +319,27 @@ impl<'c> Tasks<'c> {
         let dataset_obj = self.client.datasets().get(dataset).await?;
         let settings = task_settings(&dataset_obj, context, fields, model)?;
         let body = task_create_body(&settings);
-        let project_id = self.client.project_id().await?;
         let call_context = format!("create task '{name}' on dataset '{dataset}'");
-        let task = super::create_once(
-            self.client.config().max_retries,
-            || {
-                let call = Call::new(
-                    Method::POST,
-                    format!("/projects/{}/tasks", super::segment(&project_id)),
-                    call_context.clone(),
-                )
-                .query("task_name", name)
-                .json(&body);
-                async move { self.client.transport().call::<Task>(&call).await }
-            },
-            || async {
-                let found = self
-                    .list_in(&project_id)
-                    .await?
-                    .into_iter()
-                    .find(|t| t.task_name == name);
-                match found {
-                    Some(t) => self.get(&t.id).await.map(Some),
-                    None => Ok(None),
-                }
-            },
-        )
-        .await?;
-        self.client
-            .names()
-            .insert(ResourceKind::Task, &project_id, &task.task_name, &task.id);
-        Ok(task)
+        self.collection()
+            .create_once(
+                name,
+                |project_id| {
+                    Call::new(
+                        Method::POST,
+                        format!("/projects/{}/tasks", super::segment(project_id)),
+                        call_context.clone(),
+                    )
+                    .query("task_name", name)
+                    .json(&body)
+                },
+                |entry| async move { self.get(&entry.id).await },
+            )
+            .await
     }
 
     /// Deletes a task.
     pub async fn delete(&self, task: &str) -> Result<()> {
-        let id = self.id(task).await?;
-        let call = Call::new(
-            Method::DELETE,
-            format!("/tasks/{}", super::segment(&id)),
-            format!("delete task '{task}'"),
-        );
-        self.client
-            .transport()
-            .call_unit(&call)
-            .await
-            .map_err(|e| super::not_found(e, ResourceKind::Task, task, self.client))?;
-        self.client.names().forget_id(ResourceKind::Task, &id);
-        Ok(())
+        self.collection().delete(task).await
     }
 }
 
