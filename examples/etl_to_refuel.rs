@@ -20,7 +20,7 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use refuel::client::models::ItemQuery;
 use refuel::client::{ClientConfig, RefuelClient, WaitOptions};
 use refuel::emulator::{Emulator, EmulatorConfig};
-use refuel::sink::{FileFormat, Progress, RefuelSink, SinkOptions, StagingArea};
+use refuel::sink::{Progress, RefuelSink, SinkOptions, StagingArea, StagingFormat};
 
 const PRODUCTS: [&str; 5] = ["phone", "novel", "seeds", "puzzle", "charger"];
 
@@ -102,7 +102,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("staging in {staging:?}");
 
     let options = SinkOptions::default()
-        .format(FileFormat::Parquet)
+        .format(StagingFormat::Parquet)
         .url_expiry(Duration::from_secs(30 * 60))
         .wait(WaitOptions {
             poll_interval: Duration::from_millis(100),

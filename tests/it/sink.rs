@@ -20,8 +20,8 @@ use refuel::client::models::ItemQuery;
 use refuel::client::{ClientConfig, RefuelClient};
 use refuel::emulator::EmulatorHandle;
 use refuel::sink::{
-    Cleanup, ErrorKind, FileFormat, Handoff, HandoffKind, Progress, RefuelSink, SinkError,
-    SinkOptions, StagingArea, Step, register_object,
+    Cleanup, ErrorKind, Handoff, HandoffKind, Progress, RefuelSink, SinkError, SinkOptions,
+    StagingArea, StagingFormat, Step, register_object,
 };
 use serde_json::Value;
 
@@ -195,7 +195,7 @@ async fn suite(name: &str, staging: StagingArea) {
     };
 
     // Parquet and CSV, several batches, with progress.
-    for format in [FileFormat::Parquet, FileFormat::Csv] {
+    for format in [StagingFormat::Parquet, StagingFormat::Csv] {
         let data = batches(4, 250);
         let dataset = format!("{name}_{}", format.extension());
         let events = Arc::new(progress_log::Events::default());
@@ -266,8 +266,11 @@ async fn suite(name: &str, staging: StagingArea) {
     assert!(staged_objects(&staging).await.is_empty());
 
     // An empty stream makes an empty dataset with the columns.
-    let sink = RefuelSink::new(client.clone(), staging.clone())
-        .with_options(fast_options().format(FileFormat::Csv).check_row_count(true));
+    let sink = RefuelSink::new(client.clone(), staging.clone()).with_options(
+        fast_options()
+            .format(StagingFormat::Csv)
+            .check_row_count(true),
+    );
     let outcome = sink
         .write_stream(&format!("{name}_empty"), schema(), stream_of(vec![]))
         .await

@@ -34,7 +34,7 @@
 //! `ORDER BY x DESC LIMIT 10` fetches 10 rows (in one partition: a limit within one page
 //! is read by one request). A filter that is
 //! not pushed sits between the sort and the scan and blocks that rule; ours,
-//! [`crate::sort_rule::PushSortThroughFilter`], handles that case.
+//! [`crate::rules::PushSortThroughFilter`], handles that case.
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
@@ -64,6 +64,7 @@ use refuel_client::semantics::{NullOrder, NumberOrder, ServerSemantics, TextOrde
 
 use crate::columns::{ColumnSource, LabelColumn, TableColumns};
 use crate::decode::PageDecoder;
+use crate::error::external;
 
 /// Scans a Refuel dataset (with a task's labels, for label tables).
 #[derive(Debug, Clone)]
@@ -615,10 +616,6 @@ impl ExecutionPlan for RefuelScanExec {
 
 type BatchStream = futures::stream::BoxStream<'static, Result<RecordBatch>>;
 
-fn external(e: refuel_client::Error) -> DataFusionError {
-    DataFusionError::External(Box::new(e))
-}
-
 impl RefuelScanExec {
     async fn partition_stream(self, partition: usize) -> Result<BatchStream> {
         let page = self.page_rows();
@@ -710,7 +707,7 @@ impl RefuelScanExec {
                         Ok::<_, DataFusionError>(batches)
                     })
                     .await
-                    .map_err(|e| DataFusionError::External(Box::new(e)))?
+                    .map_err(external)?
                 }
             })
             .buffered(workers)
@@ -963,14 +960,11 @@ fn rows_of_page(body: &[u8]) -> Result<(usize, Option<u64>)> {
 
 /// The segments a scan sorts itself, by segment index.
 #[derive(Debug, Default)]
-struct SortedSegments(std::sync::Mutex<HashMap<usize, Arc<tokio::sync::OnceCell<RecordBatch>>>>);
+struct SortedSegments(parking_lot::Mutex<HashMap<usize, Arc<tokio::sync::OnceCell<RecordBatch>>>>);
 
 impl SortedSegments {
     fn cell(&self, index: usize) -> Arc<tokio::sync::OnceCell<RecordBatch>> {
-        let mut cells = self
-            .0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut cells = self.0.lock();
         Arc::clone(cells.entry(index).or_default())
     }
 }

@@ -1,31 +1,37 @@
 //! Refuel datasets and task labels as DataFusion SQL tables.
 //!
-//! - [`RefuelTable`]: a dataset (or a dataset with a task's labels) as a table, with filter
-//!   and LIMIT pushdown into the API ([`filter`] says exactly which predicates are pushed).
-//! - [`RefuelScanExec`]: the partitioned, streaming scan decoding pages into Arrow.
-//! - [`RefuelCatalog`] and [`RefuelContextExt::register_refuel`]: projects as schemas,
-//!   datasets and `<task>_labels` tables as tables.
-//!
-//! - `INSERT INTO` a dataset table appends rows ([`sink::RefuelInsertSink`]); ORDER BY (with
-//!   its LIMIT) is pushed when the API orders as SQL does ([`RefuelScanExec`]).
-//!
-//! - Metadata tables per project ([`metadata`]), the `refuel_items(...)` table function and
-//!   `CREATE EXTERNAL TABLE ... STORED AS REFUEL` ([`catalog`]).
+//! The crate by concern:
+//! - Tables: [`RefuelTable`] ([`provider`]) is a dataset, or a dataset with a task's labels,
+//!   whose columns [`columns`] lays out; [`RefuelScanExec`] ([`exec`]) reads it page by page,
+//!   decoding pages straight into Arrow ([`decode`]), with the predicates [`filter`] pushes
+//!   and the order and limits the API can take. [`metadata`] has the per-project tables of
+//!   datasets, tasks, runs, applications and models.
+//! - The catalog ([`catalog`]): projects as schemas, the `refuel_items(...)` table function
+//!   and `CREATE EXTERNAL TABLE ... STORED AS REFUEL`; [`RefuelContextExt::register_refuel`]
+//!   ([`context`]) puts it all in a `SessionContext`.
+//! - Writes ([`write`]): `INSERT INTO` a dataset, `COPY ... TO 'refuel://...'` and
+//!   `CREATE TABLE ... AS` new datasets through `refuel-sink`.
+//! - The physical rules that push ORDER BY past filters and OFFSET into scans ([`rules`]).
+//! - `refuel://` URLs ([`url`]).
 
 pub mod catalog;
 pub mod columns;
+pub mod context;
 pub mod decode;
+mod error;
 pub mod exec;
 pub mod filter;
 pub mod metadata;
-pub mod offset_rule;
 pub mod provider;
-pub mod sink;
-pub mod sort_rule;
+pub mod rules;
+pub mod url;
 pub mod write;
 
 pub use catalog::{
-    RefuelCatalog, RefuelContextExt, RefuelItemsFunction, RefuelSchema, RefuelTableFactory,
+    REFUEL_ITEMS, RefuelCatalog, RefuelItemsFunction, RefuelSchema, RefuelTableFactory,
 };
+pub use context::RefuelContextExt;
 pub use exec::RefuelScanExec;
 pub use provider::RefuelTable;
+pub use url::RefuelUrl;
+pub use write::RefuelWriteOptions;

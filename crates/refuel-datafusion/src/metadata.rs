@@ -13,7 +13,7 @@ use datafusion::arrow::compute::kernels::cast_utils::string_to_datetime;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::catalog::Session;
 use datafusion::datasource::{MemTable, TableProvider, TableType};
-use datafusion::error::{DataFusionError, Result};
+use datafusion::error::Result;
 use datafusion::logical_expr::Expr;
 use datafusion::physical_plan::ExecutionPlan;
 use refuel_client::RefuelClient;
@@ -272,10 +272,7 @@ impl TableProvider for MetadataTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let rows = self
-            .rows()
-            .await
-            .map_err(|e| DataFusionError::External(Box::new(e)))?;
+        let rows = self.rows().await.map_err(crate::error::external)?;
         let arrays: Vec<ArrayRef> = self
             .schema
             .fields()

@@ -17,9 +17,10 @@ use refuel_client::api::items::ResolvedTarget;
 use refuel_client::models::{DatasetSummary, ItemQuery, Task};
 
 use crate::columns::TableColumns;
+use crate::error::external;
 use crate::exec::RefuelScanExec;
 use crate::filter::{Exactness, translate};
-use crate::sink::RefuelInsertSink;
+use crate::write::RefuelInsertSink;
 
 /// A dataset's rows, or a dataset's rows with a task's labels.
 #[derive(Debug, Clone)]
@@ -35,7 +36,6 @@ impl RefuelTable {
     /// when given. Reads the dataset (and the task) once; its columns are typed from its
     /// schema and `column_metadata`, or when it has neither, from its first rows.
     pub async fn try_new(client: RefuelClient, dataset: &str, task: Option<&str>) -> Result<Self> {
-        let external = |e: refuel_client::Error| DataFusionError::External(Box::new(e));
         let ds = client.datasets().get(dataset).await.map_err(external)?;
         let columns =
             crate::columns::dataset_columns(&client, &ds.id, &ds.schema, &ds.column_metadata)

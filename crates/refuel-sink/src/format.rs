@@ -20,7 +20,7 @@ use crate::error::ErrorKind;
 
 /// The format of a staged file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum FileFormat {
+pub enum StagingFormat {
     /// Apache Parquet: typed columns, compressed; the server reads booleans as `boolean`,
     /// integers, floats and decimals as `number`, everything else as `string`.
     #[default]
@@ -30,7 +30,7 @@ pub enum FileFormat {
     Csv,
 }
 
-impl FileFormat {
+impl StagingFormat {
     /// The file extension (`parquet`, `csv`).
     pub fn extension(&self) -> &'static str {
         match self {
@@ -50,7 +50,7 @@ impl FileFormat {
     }
 }
 
-impl fmt::Display for FileFormat {
+impl fmt::Display for StagingFormat {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::Parquet => "Parquet",
@@ -102,7 +102,7 @@ impl fmt::Debug for Encoder {
 impl Encoder {
     /// Opens a writer of `format` at `path`. CSV refuses nested columns up front.
     pub fn open(
-        format: FileFormat,
+        format: StagingFormat,
         store: Arc<dyn ObjectStore>,
         path: Path,
         schema: SchemaRef,
@@ -111,12 +111,12 @@ impl Encoder {
         let out = BufWriter::with_capacity(store, path, settings.part_size)
             .with_max_concurrency(settings.max_concurrency);
         match format {
-            FileFormat::Parquet => {
+            StagingFormat::Parquet => {
                 let w = AsyncArrowWriter::try_new(out, schema, Some(settings.parquet.clone()))
                     .map_err(|e| ErrorKind::Encode(format!("Parquet writer: {e}")))?;
                 Ok(Self::Parquet(Box::new(w)))
             }
-            FileFormat::Csv => {
+            StagingFormat::Csv => {
                 check_csv_schema(&schema)?;
                 Ok(Self::Csv {
                     out: Box::new(out),
@@ -283,12 +283,15 @@ mod tests {
     #[test]
     fn extensions() {
         assert_eq!(
-            FileFormat::from_extension("a/b.PARQUET"),
-            Some(FileFormat::Parquet)
+            StagingFormat::from_extension("a/b.PARQUET"),
+            Some(StagingFormat::Parquet)
         );
-        assert_eq!(FileFormat::from_extension("x.csv"), Some(FileFormat::Csv));
-        assert_eq!(FileFormat::from_extension("x.json"), None);
-        assert_eq!(FileFormat::from_extension("noext"), None);
+        assert_eq!(
+            StagingFormat::from_extension("x.csv"),
+            Some(StagingFormat::Csv)
+        );
+        assert_eq!(StagingFormat::from_extension("x.json"), None);
+        assert_eq!(StagingFormat::from_extension("noext"), None);
     }
 
     #[test]

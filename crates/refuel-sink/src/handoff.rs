@@ -13,7 +13,7 @@ use refuel_client::{Error as ApiError, RefuelClient, WaitOptions};
 use tokio::io::AsyncWriteExt;
 
 use crate::error::{Cleanup, ErrorKind, Result, SinkError, Step};
-use crate::format::FileFormat;
+use crate::format::StagingFormat;
 use crate::options::{Progress, SinkOptions};
 use crate::staging::{Handoff, StagedObject, StagingArea};
 use crate::transcode::{copy_object, parquet_to_csv};
@@ -267,7 +267,7 @@ async fn register(
     };
     match area.handoff() {
         Handoff::Presign(signer) => {
-            let to_sign = if options.csv_only && object.format == FileFormat::Parquet {
+            let to_sign = if options.csv_only && object.format == StagingFormat::Parquet {
                 // Next to the object: `<name>.<unique>.csv`.
                 let file = format!(
                     "{}.{}.csv",
@@ -275,7 +275,7 @@ async fn register(
                     uuid::Uuid::new_v4().simple()
                 );
                 let parent = object.path.parent().unwrap_or_default();
-                let csv = area.object_at(parent.join(file.as_str()), FileFormat::Csv);
+                let csv = area.object_at(parent.join(file.as_str()), StagingFormat::Csv);
                 staged.objects.push(csv.clone());
                 transcode_into_store(area, object, &csv, options)
                     .await
@@ -299,8 +299,8 @@ async fn register(
         }
         Handoff::Upload { .. } => {
             let direct = match object.format {
-                FileFormat::Csv => area.local_file(object),
-                FileFormat::Parquet => None,
+                StagingFormat::Csv => area.local_file(object),
+                StagingFormat::Parquet => None,
             };
             let dataset = match direct {
                 Some(path) => client.datasets().upload_file(&path, name).await,
@@ -357,10 +357,10 @@ async fn spool_csv(
     let (file, path) = named.into_parts();
     let mut file = tokio::fs::File::from_std(file);
     match object.format {
-        FileFormat::Parquet => {
+        StagingFormat::Parquet => {
             parquet_to_csv(area.store().clone(), &object.path, &mut file).await?;
         }
-        FileFormat::Csv => {
+        StagingFormat::Csv => {
             copy_object(area.store(), &object.path, &mut file).await?;
         }
     }

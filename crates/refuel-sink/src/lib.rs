@@ -22,12 +22,12 @@
 //! #     schema: arrow_schema::SchemaRef,
 //! #     batches: futures::stream::BoxStream<'static, Result<arrow_array::RecordBatch, std::io::Error>>)
 //! #     -> refuel_sink::Result<()> {
-//! use refuel_sink::{FileFormat, RefuelSink, SinkOptions, StagingArea};
+//! use refuel_sink::{StagingFormat, RefuelSink, SinkOptions, StagingArea};
 //!
 //! // Credentials from AWS_* variables, as AmazonS3Builder::from_env.
 //! let staging = StagingArea::from_url("s3://etl-bucket/refuel-staging", [("aws_region", "eu-west-1")])?;
 //! let sink = RefuelSink::new(client, staging)
-//!     .with_options(SinkOptions::default().format(FileFormat::Parquet));
+//!     .with_options(SinkOptions::default().format(StagingFormat::Parquet));
 //! let outcome = sink.write_stream("reviews_2026_11", schema, batches).await?;
 //! println!("dataset {} with {:?} rows", outcome.dataset.id, outcome.rows);
 //! # Ok(()) }
@@ -44,7 +44,7 @@ mod transcode;
 mod writer;
 
 pub use error::{Cleanup, ErrorKind, Result, SinkError, Step, StoreErrorKind, redact_text};
-pub use format::{FileFormat, PARQUET_MAGIC, default_parquet_properties};
+pub use format::{PARQUET_MAGIC, StagingFormat, default_parquet_properties};
 pub use handoff::{HandoffKind, SinkOutcome};
 pub use location::{Cloud, Location};
 pub use options::{Progress, ProgressFn, SinkOptions};

@@ -9,7 +9,7 @@ use refuel_client::WaitOptions;
 use refuel_client::models::IngestStatus;
 
 use crate::error::ErrorKind;
-use crate::format::{FileFormat, UploadSettings, default_parquet_properties};
+use crate::format::{StagingFormat, UploadSettings, default_parquet_properties};
 
 /// Where a sink call stands, as reported to [`SinkOptions::on_progress`].
 #[derive(Debug, Clone, PartialEq)]
@@ -51,7 +51,7 @@ pub type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
 #[derive(Clone)]
 pub struct SinkOptions {
     /// The staged file's format.
-    pub format: FileFormat,
+    pub format: StagingFormat,
     /// The server takes only CSV: a Parquet object is transcoded to a CSV object (next to
     /// it, in the same store) before it is presigned. Uploads are always CSV.
     pub csv_only: bool,
@@ -83,7 +83,7 @@ pub struct SinkOptions {
 impl Default for SinkOptions {
     fn default() -> Self {
         Self {
-            format: FileFormat::Parquet,
+            format: StagingFormat::Parquet,
             csv_only: false,
             url_expiry: Duration::from_secs(3600),
             wait: Some(WaitOptions::default()),
@@ -125,7 +125,7 @@ impl fmt::Debug for SinkOptions {
 
 impl SinkOptions {
     /// Sets the staged file's format.
-    pub fn format(mut self, format: FileFormat) -> Self {
+    pub fn format(mut self, format: StagingFormat) -> Self {
         self.format = format;
         self
     }
@@ -209,8 +209,8 @@ impl SinkOptions {
         match key.as_str() {
             "format" => {
                 self.format = match value.to_ascii_lowercase().as_str() {
-                    "parquet" => FileFormat::Parquet,
-                    "csv" => FileFormat::Csv,
+                    "parquet" => StagingFormat::Parquet,
+                    "csv" => StagingFormat::Csv,
                     _ => return Err(invalid("parquet or csv")),
                 }
             }
@@ -276,7 +276,7 @@ mod tests {
         ] {
             o.set(k, v).unwrap();
         }
-        assert_eq!(o.format, FileFormat::Csv);
+        assert_eq!(o.format, StagingFormat::Csv);
         assert!(o.csv_only && o.keep_staged && o.wait.is_none());
         assert_eq!(o.url_expiry, Duration::from_secs(600));
         assert_eq!(o.store_options.len(), 1);

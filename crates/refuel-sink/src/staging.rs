@@ -12,7 +12,7 @@ use object_store::signer::Signer;
 use object_store::{ObjectStore, ObjectStoreExt};
 
 use crate::error::{Cleanup, ErrorKind, Result, SinkError, Step};
-use crate::format::FileFormat;
+use crate::format::StagingFormat;
 use crate::location::{CloudStore, Location, build_cloud};
 
 /// How the server gets a staged object.
@@ -239,7 +239,7 @@ impl StagingArea {
     }
 
     /// A new, unique object for a dataset, in `format`.
-    pub(crate) fn new_object(&self, dataset: &str, format: FileFormat) -> StagedObject {
+    pub(crate) fn new_object(&self, dataset: &str, format: StagingFormat) -> StagedObject {
         let stem: String = dataset
             .chars()
             .map(|c| {
@@ -260,7 +260,7 @@ impl StagingArea {
     }
 
     /// The object at `path`.
-    pub(crate) fn object_at(&self, path: Path, format: FileFormat) -> StagedObject {
+    pub(crate) fn object_at(&self, path: Path, format: StagingFormat) -> StagedObject {
         StagedObject {
             display: self.display(&path),
             path,
@@ -318,5 +318,5 @@ pub struct StagedObject {
     /// Its printable location, e.g. `s3://exports/stage/x.parquet`.
     pub display: String,
     /// Its format.
-    pub format: FileFormat,
+    pub format: StagingFormat,
 }

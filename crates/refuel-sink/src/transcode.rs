@@ -18,7 +18,7 @@ use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::error::ErrorKind;
-use crate::format::{FileFormat, PARQUET_MAGIC, check_csv_schema, csv_bytes, parquet_error};
+use crate::format::{PARQUET_MAGIC, StagingFormat, check_csv_schema, csv_bytes, parquet_error};
 
 /// Rows decoded at a time when transcoding.
 const BATCH_ROWS: usize = 8192;
@@ -82,23 +82,23 @@ impl AsyncFileReader for ObjectReader {
 pub(crate) async fn sniff_format(
     store: &Arc<dyn ObjectStore>,
     path: &Path,
-) -> Result<FileFormat, ErrorKind> {
+) -> Result<StagingFormat, ErrorKind> {
     let size = store
         .head(path)
         .await
         .map_err(|e| ErrorKind::store(&e))?
         .size;
     if size < 8 {
-        return Ok(FileFormat::Csv);
+        return Ok(StagingFormat::Csv);
     }
     let head = store
         .get_range(path, 0..4)
         .await
         .map_err(|e| ErrorKind::store(&e))?;
     Ok(if head.as_ref() == PARQUET_MAGIC {
-        FileFormat::Parquet
+        StagingFormat::Parquet
     } else {
-        FileFormat::Csv
+        StagingFormat::Csv
     })
 }
 

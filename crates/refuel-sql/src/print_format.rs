@@ -63,14 +63,14 @@ impl FromStr for PrintFormat {
 
 /// The format of an output file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileFormat {
+pub enum OutputFormat {
     /// One of the printed formats.
     Text(PrintFormat),
     /// Apache Parquet.
     Parquet,
 }
 
-impl FileFormat {
+impl OutputFormat {
     /// The format a file's extension names; without a known extension, `fallback` (the
     /// `--format` given), else an error.
     pub fn from_path(path: &Path, fallback: Option<PrintFormat>) -> Result<Self, ShellError> {
@@ -109,29 +109,29 @@ pub trait BatchWriter {
 
 /// A writer of `format` for a result of `schema` into `out`.
 pub fn batch_writer<W: Write + Send + 'static>(
-    format: FileFormat,
+    format: OutputFormat,
     schema: SchemaRef,
     out: W,
 ) -> anyhow::Result<Box<dyn BatchWriter>> {
     Ok(match format {
-        FileFormat::Text(PrintFormat::Table) => Box::new(TableWriter {
+        OutputFormat::Text(PrintFormat::Table) => Box::new(TableWriter {
             schema,
             batches: Vec::new(),
             out,
         }),
-        FileFormat::Text(PrintFormat::Csv) => Box::new(CsvWriter::new(schema, out, b',')),
-        FileFormat::Text(PrintFormat::Tsv) => Box::new(CsvWriter::new(schema, out, b'\t')),
-        FileFormat::Text(PrintFormat::Json) => Box::new(JsonWriter(
+        OutputFormat::Text(PrintFormat::Csv) => Box::new(CsvWriter::new(schema, out, b',')),
+        OutputFormat::Text(PrintFormat::Tsv) => Box::new(CsvWriter::new(schema, out, b'\t')),
+        OutputFormat::Text(PrintFormat::Json) => Box::new(JsonWriter(
             json::WriterBuilder::new()
                 .with_explicit_nulls(true)
                 .build::<_, JsonArray>(out),
         )),
-        FileFormat::Text(PrintFormat::Ndjson) => Box::new(NdjsonWriter(
+        OutputFormat::Text(PrintFormat::Ndjson) => Box::new(NdjsonWriter(
             json::WriterBuilder::new()
                 .with_explicit_nulls(true)
                 .build::<_, LineDelimited>(out),
         )),
-        FileFormat::Parquet => Box::new(ParquetWriter(ArrowWriter::try_new(out, schema, None)?)),
+        OutputFormat::Parquet => Box::new(ParquetWriter(ArrowWriter::try_new(out, schema, None)?)),
     })
 }
 
@@ -254,15 +254,18 @@ mod tests {
 
     #[test]
     fn formats_from_extensions() {
-        let f = |p: &str| FileFormat::from_path(&PathBuf::from(p), None);
-        assert_eq!(f("a.csv").unwrap(), FileFormat::Text(PrintFormat::Csv));
-        assert_eq!(f("a.TSV").unwrap(), FileFormat::Text(PrintFormat::Tsv));
-        assert_eq!(f("a.jsonl").unwrap(), FileFormat::Text(PrintFormat::Ndjson));
-        assert_eq!(f("dir/a.parquet").unwrap(), FileFormat::Parquet);
+        let f = |p: &str| OutputFormat::from_path(&PathBuf::from(p), None);
+        assert_eq!(f("a.csv").unwrap(), OutputFormat::Text(PrintFormat::Csv));
+        assert_eq!(f("a.TSV").unwrap(), OutputFormat::Text(PrintFormat::Tsv));
+        assert_eq!(
+            f("a.jsonl").unwrap(),
+            OutputFormat::Text(PrintFormat::Ndjson)
+        );
+        assert_eq!(f("dir/a.parquet").unwrap(), OutputFormat::Parquet);
         assert!(f("a.xlsx").is_err());
         assert_eq!(
-            FileFormat::from_path(&PathBuf::from("a"), Some(PrintFormat::Json)).unwrap(),
-            FileFormat::Text(PrintFormat::Json)
+            OutputFormat::from_path(&PathBuf::from("a"), Some(PrintFormat::Json)).unwrap(),
+            OutputFormat::Text(PrintFormat::Json)
         );
     }
 

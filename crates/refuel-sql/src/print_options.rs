@@ -16,7 +16,7 @@ use datafusion::physical_plan::SendableRecordBatchStream;
 use futures::StreamExt;
 
 use crate::error::ShellError;
-use crate::print_format::{FileFormat, PrintFormat, batch_writer};
+use crate::print_format::{OutputFormat, PrintFormat, batch_writer};
 
 /// Rows shown by default when a table is printed on standard output.
 pub const DEFAULT_TABLE_ROWS: usize = 40;
@@ -64,11 +64,11 @@ impl PrintOptions {
     }
 
     /// The row limit of a result in `format`, `None` for all rows.
-    fn limit(&self, to_stdout: bool, format: FileFormat) -> Option<usize> {
+    fn limit(&self, to_stdout: bool, format: OutputFormat) -> Option<usize> {
         match self.max_rows {
             Some(0) => None,
             Some(n) => Some(n),
-            None if to_stdout && format == FileFormat::Text(PrintFormat::Table) => {
+            None if to_stdout && format == OutputFormat::Text(PrintFormat::Table) => {
                 Some(DEFAULT_TABLE_ROWS)
             }
             None => None,
@@ -90,19 +90,19 @@ impl PrintOptions {
             self.footer(started.elapsed(), true);
             return Ok(());
         }
-        let (format, out, to_stdout): (FileFormat, Box<dyn Write + Send>, bool) = match &self.output
-        {
-            None => (
-                FileFormat::Text(self.format),
-                Box::new(BufWriter::new(std::io::stdout())),
-                true,
-            ),
-            Some(path) => {
-                let format =
-                    FileFormat::from_path(path, self.format_chosen.then_some(self.format))?;
-                (format, Box::new(self.open_output(path, format)?), false)
-            }
-        };
+        let (format, out, to_stdout): (OutputFormat, Box<dyn Write + Send>, bool) =
+            match &self.output {
+                None => (
+                    OutputFormat::Text(self.format),
+                    Box::new(BufWriter::new(std::io::stdout())),
+                    true,
+                ),
+                Some(path) => {
+                    let format =
+                        OutputFormat::from_path(path, self.format_chosen.then_some(self.format))?;
+                    (format, Box::new(self.open_output(path, format)?), false)
+                }
+            };
         let limit = self.limit(to_stdout, format);
         let mut writer = batch_writer(format, schema, out)?;
         let (mut total, mut shown) = (0usize, 0usize);
@@ -122,7 +122,7 @@ impl PrintOptions {
             self.results_in_file += 1;
         }
         let elapsed = started.elapsed();
-        let table = to_stdout && format == FileFormat::Text(PrintFormat::Table);
+        let table = to_stdout && format == OutputFormat::Text(PrintFormat::Table);
         if !self.quiet && shown < total {
             let notice = format!(
                 "{total} rows, {shown} shown (--max-rows N or \\maxrows N to see more; 0 for all)"
@@ -174,9 +174,9 @@ impl PrintOptions {
 
     /// Opens the output file: created (emptied) for the first result, appended to after
     /// (a Parquet file holds one result).
-    fn open_output(&self, path: &PathBuf, format: FileFormat) -> anyhow::Result<BufWriter<File>> {
+    fn open_output(&self, path: &PathBuf, format: OutputFormat) -> anyhow::Result<BufWriter<File>> {
         let first = self.results_in_file == 0;
-        if !first && format == FileFormat::Parquet {
+        if !first && format == OutputFormat::Parquet {
             return Err(ShellError::ParquetHoldsOneResult { path: path.clone() }.into());
         }
         let file = File::options()

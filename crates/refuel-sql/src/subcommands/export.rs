@@ -26,7 +26,7 @@ use refuel_datafusion::decode::cast_text_column;
 
 use crate::connect::Connection;
 use crate::error::ShellError;
-use crate::print_format::{FileFormat, PrintFormat, batch_writer};
+use crate::print_format::{OutputFormat, PrintFormat, batch_writer};
 use crate::progress::Progress;
 
 /// The address exports are mailed to on the local emulator (which sends no mail).
@@ -56,7 +56,7 @@ pub async fn run(
     progress: &Progress,
 ) -> anyhow::Result<ExitCode> {
     let client = &connection.client;
-    let format = FileFormat::from_path(&args.output, Some(PrintFormat::Csv))?;
+    let format = OutputFormat::from_path(&args.output, Some(PrintFormat::Csv))?;
     let email = match (&args.email, &connection.local) {
         (Some(email), _) => email.clone(),
         (None, Some(_)) => LOCAL_EMAIL.to_string(),
@@ -78,7 +78,7 @@ pub async fn run(
     };
     let spinner = progress.bar(&format!("exporting {what}"), None);
     // The SQL table's columns, for a converted file's types.
-    let columns = if format == FileFormat::Text(PrintFormat::Csv) {
+    let columns = if format == OutputFormat::Text(PrintFormat::Csv) {
         None
     } else {
         Some(sql_columns(client, &args.dataset, args.task.as_deref()).await?)
@@ -96,7 +96,7 @@ pub async fn run(
         .wait(&args.dataset, &created.export_id, wait)
         .await?;
     spinner.status("downloading");
-    let summary = if format == FileFormat::Text(PrintFormat::Csv) {
+    let summary = if format == OutputFormat::Text(PrintFormat::Csv) {
         let bytes = exports.download_to_file(&link, &args.output).await?;
         format!("{bytes} bytes")
     } else {
@@ -194,7 +194,7 @@ fn typed_batch(batch: &RecordBatch, schema: &SchemaRef) -> anyhow::Result<Record
 async fn convert(
     csv: &Path,
     output: &Path,
-    format: FileFormat,
+    format: OutputFormat,
     columns: &TableColumns,
 ) -> anyhow::Result<usize> {
     let ctx = SessionContext::new();

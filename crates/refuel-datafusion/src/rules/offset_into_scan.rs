@@ -11,10 +11,8 @@
 
 use std::sync::Arc;
 
-use datafusion::common::config::ConfigOptions;
-use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
+use datafusion::common::tree_node::Transformed;
 use datafusion::error::Result;
-use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::buffer::BufferExec;
 use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
 use datafusion::physical_plan::coop::CooperativeExec;
@@ -75,35 +73,22 @@ fn push_skip(
     ))
 }
 
-impl PhysicalOptimizerRule for PushOffsetIntoScan {
-    fn optimize(
-        &self,
-        plan: Arc<dyn ExecutionPlan>,
-        _config: &ConfigOptions,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        plan.transform_down(|node| {
-            let Some(limit) = node.downcast_ref::<GlobalLimitExec>() else {
-                return Ok(Transformed::no(node));
-            };
-            if limit.skip() == 0 {
-                return Ok(Transformed::no(node));
-            }
-            let fetch = limit.fetch();
-            match push_skip(limit.input(), limit.skip() as u64, fetch, None)? {
-                Some(input) => Ok(Transformed::yes(Arc::new(GlobalLimitExec::new(
-                    input, 0, fetch,
-                )))),
-                None => Ok(Transformed::no(node)),
-            }
-        })
-        .data()
-    }
+super::top_down_rule!(PushOffsetIntoScan, "refuel_push_offset_into_scan");
 
-    fn name(&self) -> &str {
-        "refuel_push_offset_into_scan"
-    }
-
-    fn schema_check(&self) -> bool {
-        true
+impl PushOffsetIntoScan {
+    fn rewrite(&self, node: Arc<dyn ExecutionPlan>) -> Result<Transformed<Arc<dyn ExecutionPlan>>> {
+        let Some(limit) = node.downcast_ref::<GlobalLimitExec>() else {
+            return Ok(Transformed::no(node));
+        };
+        if limit.skip() == 0 {
+            return Ok(Transformed::no(node));
+        }
+        let fetch = limit.fetch();
+        match push_skip(limit.input(), limit.skip() as u64, fetch, None)? {
+            Some(input) => Ok(Transformed::yes(Arc::new(GlobalLimitExec::new(
+                input, 0, fetch,
+            )))),
+            None => Ok(Transformed::no(node)),
+        }
     }
 }
