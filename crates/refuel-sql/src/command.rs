@@ -41,22 +41,80 @@ pub enum Command {
     Refresh,
 }
 
-/// The help text of `\?`.
-pub const HELP: &str = "\
-Statements end with ';' and may span lines. Backslash commands:
-  \\?                 this help
-  \\q                 quit (Ctrl-D too)
-  \\l                 list projects
-  \\d                 list the tables of the current project
-  \\d TABLE           describe a table: columns, types and where the types came from
-  \\use PROJECT       make PROJECT current (bare table names resolve in it)
-  \\format [FORMAT]   output format: table, csv, tsv, json, ndjson
-  \\timing [on|off]   print how long each statement takes
-  \\maxrows [N]       show at most N rows of a result (0: all)
-  \\refresh           read projects, datasets and tasks again
-Tables: refuel.<project>.<dataset>, <task>_labels (labels per task field: <f>_label,
-<f>_llm_label, <f>_confidence, <f>_explanation, <f>_verified), and the metadata tables
-datasets, tasks, task_runs, applications, finetuned_models. Ctrl-C cancels a running query.";
+/// A backslash command as `\?` lists it.
+#[derive(Debug)]
+pub struct CommandSpec {
+    /// The names it answers to; the first is its own.
+    pub names: &'static [&'static str],
+    /// Its forms (`\d`, `\d TABLE`) with what each does, one help line each.
+    pub forms: &'static [(&'static str, &'static str)],
+}
+
+/// Every backslash command: what `\?` prints and the names the parser knows.
+pub const COMMANDS: &[CommandSpec] = &[
+    CommandSpec {
+        names: &["?", "h", "help"],
+        forms: &[("\\?", "this help")],
+    },
+    CommandSpec {
+        names: &["q", "quit", "exit"],
+        forms: &[("\\q", "quit (Ctrl-D too)")],
+    },
+    CommandSpec {
+        names: &["l", "list"],
+        forms: &[("\\l", "list projects")],
+    },
+    CommandSpec {
+        names: &["d", "dt"],
+        forms: &[
+            ("\\d", "list the tables of the current project"),
+            (
+                "\\d TABLE",
+                "describe a table: columns, types and where the types came from",
+            ),
+        ],
+    },
+    CommandSpec {
+        names: &["use", "c", "connect"],
+        forms: &[(
+            "\\use PROJECT",
+            "make PROJECT current (bare table names resolve in it)",
+        )],
+    },
+    CommandSpec {
+        names: &["format", "pset"],
+        forms: &[(
+            "\\format [FORMAT]",
+            "output format: table, csv, tsv, json, ndjson",
+        )],
+    },
+    CommandSpec {
+        names: &["timing"],
+        forms: &[("\\timing [on|off]", "print how long each statement takes")],
+    },
+    CommandSpec {
+        names: &["maxrows"],
+        forms: &[("\\maxrows [N]", "show at most N rows of a result (0: all)")],
+    },
+    CommandSpec {
+        names: &["refresh"],
+        forms: &[("\\refresh", "read projects, datasets and tasks again")],
+    },
+];
+
+/// The text of `\?`, made from [`COMMANDS`].
+pub fn help() -> String {
+    let mut out = String::from("Statements end with ';' and may span lines. Backslash commands:\n");
+    for (usage, about) in COMMANDS.iter().flat_map(|c| c.forms) {
+        out.push_str(&format!("  {usage:<19}{about}\n"));
+    }
+    out.push_str(
+        "Tables: refuel.<project>.<dataset>, <task>_labels (labels per task field: <f>_label,\n\
+         <f>_llm_label, <f>_confidence, <f>_explanation, <f>_verified), and the metadata tables\n\
+         datasets, tasks, task_runs, applications, finetuned_models. Ctrl-C cancels a running query.",
+    );
+    out
+}
 
 impl FromStr for Command {
     type Err = ShellError;
@@ -85,18 +143,22 @@ impl FromStr for Command {
                 "\\{name} takes no argument, got '{a}'"
             ))),
         };
-        match name {
-            "?" | "h" | "help" => none(Command::Help),
-            "q" | "quit" | "exit" => none(Command::Quit),
-            "l" | "list" => none(Command::ListProjects),
-            "d" | "dt" => Ok(match arg {
+        let own = COMMANDS
+            .iter()
+            .find(|c| c.names.contains(&name))
+            .map_or(name, |c| c.names[0]);
+        match own {
+            "?" => none(Command::Help),
+            "q" => none(Command::Quit),
+            "l" => none(Command::ListProjects),
+            "d" => Ok(match arg {
                 None => Command::ListTables,
                 Some(table) => Command::Describe(table.to_string()),
             }),
-            "use" | "c" | "connect" => arg
+            "use" => arg
                 .map(|p| Command::Use(p.to_string()))
                 .ok_or_else(|| needs("a project", "PROJECT")),
-            "format" | "pset" => arg.map(str::parse).transpose().map(Command::Format),
+            "format" => arg.map(str::parse).transpose().map(Command::Format),
             "timing" => match arg.map(str::to_ascii_lowercase).as_deref() {
                 None => Ok(Command::Timing(None)),
                 Some("on") => Ok(Command::Timing(Some(true))),
@@ -141,7 +203,7 @@ impl Command {
         print: &mut PrintOptions,
     ) -> anyhow::Result<Flow> {
         match self {
-            Command::Help => println!("{HELP}"),
+            Command::Help => println!("{}", help()),
             Command::Quit => return Ok(Flow::Quit),
             Command::ListProjects => list_projects(shell, print).await?,
             Command::ListTables => list_tables(shell, print).await?,

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use refuel_client::{ClientConfig, RefuelClient, ServerSemantics};
 use refuel_emulator::{DEFAULT_API_KEY, Emulator, EmulatorConfig, EmulatorHandle};
 
-use crate::ConnectionArgs;
+use crate::cli::ConnectionArgs;
 use crate::demo;
 use crate::error::ShellError;
 use crate::progress::Progress;

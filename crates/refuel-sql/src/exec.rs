@@ -16,6 +16,7 @@ use rustyline::history::DefaultHistory;
 use rustyline::{Config, Editor};
 
 use crate::catalog::table_kind;
+use crate::cli::{Cli, SubCommand};
 use crate::command::{Command, Flow};
 use crate::connect::Connection;
 use crate::context::ShellContext;
@@ -24,7 +25,7 @@ use crate::helper::ShellHelper;
 use crate::print_options::PrintOptions;
 use crate::progress::Progress;
 use crate::statement::{Chunk, split_script};
-use crate::{Cli, SubCommand, subcommands};
+use crate::subcommands;
 
 /// Environment variable naming the REPL's history file.
 pub const ENV_HISTORY: &str = "REFUEL_SQL_HISTORY";

@@ -3,7 +3,7 @@
 use clap::CommandFactory;
 use clap_complete::Shell;
 
-use crate::Cli;
+use crate::cli::Cli;
 
 /// Arguments of `completions`.
 #[derive(Debug, clap::Args)]

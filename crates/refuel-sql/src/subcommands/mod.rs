@@ -9,7 +9,7 @@ pub mod upload;
 
 use std::process::ExitCode;
 
-use crate::SubCommand;
+use crate::cli::SubCommand;
 use crate::connect::Connection;
 use crate::progress::Progress;
 
