@@ -18,7 +18,7 @@ use futures::StreamExt;
 use refuel::client::models::{FieldType, Row};
 use refuel::client::{ClientConfig, LabelOptions, RefuelClient, TaskField, WaitOptions};
 use refuel::emulator::labeler::{Labeler, ReferenceLabeler, RowInput, TaskSpec};
-use refuel::emulator::store::Cell;
+use refuel::emulator::Cell;
 use refuel::emulator::{Emulator, EmulatorConfig};
 use serde_json::json;
 
