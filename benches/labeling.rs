@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use refuel::client::models::{FieldType, Row};
 use refuel::client::{ClientConfig, LabelOptions, RefuelClient, TaskField, WaitOptions};
+use refuel::emulator::Cell;
 use refuel::emulator::labeler::{Labeler, ReferenceLabeler, RowInput, TaskSpec};
-use refuel::emulator::store::Cell;
 use refuel::emulator::{Emulator, EmulatorConfig};
 use serde_json::json;
 

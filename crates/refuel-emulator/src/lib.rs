@@ -19,132 +19,30 @@
 //! # Ok(()) }
 //! ```
 
-pub mod error;
-pub mod ingest;
+mod config;
+mod ingest;
 pub mod labeler;
-pub mod profile;
-pub mod query;
-pub mod runner;
-pub mod server;
-pub mod store;
+mod model;
+mod profile;
+mod query;
+mod runner;
+mod server;
+mod state;
+mod store;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use crate::config::{DEFAULT_API_KEY, EmulatorConfig, LabelerConfig, Settings};
+use crate::ingest::IngestSource;
+pub use crate::model::Cell;
 pub use crate::profile::{Profile, UnknownProfile};
-pub use crate::server::admin::{Fault, LoggedRequest, StatsView};
-use crate::server::{IngestSource, Shared};
-use crate::store::Store;
-
-/// The API key the emulator accepts when none is configured.
-pub const DEFAULT_API_KEY: &str = "refuel-emulator-key";
-
-/// How to run an emulator.
-#[derive(Debug, Clone)]
-pub struct EmulatorConfig {
-    /// Where to listen (default `127.0.0.1:0`, an ephemeral port).
-    pub listen: SocketAddr,
-    /// Where to keep data; in memory when `None`.
-    pub data_dir: Option<PathBuf>,
-    /// The accepted API keys, one team each; [`DEFAULT_API_KEY`] when empty.
-    pub api_keys: Vec<String>,
-    /// What labels task runs and applications (the reference labeler by default).
-    pub labeler: LabelerConfig,
-    /// Timings of simulated work.
-    pub settings: Settings,
-    /// Which answers to give where the public contract leaves room (default: the
-    /// documented behaviour).
-    pub profile: Profile,
-}
-
-/// Which labeler the emulator uses.
-#[derive(Debug, Clone, Default)]
-pub enum LabelerConfig {
-    /// The offline, deterministic [`labeler::ReferenceLabeler`].
-    #[default]
-    Reference,
-    /// An OpenAI-compatible chat-completions server.
-    OpenAi(labeler::OpenAiConfig),
-}
-
-/// Timings of simulated work.
-#[derive(Debug, Clone, Copy)]
-pub struct Settings {
-    /// How long each finetuning stage lasts (default 10 s).
-    pub finetune_stage: Duration,
-    /// How long an export's download URL stays valid (default 24 h).
-    pub export_url_ttl: Duration,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            finetune_stage: Duration::from_secs(10),
-            export_url_ttl: Duration::from_secs(24 * 3600),
-        }
-    }
-}
-
-impl Default for EmulatorConfig {
-    fn default() -> Self {
-        Self {
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            data_dir: None,
-            api_keys: Vec::new(),
-            labeler: LabelerConfig::default(),
-            settings: Settings::default(),
-            profile: Profile::Default,
-        }
-    }
-}
-
-impl EmulatorConfig {
-    /// In memory, on an ephemeral loopback port.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Adds an API key (a team).
-    pub fn api_key(mut self, key: impl Into<String>) -> Self {
-        self.api_keys.push(key.into());
-        self
-    }
-
-    /// Keeps data in `dir`.
-    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.data_dir = Some(dir.into());
-        self
-    }
-
-    /// Sets the timings of simulated work.
-    pub fn settings(mut self, settings: Settings) -> Self {
-        self.settings = settings;
-        self
-    }
-
-    /// Uses this labeler.
-    pub fn labeler(mut self, labeler: LabelerConfig) -> Self {
-        self.labeler = labeler;
-        self
-    }
-
-    /// Listens on `addr`.
-    pub fn listen(mut self, addr: SocketAddr) -> Self {
-        self.listen = addr;
-        self
-    }
-
-    /// Answers as `profile` says (see [`Profile`]).
-    pub fn profile(mut self, profile: Profile) -> Self {
-        self.profile = profile;
-        self
-    }
-}
+use crate::state::{AppState, Shared};
+pub use crate::state::{Fault, LoggedRequest, StatsView};
+use crate::store::{Pending, Store};
 
 /// Starts emulators.
 #[derive(Debug)]
@@ -157,56 +55,8 @@ impl Emulator {
         let data_dir = config.data_dir.clone();
         let (store, pending) =
             tokio::task::spawn_blocking(move || Store::open(data_dir.as_deref())).await??;
-        let keys = if config.api_keys.is_empty() {
-            vec![DEFAULT_API_KEY.to_string()]
-        } else {
-            config.api_keys.clone()
-        };
-        let teams = keys
-            .iter()
-            .map(|k| (k.clone(), server::auth::team_id(k)))
-            .collect();
-        let http = reqwest::Client::builder()
-            .connect_timeout(std::time::Duration::from_secs(30))
-            .build()?;
-        let state = Arc::new(Shared {
-            store: Arc::new(store),
-            teams,
-            stats: Default::default(),
-            faults: Default::default(),
-            cache: Default::default(),
-            http,
-            labeler: match &config.labeler {
-                LabelerConfig::Reference => Arc::new(labeler::ReferenceLabeler),
-                LabelerConfig::OpenAi(c) => {
-                    Arc::new(labeler::OpenAiLabeler::new(c.clone()).map_err(anyhow::Error::msg)?)
-                }
-            },
-            pending_labels: Default::default(),
-            settings: config.settings,
-            profile: config.profile,
-            stopping: Default::default(),
-            background: Default::default(),
-        });
-        for run in pending.runs {
-            tracing::info!(run = %run.rec.lock().id, "resuming an interrupted run");
-            runner::spawn_run(state.clone(), run);
-        }
-        for p in pending.ingests {
-            let source = match (p.source_file, p.source_path) {
-                (Some(file), _) => IngestSource::File(file),
-                (None, Some(url)) => IngestSource::Url(url),
-                (None, None) => {
-                    let _ = state.store.fail_ingest(
-                        &p.dataset_id,
-                        "the upload was interrupted by a restart before it was kept",
-                    );
-                    continue;
-                }
-            };
-            tracing::info!(dataset = %p.dataset_id, "resuming an interrupted ingest");
-            server::spawn_ingest(state.clone(), p.dataset_id, source);
-        }
+        let state = Arc::new(Shared::new(&config, store)?);
+        resume(&state, pending).await;
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
         let (tx, rx) = oneshot::channel::<()>();
@@ -231,6 +81,33 @@ impl Emulator {
     }
 }
 
+/// Starts again the runs and ingests a previous process left under way.
+async fn resume(state: &AppState, pending: Pending) {
+    for run in pending.runs {
+        tracing::info!(run = %run.rec.lock().id, "resuming an interrupted run");
+        runner::spawn_run(state.clone(), run);
+    }
+    for p in pending.ingests {
+        let source = match (p.source_file, p.source_path) {
+            (Some(file), _) => IngestSource::File(file),
+            (None, Some(url)) => IngestSource::Url(url),
+            (None, None) => {
+                let id = p.dataset_id;
+                let _ = state::blocking(state, move |store| {
+                    store.fail_ingest(
+                        &id,
+                        "the upload was interrupted by a restart before it was kept",
+                    )
+                })
+                .await;
+                continue;
+            }
+        };
+        tracing::info!(dataset = %p.dataset_id, "resuming an interrupted ingest");
+        ingest::spawn(state.clone(), p.dataset_id, source);
+    }
+}
+
 /// A running emulator. Dropping it stops the server.
 #[derive(Debug)]
 pub struct EmulatorHandle {
@@ -238,7 +115,7 @@ pub struct EmulatorHandle {
     url: String,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
-    state: server::AppState,
+    state: AppState,
 }
 
 impl EmulatorHandle {

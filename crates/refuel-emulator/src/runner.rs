@@ -7,10 +7,10 @@ use std::time::Instant;
 use futures::StreamExt;
 use refuel_client::models::RunStatus;
 
-use crate::labeler::{FieldLabel, LabeledRow, RowInput, TaskSpec};
-use crate::server::AppState;
-use crate::store::labeling::{RunState, TaskRec};
-use crate::store::{Cell, DatasetEntry};
+use crate::labeler::Labeler;
+use crate::model::{Cell, FieldLabel, LabeledRow, RowInput, TaskSpec};
+use crate::state::{AppState, blocking};
+use crate::store::{DatasetEntry, RunState, TaskRec};
 
 /// Rows labeled and stored together.
 const BATCH: usize = 500;
@@ -21,7 +21,7 @@ const CONCURRENCY: usize = 16;
 const INLINE_ROWS: usize = 16;
 
 /// Starts (or resumes) a run in the background.
-pub fn spawn_run(state: AppState, run: Arc<RunState>) {
+pub(crate) fn spawn_run(state: AppState, run: Arc<RunState>) {
     let bg = state.clone();
     bg.spawn_background(async move {
         let outcome = execute(&state, &run).await;
@@ -34,7 +34,9 @@ pub fn spawn_run(state: AppState, run: Arc<RunState>) {
             Err(message) => (RunStatus::Failed, Some(message)),
         };
         let id = run.rec.lock().id.clone();
-        if let Err(e) = state.store.set_run_status(&run, status.clone(), error) {
+        let (ended, end) = (Arc::clone(&run), status.clone());
+        let recorded = blocking(&state, move |store| store.set_run_status(&ended, end, error)).await;
+        if let Err(e) = recorded {
             tracing::error!(run = %id, error = %e, "could not record the end of a run");
         }
         tracing::info!(run = %id, status = %status, labeled = run.labeled.load(Ordering::Relaxed), "run ended");
@@ -43,7 +45,7 @@ pub fn spawn_run(state: AppState, run: Arc<RunState>) {
 
 /// The rows of `entry` a run would label next: live rows from `from` on without a machine
 /// label for the task, in default order. Also returns where to look next time.
-pub fn unlabeled(
+pub(crate) fn unlabeled(
     entry: &DatasetEntry,
     task_id: &str,
     from: usize,
@@ -77,7 +79,7 @@ pub fn unlabeled(
 }
 
 /// Counts live rows without a machine label for the task.
-pub fn count_unlabeled(entry: &DatasetEntry, task_id: &str) -> u64 {
+pub(crate) fn count_unlabeled(entry: &DatasetEntry, task_id: &str) -> u64 {
     let data = entry.data.read();
     let labels = entry.labels.read();
     let set = labels.get(task_id);
@@ -88,7 +90,7 @@ pub fn count_unlabeled(entry: &DatasetEntry, task_id: &str) -> u64 {
         .count() as u64
 }
 
-async fn execute(state: &AppState, run: &RunState) -> Result<Option<RunStatus>, String> {
+async fn execute(state: &AppState, run: &Arc<RunState>) -> Result<Option<RunStatus>, String> {
     let (team, task_id, dataset_id, run_id, target) = {
         let r = run.rec.lock();
         (
@@ -102,10 +104,12 @@ async fn execute(state: &AppState, run: &RunState) -> Result<Option<RunStatus>, 
     if run.cancel.load(Ordering::SeqCst) {
         return Ok(Some(RunStatus::Cancelled));
     }
-    state
-        .store
-        .set_run_status(run, RunStatus::Active, None)
-        .map_err(|e| e.detail)?;
+    let started = Arc::clone(run);
+    blocking(state, move |store| {
+        store.set_run_status(&started, RunStatus::Active, None)
+    })
+    .await
+    .map_err(|e| e.to_string())?;
     *run.started.lock() = Some(Instant::now());
     let mut cursor = 0;
     loop {
@@ -156,24 +160,18 @@ async fn execute(state: &AppState, run: &RunState) -> Result<Option<RunStatus>, 
                 )
             })
             .collect();
-        let (store, writer, for_store, run_for_store) = (
-            state.store.clone(),
-            entry.clone(),
-            task.clone(),
-            run_id.clone(),
-        );
-        tokio::task::spawn_blocking(move || {
+        let (writer, for_store, run_for_store) = (entry.clone(), task.clone(), run_id.clone());
+        blocking(state, move |store| {
             store.put_labels(&writer, &for_store, Some(&run_for_store), rows)
         })
         .await
-        .map_err(|e| format!("storing labels failed: {e}"))?
-        .map_err(|e| e.detail)?;
+        .map_err(|e| e.to_string())?;
         run.labeled.fetch_add(n, Ordering::SeqCst);
     }
 }
 
 /// One label per field carrying the error.
-pub fn error_labels(task: &TaskRec, error: &str) -> Vec<FieldLabel> {
+pub(crate) fn error_labels(task: &TaskRec, error: &str) -> Vec<FieldLabel> {
     task.subtasks
         .iter()
         .map(|_| FieldLabel {
@@ -186,7 +184,7 @@ pub fn error_labels(task: &TaskRec, error: &str) -> Vec<FieldLabel> {
 /// Labels rows with the emulator's labeler, keeping their order. A labeler that computes
 /// without waiting labels on blocking threads, one chunk per core; one that waits (on a
 /// model server) labels a bounded number of rows at once.
-pub async fn label_rows(
+pub(crate) async fn label_rows(
     state: &AppState,
     task: &TaskRec,
     rows: Vec<(u32, RowInput)>,
@@ -214,18 +212,14 @@ pub async fn label_rows(
         .await
 }
 
-fn label_now(
-    labeler: &dyn crate::labeler::Labeler,
-    spec: &TaskSpec,
-    row: &RowInput,
-) -> Result<LabeledRow, String> {
+fn label_now(labeler: &dyn Labeler, spec: &TaskSpec, row: &RowInput) -> Result<LabeledRow, String> {
     labeler
         .label_now(spec, row)
         .unwrap_or_else(|| Err("the labeler cannot label synchronously".into()))
 }
 
 async fn label_on_blocking_threads(
-    labeler: Arc<dyn crate::labeler::Labeler>,
+    labeler: Arc<dyn Labeler>,
     spec: TaskSpec,
     rows: Vec<(u32, RowInput)>,
 ) -> Vec<(u32, Result<LabeledRow, String>)> {
@@ -261,7 +255,7 @@ async fn label_on_blocking_threads(
 }
 
 /// A JSON input row as labeler input.
-pub fn input_of(value: &serde_json::Map<String, serde_json::Value>) -> RowInput {
+pub(crate) fn input_of(value: &serde_json::Map<String, serde_json::Value>) -> RowInput {
     value
         .iter()
         .map(|(k, v)| {

@@ -4,8 +4,9 @@ use std::path::Path;
 
 use refuel_client::models::ColumnType;
 
-use super::{IngestError, Table, check_header};
-use crate::store::Cell;
+use super::{IngestError, check_header};
+use crate::model::Cell;
+use crate::model::Table;
 
 /// What the cells of one column seen so far allow it to be.
 #[derive(Debug, Clone, Copy)]
@@ -26,7 +27,7 @@ impl Inference {
 }
 
 /// Reads a CSV file with a header into typed rows (see the module docs of `ingest`).
-pub fn read_csv(path: &Path) -> Result<Table, IngestError> {
+pub(crate) fn read_csv(path: &Path) -> Result<Table, IngestError> {
     let mut reader = ::csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)

@@ -1,4 +1,4 @@
-//! Turning uploaded or downloaded files into typed rows.
+//! Turning uploaded or downloaded files into typed rows, in the background.
 //!
 //! CSV: the first record is the header; every later record must have as many fields
 //! (ragged rows are refused, naming the line) and be valid UTF-8 (naming the line). An
@@ -13,55 +13,26 @@
 //! ISO dates only.
 
 mod csv;
+mod download;
+mod job;
 mod parquet;
+mod staging;
 
 use std::path::Path;
 
-use refuel_client::models::ColumnType;
-
-use crate::store::Cell;
-use crate::store::metadata::MetadataType;
-
-pub use self::csv::read_csv;
-pub use self::parquet::read_parquet;
-
-/// Typed rows read from a file.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Table {
-    /// Column names and types, in file order.
-    pub columns: Vec<(String, ColumnType)>,
-    /// Rows, each with one cell per column.
-    pub rows: Vec<Vec<Cell>>,
-    /// Each column's `column_metadata` type, in the same order.
-    pub metadata: Vec<MetadataType>,
-}
-
-impl Table {
-    /// A table whose `column_metadata` types are inferred from its cells (with `dates`,
-    /// string columns of ISO dates only are `date` columns).
-    pub fn infer(columns: Vec<(String, ColumnType)>, rows: Vec<Vec<Cell>>, dates: bool) -> Self {
-        let metadata = columns
-            .iter()
-            .enumerate()
-            .map(|(i, (_, ty))| {
-                MetadataType::infer(ty, rows.iter().filter_map(|r| r.get(i)), dates)
-            })
-            .collect();
-        Self {
-            columns,
-            rows,
-            metadata,
-        }
-    }
-}
+pub(crate) use self::csv::read_csv;
+pub(crate) use self::job::{IngestSource, spawn};
+use self::parquet::read_parquet;
+pub(crate) use self::staging::Incoming;
+use crate::model::Table;
 
 /// Why a file could not be read; the message names the line or column at fault.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{0}")]
-pub struct IngestError(pub String);
+pub(crate) struct IngestError(pub(crate) String);
 
 /// Reads a CSV or Parquet file, telling them apart by Parquet's magic bytes.
-pub fn read_file(path: &Path) -> Result<Table, IngestError> {
+pub(crate) fn read_file(path: &Path) -> Result<Table, IngestError> {
     let mut magic = [0u8; 4];
     let is_parquet = std::fs::File::open(path)
         .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))

@@ -14,12 +14,13 @@ use arrow_schema::DataType;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use refuel_client::models::ColumnType;
 
-use super::{IngestError, Table, check_header};
-use crate::store::Cell;
-use crate::store::metadata::{MetadataType, is_iso_date};
+use super::{IngestError, check_header};
+use crate::model::Cell;
+use crate::model::Table;
+use crate::model::{MetadataType, is_iso_date};
 
 /// Reads a Parquet file into typed rows.
-pub fn read_parquet(path: &Path) -> Result<Table, IngestError> {
+pub(crate) fn read_parquet(path: &Path) -> Result<Table, IngestError> {
     let file =
         std::fs::File::open(path).map_err(|e| IngestError(format!("cannot open the file: {e}")))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file)

@@ -4,7 +4,7 @@ use futures::future::BoxFuture;
 use refuel_client::models::{FieldType, Subtask};
 
 use super::{FieldLabel, LabeledRow, Labeler, RowInput, TaskSpec, as_input, field_inputs};
-use crate::query::words;
+use crate::model::words;
 
 /// Labels by documented rules, offline and deterministically. **Not an LLM.**
 ///
@@ -265,7 +265,7 @@ fn extract(field: &Subtask, inputs: &[(String, String)], text: &str) -> FieldLab
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Cell;
+    use crate::model::Cell;
 
     fn field(name: &str, ty: FieldType, labels: &[&str], guidelines: &str) -> Subtask {
         Subtask {

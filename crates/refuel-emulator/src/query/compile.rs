@@ -6,9 +6,10 @@ use refuel_client::models::{
 };
 use regex::Regex;
 
+use super::InvalidQuery;
 use super::semantics::{LikeMatch, Semantics, like_regex};
-use crate::error::{ApiError, ApiResult};
-use crate::store::{Cell, DatasetData};
+use crate::model::{Cell, words};
+use crate::store::DatasetData;
 
 /// Which label value of a task field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,18 +144,6 @@ impl CompiledQuery {
     }
 }
 
-/// The words of a text: runs of letters and digits, lowercased, sorted, distinct.
-pub fn words(text: &str) -> Vec<String> {
-    let mut out: Vec<String> = text
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
-        .collect();
-    out.sort();
-    out.dedup();
-    out
-}
-
 /// The schema a query is checked against: a dataset and, for label queries, a task's fields.
 #[derive(Debug, Clone, Copy)]
 pub struct Scope<'a> {
@@ -167,9 +156,9 @@ pub struct Scope<'a> {
 }
 
 impl Scope<'_> {
-    fn column(&self, field: &str, what: &str) -> ApiResult<usize> {
+    fn column(&self, field: &str, what: &str) -> Result<usize, InvalidQuery> {
         self.data.column_index(field).ok_or_else(|| {
-            ApiError::bad_request(format!(
+            InvalidQuery(format!(
                 "unknown column '{field}' in {what}: dataset '{}' has {}",
                 self.name,
                 self.data.column_list()
@@ -177,15 +166,15 @@ impl Scope<'_> {
         })
     }
 
-    fn field(&self, subtask: Option<&str>, what: &str) -> ApiResult<usize> {
+    fn field(&self, subtask: Option<&str>, what: &str) -> Result<usize, InvalidQuery> {
         let fields = self.fields.ok_or_else(|| {
-            ApiError::bad_request(format!(
+            InvalidQuery(format!(
                 "{what} needs a task: query /tasks/{{task_id}}/datasets/{{dataset_id}}"
             ))
         })?;
-        let id = subtask.filter(|s| !s.is_empty()).ok_or_else(|| {
-            ApiError::bad_request(format!("{what} needs a subtask_id (the task field)"))
-        })?;
+        let id = subtask
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| InvalidQuery(format!("{what} needs a subtask_id (the task field)")))?;
         fields
             .iter()
             .position(|f| f.id == id || f.name == id)
@@ -194,7 +183,7 @@ impl Scope<'_> {
                     .iter()
                     .map(|f| format!("{} ({})", f.name, f.id))
                     .collect();
-                ApiError::bad_request(format!(
+                InvalidQuery(format!(
                     "unknown task field '{id}' in {what}; the task's fields are {}",
                     known.join(", ")
                 ))
@@ -221,7 +210,7 @@ pub fn compile(
     filters: &[Filter],
     orders: &[OrderBy],
     semantics: Semantics,
-) -> ApiResult<CompiledQuery> {
+) -> Result<CompiledQuery, InvalidQuery> {
     let mut predicates = Vec::with_capacity(filters.len());
     for f in filters {
         predicates.push(compile_filter(scope, f, semantics)?);
@@ -243,7 +232,7 @@ pub fn compile(
             }
             column => {
                 if o.subtask_id.as_deref().is_some_and(|s| !s.is_empty()) {
-                    return Err(ApiError::bad_request(format!(
+                    return Err(InvalidQuery(format!(
                         "order_bys with a subtask_id orders by 'label' or 'confidence', not '{column}'"
                     )));
                 }
@@ -254,7 +243,7 @@ pub fn compile(
             Direction::Asc => false,
             Direction::Desc => true,
             Direction::Other(d) => {
-                return Err(ApiError::bad_request(format!(
+                return Err(InvalidQuery(format!(
                     "order direction '{d}' is neither ASC nor DESC"
                 )));
             }
@@ -273,7 +262,11 @@ pub fn compile(
     })
 }
 
-fn compile_filter(scope: Scope<'_>, f: &Filter, semantics: Semantics) -> ApiResult<Predicate> {
+fn compile_filter(
+    scope: Scope<'_>,
+    f: &Filter,
+    semantics: Semantics,
+) -> Result<Predicate, InvalidQuery> {
     let show = || f.to_query_value();
     if f.operator == FilterOp::Similar || f.filter_type == FilterType::Similar {
         // The Python SDK sends the text in `field`; `value` is accepted too.
@@ -283,7 +276,7 @@ fn compile_filter(scope: Scope<'_>, f: &Filter, semantics: Semantics) -> ApiResu
         };
         let words = words(&text);
         if words.is_empty() {
-            return Err(ApiError::bad_request(format!(
+            return Err(InvalidQuery(format!(
                 "SIMILAR needs a text with at least one word (filter {})",
                 show()
             )));
@@ -325,7 +318,7 @@ fn compile_filter(scope: Scope<'_>, f: &Filter, semantics: Semantics) -> ApiResu
                 "expected_label" => {
                     let fields = scope.fields.unwrap_or_default();
                     let gt = fields[field].label_column.as_deref().filter(|c| !c.is_empty()).ok_or_else(|| {
-                        ApiError::bad_request(format!(
+                        InvalidQuery(format!(
                             "task field '{}' has no ground-truth column, so it has no expected_label ({what})",
                             fields[field].name
                         ))
@@ -333,7 +326,7 @@ fn compile_filter(scope: Scope<'_>, f: &Filter, semantics: Semantics) -> ApiResu
                     Source::Column(scope.column(gt, "the ground-truth column")?)
                 }
                 other => {
-                    return Err(ApiError::bad_request(format!(
+                    return Err(InvalidQuery(format!(
                         "a label filter's field is llm_label, label, confidence or expected_label, not '{other}' ({what})"
                     )));
                 }
@@ -341,36 +334,36 @@ fn compile_filter(scope: Scope<'_>, f: &Filter, semantics: Semantics) -> ApiResu
         }
         FilterType::Similar => unreachable!("handled above"),
         FilterType::Other(t) => {
-            return Err(ApiError::bad_request(format!(
+            return Err(InvalidQuery(format!(
                 "unknown filter_type '{t}' (known: metadata, label, similar) in filter {}",
                 show()
             )));
         }
     };
     let ty = scope.value_type(src);
-    let text_value = || -> ApiResult<String> {
+    let text_value = || -> Result<String, InvalidQuery> {
         match &f.value {
             Some(serde_json::Value::String(s)) => Ok(s.clone()),
             Some(serde_json::Value::Number(n)) => Ok(n.to_string()),
             Some(serde_json::Value::Bool(b)) => Ok(b.to_string()),
-            _ => Err(ApiError::bad_request(format!(
+            _ => Err(InvalidQuery(format!(
                 "operator {} needs a value (filter {})",
                 f.operator,
                 show()
             ))),
         }
     };
-    let typed = |text: &str| -> ApiResult<Cell> {
+    let typed = |text: &str| -> Result<Cell, InvalidQuery> {
         match ty {
             ColumnType::Number => Cell::parse_number(text).ok_or_else(|| {
-                ApiError::bad_request(format!(
+                InvalidQuery(format!(
                     "'{text}' is not a number, but '{}' is numeric (filter {})",
                     f.field,
                     show()
                 ))
             }),
             ColumnType::Boolean => Cell::parse_bool(text).map(Cell::Bool).ok_or_else(|| {
-                ApiError::bad_request(format!(
+                InvalidQuery(format!(
                     "'{text}' is not true or false, but column '{}' is a boolean column (filter {})",
                     f.field,
                     show()
@@ -416,7 +409,7 @@ fn compile_filter(scope: Scope<'_>, f: &Filter, semantics: Semantics) -> ApiResu
                     needle
                 };
                 let regex = like_regex(&pattern).map_err(|e| {
-                    ApiError::bad_request(format!(
+                    InvalidQuery(format!(
                         "the {} pattern '{pattern}' is too complex: {e} (filter {})",
                         f.operator,
                         show()
@@ -445,14 +438,14 @@ fn compile_filter(scope: Scope<'_>, f: &Filter, semantics: Semantics) -> ApiResu
                 Some(serde_json::Value::Array(items)) => items.clone(),
                 Some(serde_json::Value::String(s)) if s.trim_start().starts_with('[') => {
                     serde_json::from_str::<Vec<serde_json::Value>>(s).map_err(|e| {
-                        ApiError::bad_request(format!(
+                        InvalidQuery(format!(
                             "the value of IN is not a JSON list: {e} (filter {})",
                             show()
                         ))
                     })?
                 }
                 _ => {
-                    return Err(ApiError::bad_request(format!(
+                    return Err(InvalidQuery(format!(
                         "IN needs a list value, e.g. \"value\": [\"a\", \"b\"] (filter {})",
                         show()
                     )));
@@ -476,7 +469,7 @@ fn compile_filter(scope: Scope<'_>, f: &Filter, semantics: Semantics) -> ApiResu
                 .size_limit(1 << 20)
                 .build()
                 .map_err(|e| {
-                    ApiError::bad_request(format!("invalid regular expression '{pattern}': {e}"))
+                    InvalidQuery(format!("invalid regular expression '{pattern}': {e}"))
                 })?;
             Predicate::Regex {
                 src,
@@ -485,7 +478,7 @@ fn compile_filter(scope: Scope<'_>, f: &Filter, semantics: Semantics) -> ApiResu
             }
         }
         FilterOp::IsVerified | FilterOp::IsNotVerified => {
-            return Err(ApiError::bad_request(format!(
+            return Err(InvalidQuery(format!(
                 "{} applies to the labels of a task field: use a label filter with a task (filter {})",
                 f.operator,
                 show()
@@ -494,7 +487,7 @@ fn compile_filter(scope: Scope<'_>, f: &Filter, semantics: Semantics) -> ApiResu
         FilterOp::Similar => unreachable!("handled above"),
         FilterOp::Other(op) => {
             let known: Vec<&str> = FilterOp::ALL.iter().map(FilterOp::as_str).collect();
-            return Err(ApiError::bad_request(format!(
+            return Err(InvalidQuery(format!(
                 "unknown operator '{op}' (known: {}) in filter {}",
                 known.join(", "),
                 show()

@@ -5,10 +5,11 @@ use std::cmp::Ordering;
 
 use refuel_client::models::FilterOp;
 
-use super::compile::{CompiledQuery, LabelKind, Operand, Predicate, SortKey, Source, words};
+use super::compile::{CompiledQuery, LabelKind, Operand, Predicate, SortKey, Source};
 use super::semantics::{Semantics, TextOrder, fold};
-use crate::store::labels::LabelSet;
-use crate::store::{Cell, DatasetData};
+use crate::model::Cell;
+use crate::model::words;
+use crate::store::{DatasetData, LabelSet};
 
 static NULL: Cell = Cell::Null;
 
@@ -536,11 +537,7 @@ mod tests {
             name: "t",
             fields: None,
         };
-        let err = |f: Filter| {
-            compile(scope, &[f], &[], Semantics::DEFAULT)
-                .unwrap_err()
-                .detail
-        };
+        let err = |f: Filter| compile(scope, &[f], &[], Semantics::DEFAULT).unwrap_err().0;
         assert!(err(Filter::column("nope", FilterOp::Eq, "1")).contains("unknown column 'nope'"));
         assert!(
             err(Filter::column("score", FilterOp::Gt, "high")).contains("'high' is not a number")
@@ -563,7 +560,7 @@ mod tests {
         );
         let e = compile(scope, &[], &[OrderBy::asc("zzz")], Semantics::DEFAULT)
             .unwrap_err()
-            .detail;
+            .0;
         assert!(e.contains("unknown column 'zzz' in order_bys"), "{e}");
     }
 }

@@ -39,10 +39,16 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-pub use self::compile::{CompiledQuery, LabelKind, Scope, Source, compile, words};
-pub use self::eval::{Rows, evaluate};
-pub use self::semantics::{LikeMatch, NullOrder, Semantics, TextOrder};
+pub(crate) use self::compile::{CompiledQuery, Scope, compile};
+pub(crate) use self::eval::{Rows, evaluate};
+pub use self::semantics::Semantics;
 use crate::store::DatasetEntry;
+
+/// A filter or order that does not fit the dataset (or task) it is run on; the message names
+/// the filter, field or value at fault.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct InvalidQuery(pub(crate) String);
 
 /// The rows a query selects, in order.
 #[derive(Debug, Clone)]
@@ -60,11 +66,6 @@ impl Selection {
             Self::All(n) => *n,
             Self::Rows(r) => r.len(),
         }
-    }
-
-    /// Whether nothing is selected.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// The row indices of `[offset, offset + len)`.

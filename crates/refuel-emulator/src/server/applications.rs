@@ -17,25 +17,17 @@ use refuel_client::models::{
 };
 
 use super::auth::Team;
+use super::error::{ApiError, ApiResult};
+use super::links::public_base;
 use super::params::Params;
 use super::shapes::{Resource, reply};
-use super::{AppState, views};
-use crate::error::{ApiError, ApiResult};
-use crate::labeler::{FieldLabel, LabeledRow};
+use super::views;
+use crate::model::{FieldLabel, LabeledRow, RowInput};
 use crate::runner::{self, input_of};
-use crate::store::labeling::{AppRec, TaskRec};
-use crate::store::{DatasetEntry, item_id, item_index, now};
+use crate::state::{AppState, blocking};
+use crate::store::{AppRec, DatasetEntry, TaskRec, item_id, item_index, now};
 
-/// The base URL clients reached this server at.
-pub fn public_base(headers: &HeaderMap) -> String {
-    let host = headers
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("127.0.0.1");
-    format!("http://{host}")
-}
-
-pub async fn deploy(
+pub(crate) async fn deploy(
     State(state): State<AppState>,
     team: Team,
     Path(project_id): Path<String>,
@@ -60,12 +52,11 @@ pub async fn deploy(
         .filter(|n| !n.trim().is_empty())
         .unwrap_or(&task.name)
         .to_string();
-    let store = state.store.clone();
     let team_id = team.0.clone();
-    let rec =
-        tokio::task::spawn_blocking(move || store.create_app(&team_id, &project_id, &task, &name))
-            .await
-            .map_err(|e| ApiError::internal(format!("deploy task failed: {e}")))??;
+    let rec = blocking(&state, move |store| {
+        store.create_app(&team_id, &project_id, &task, &name)
+    })
+    .await?;
     let task = state.store.task(&team.0, &rec.task_id).ok();
     reply(
         &state,
@@ -76,7 +67,7 @@ pub async fn deploy(
 }
 
 /// `GET /projects/{id}/applications` (the SDK's catalog project answers an empty list).
-pub async fn list(
+pub(crate) async fn list(
     State(state): State<AppState>,
     team: Team,
     Path(project_id): Path<String>,
@@ -99,7 +90,7 @@ pub async fn list(
     reply(&state, &team.0, Resource::Application, &apps)
 }
 
-pub async fn get(
+pub(crate) async fn get(
     State(state): State<AppState>,
     team: Team,
     Path(id): Path<String>,
@@ -208,7 +199,7 @@ fn usage(state: &AppState, task: &TaskRec, row: &LabeledRow, model: Option<&str>
     }
 }
 
-pub async fn label(
+pub(crate) async fn label(
     State(state): State<AppState>,
     team: Team,
     headers: HeaderMap,
@@ -270,14 +261,11 @@ pub async fn label(
             })
             .collect()
     };
-    let store = state.store.clone();
     let writer = log.clone();
-    let range = tokio::task::spawn_blocking(move || store.append_rows(&writer, &logged))
-        .await
-        .map_err(|e| ApiError::internal(format!("append task failed: {e}")))??;
+    let range = blocking(&state, move |store| store.append_rows(&writer, &logged)).await?;
     let log_id = log.meta.read().id.clone();
     let at = now();
-    let rows: Vec<(u32, crate::labeler::RowInput)> = range
+    let rows: Vec<(u32, RowInput)> = range
         .clone()
         .zip(&inputs)
         .map(|(i, o)| (i as u32, input_of(o)))
@@ -309,7 +297,10 @@ pub async fn label(
                     )
                 })
                 .collect();
-            if let Err(e) = bg.store.put_labels(&log, &task, None, stored) {
+            let stored = blocking(&bg, move |store| {
+                store.put_labels(&log, &task, None, stored)
+            });
+            if let Err(e) = stored.await {
                 tracing::error!(error = %e, "could not store async labels");
             }
             let mut pending = bg.pending_labels.lock();
@@ -343,12 +334,11 @@ pub async fn label(
         ));
         stored.push((i, row.fields));
     }
-    let store = state.store.clone();
-    let writer = log.clone();
-    let task_for_store = task.clone();
-    tokio::task::spawn_blocking(move || store.put_labels(&writer, &task_for_store, None, stored))
-        .await
-        .map_err(|e| ApiError::internal(format!("label task failed: {e}")))??;
+    let (writer, task_for_store) = (log.clone(), task.clone());
+    blocking(&state, move |store| {
+        store.put_labels(&writer, &task_for_store, None, stored)
+    })
+    .await?;
     let response = LabelResponse {
         application_id: Some(app.id.clone()),
         application_name: Some(app.name.clone()),
@@ -383,7 +373,7 @@ fn find_item(
     Err(ApiError::not_found("labeled item", uuid))
 }
 
-pub async fn get_item(
+pub(crate) async fn get_item(
     State(state): State<AppState>,
     team: Team,
     Path((id, uuid)): Path<(String, String)>,
@@ -433,12 +423,11 @@ pub async fn get_item(
             let row = result.map_err(|e| {
                 ApiError::new(StatusCode::BAD_GATEWAY, format!("labeling failed: {e}"))
             })?;
-            state.store.put_labels(
-                &entry,
-                &task,
-                None,
-                vec![(index as u32, row.fields.clone())],
-            )?;
+            let (writer, for_store, fields) = (entry.clone(), task.clone(), row.fields.clone());
+            blocking(&state, move |store| {
+                store.put_labels(&writer, &for_store, None, vec![(index as u32, fields)])
+            })
+            .await?;
             row.fields
         }
     };
@@ -466,7 +455,7 @@ pub async fn get_item(
 }
 
 /// `POST /applications/{id}/items/{uuid}/label` with `{field id or name: {"label": value}}`.
-pub async fn feedback(
+pub(crate) async fn feedback(
     State(state): State<AppState>,
     team: Team,
     Path((id, uuid)): Path<(String, String)>,
@@ -506,11 +495,13 @@ pub async fn feedback(
         changes.push((field, label));
     }
     let (entry, index) = find_item(&state, &team, &app, &task, &uuid)?;
-    for (field, label) in changes {
-        state
-            .store
-            .put_feedback(&entry, &task, index, field, label)?;
-    }
+    blocking(&state, move |store| {
+        for (field, label) in changes {
+            store.put_feedback(&entry, &task, index, field, label)?;
+        }
+        Ok(())
+    })
+    .await?;
     Ok(Json(Envelope::new(
         serde_json::json!({ "refuel_uuid": uuid }),
     )))

@@ -6,27 +6,19 @@ use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::AppState;
-use crate::error::ApiError;
+use super::error::ApiError;
+use crate::state::AppState;
 
 /// The team a request acts for.
 #[derive(Debug, Clone)]
-pub struct Team(pub String);
-
-/// A team's id: derived from its key by SHA-256, so that it is stable across restarts and
-/// the key itself is never stored.
-pub fn team_id(key: &str) -> String {
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(format!("refuel-emulator-team:{key}").as_bytes());
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    uuid::Builder::from_random_bytes(bytes)
-        .into_uuid()
-        .to_string()
-}
+pub(crate) struct Team(pub(crate) String);
 
 /// Rejects requests without a known key with 401, and records the team for handlers.
-pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+pub(crate) async fn authenticate(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let header = req
         .headers()
         .get(AUTHORIZATION)

@@ -4,23 +4,23 @@
 use std::path::{Path as FsPath, PathBuf};
 
 use axum::Json;
-use axum::body::Body;
 use axum::extract::{FromRequest, Multipart, Path, RawQuery, Request, State};
 use axum::http::header::CONTENT_TYPE;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use futures::TryStreamExt;
 use refuel_client::models::{DatasetSource, DatasetSummary, Envelope};
 use refuel_client::redact_url;
 use tokio::io::AsyncWriteExt;
 
 use super::auth::Team;
+use super::error::{ApiError, ApiResult};
 use super::params::Params;
 use super::shapes::{Resource, reply};
-use super::{AppState, views};
-use crate::error::{ApiError, ApiResult};
-use crate::ingest::{self, Table};
+use super::views;
+use crate::ingest::{self, Incoming, IngestSource};
+use crate::state::{AppState, blocking};
 
-pub async fn list(
+pub(crate) async fn list(
     State(state): State<AppState>,
     team: Team,
     RawQuery(q): RawQuery,
@@ -50,18 +50,7 @@ struct CreateForm {
     file: Option<PathBuf>,
 }
 
-/// A received file, removed unless it was moved into a dataset.
-struct Incoming(Option<PathBuf>);
-
-impl Drop for Incoming {
-    fn drop(&mut self) {
-        if let Some(p) = self.0.take() {
-            let _ = std::fs::remove_file(p);
-        }
-    }
-}
-
-pub async fn create(
+pub(crate) async fn create(
     State(state): State<AppState>,
     team: Team,
     Path(project_id): Path<String>,
@@ -124,16 +113,20 @@ pub async fn create(
                 .map_err(|e| {
                     ApiError::bad_request(format!("the uploaded file is not a valid CSV: {e}"))
                 })?;
-            let entry = state.store.create_dataset(
-                &team.0,
-                &project_id,
-                &name,
-                DatasetSource::File,
-                None,
-                Some(&path),
-            )?;
+            let (team_id, project, dataset) = (team.0.clone(), project_id.clone(), name.clone());
+            let entry = blocking(&state, move |store| {
+                store.create_dataset(
+                    &team_id,
+                    &project,
+                    &dataset,
+                    DatasetSource::File,
+                    None,
+                    Some(&path),
+                )
+            })
+            .await?;
             std::mem::forget(incoming); // moved into the dataset's folder
-            spawn_ingest(
+            ingest::spawn(
                 state.clone(),
                 entry.meta.read().id.clone(),
                 IngestSource::Parsed(table),
@@ -153,15 +146,24 @@ pub async fn create(
                 })?
                 .to_string();
             check_url(&url)?;
-            let entry = state.store.create_dataset(
-                &team.0,
-                &project_id,
-                &name,
-                DatasetSource::Uri,
-                Some(url.clone()),
-                None,
-            )?;
-            spawn_ingest(
+            let (team_id, project, dataset, source) = (
+                team.0.clone(),
+                project_id.clone(),
+                name.clone(),
+                url.clone(),
+            );
+            let entry = blocking(&state, move |store| {
+                store.create_dataset(
+                    &team_id,
+                    &project,
+                    &dataset,
+                    DatasetSource::Uri,
+                    Some(source),
+                    None,
+                )
+            })
+            .await?;
+            ingest::spawn(
                 state.clone(),
                 entry.meta.read().id.clone(),
                 IngestSource::Url(url),
@@ -248,97 +250,7 @@ async fn write_field(path: &FsPath, field: axum::extract::multipart::Field<'_>) 
     Ok(())
 }
 
-/// Where an ingest's rows come from.
-pub enum IngestSource {
-    /// Already parsed (an upload, validated in its request).
-    Parsed(Table),
-    /// A file to read (an upload kept across a restart).
-    File(PathBuf),
-    /// A URL to download.
-    Url(String),
-}
-
-/// Ingests a dataset in the background: the rows become visible, and the status
-/// `success`, only once they are durable; any failure sets `failed` with the reason.
-pub fn spawn_ingest(state: AppState, dataset_id: String, source: IngestSource) {
-    let bg = state.clone();
-    bg.spawn_background(async move {
-        let result = match source {
-            IngestSource::Parsed(table) => Ok(table),
-            IngestSource::File(path) => read_in_background(path).await,
-            IngestSource::Url(url) => download_and_read(&state, &url).await,
-        };
-        let store = state.store.clone();
-        let id = dataset_id.clone();
-        let outcome = tokio::task::spawn_blocking(move || match result {
-            Ok(table) => store.complete_ingest(&id, table),
-            Err(message) => store.fail_ingest(&id, &message),
-        })
-        .await;
-        match outcome {
-            Ok(Ok(())) => tracing::info!(dataset = %dataset_id, "ingest finished"),
-            Ok(Err(e)) => {
-                tracing::error!(dataset = %dataset_id, error = %e, "ingest could not be recorded")
-            }
-            Err(e) => tracing::error!(dataset = %dataset_id, error = %e, "ingest task failed"),
-        }
-    });
-}
-
-async fn read_in_background(path: PathBuf) -> Result<Table, String> {
-    tokio::task::spawn_blocking(move || ingest::read_file(&path).map_err(|e| e.0))
-        .await
-        .map_err(|e| format!("ingest task failed: {e}"))?
-}
-
-async fn download_and_read(state: &AppState, url: &str) -> Result<Table, String> {
-    let shown = redact_url(url);
-    let dir = state
-        .store
-        .incoming_dir()
-        .map_err(|e| format!("cannot stage the download: {e}"))?;
-    let path = dir.join(uuid::Uuid::new_v4().to_string());
-    let _cleanup = Incoming(Some(path.clone()));
-    let resp = state
-        .http
-        .get(url)
-        .send()
-        .await
-        .map_err(|e| format!("download of {shown} failed: {}", e.without_url()))?;
-    if !resp.status().is_success() {
-        let status = resp.status();
-        let body = resp.text().await.unwrap_or_default();
-        let excerpt: String = body.chars().take(200).collect();
-        return Err(format!(
-            "download of {shown} failed: HTTP {status}: {excerpt}"
-        ));
-    }
-    let mut file = tokio::fs::File::create(&path)
-        .await
-        .map_err(|e| format!("cannot stage the download: {e}"))?;
-    let mut body = resp.bytes_stream();
-    while let Some(chunk) = body
-        .try_next()
-        .await
-        .map_err(|e| format!("download of {shown} was interrupted: {}", e.without_url()))?
-    {
-        file.write_all(&chunk)
-            .await
-            .map_err(|e| format!("cannot stage the download: {e}"))?;
-    }
-    file.flush()
-        .await
-        .map_err(|e| format!("cannot stage the download: {e}"))?;
-    drop(file);
-    let read_path = path.clone();
-    tokio::task::spawn_blocking(move || {
-        ingest::read_file(&read_path).map_err(|e| format!("{shown}: {}", e.0))
-    })
-    .await
-    .map_err(|e| format!("ingest task failed: {e}"))?
-}
-
-pub async fn get(
+pub(crate) async fn get(
     State(state): State<AppState>,
     team: Team,
     Path(id): Path<String>,
@@ -346,16 +258,16 @@ pub async fn get(
 ) -> ApiResult<Response> {
     let entry = state.store.dataset(&team.0, &id)?;
     let params = Params::parse(q.as_deref());
-    super::items::query_response(&state, &team, &entry, &params, None)
+    super::rows::query_response(&state, &team, &entry, &params, None)
 }
 
 #[derive(serde::Deserialize)]
-pub struct UpdateBody {
+pub(crate) struct UpdateBody {
     #[serde(default)]
     scheduled_ids: Option<Vec<String>>,
 }
 
-pub async fn update(
+pub(crate) async fn update(
     State(state): State<AppState>,
     team: Team,
     Path(id): Path<String>,
@@ -367,7 +279,11 @@ pub async fn update(
     let scheduled = body
         .scheduled_ids
         .unwrap_or_else(|| current.meta.read().scheduled_ids.clone());
-    let entry = state.store.update_dataset(&team.0, &id, scheduled)?;
+    let team_id = team.0.clone();
+    let entry = blocking(&state, move |store| {
+        store.update_dataset(&team_id, &id, scheduled)
+    })
+    .await?;
     let meta = entry.meta.read();
     let data = entry.data.read();
     reply(
@@ -378,16 +294,12 @@ pub async fn update(
     )
 }
 
-pub async fn delete(
+pub(crate) async fn delete(
     State(state): State<AppState>,
     team: Team,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Envelope<serde_json::Value>>> {
-    state.store.delete_dataset(&team.0, &id)?;
+    let team_id = team.0.clone();
+    blocking(&state, move |store| store.delete_dataset(&team_id, &id)).await?;
     Ok(Json(Envelope::new(serde_json::json!({}))))
-}
-
-/// A JSON response from bytes serialized under a lock.
-pub fn json_bytes(bytes: Vec<u8>) -> Response {
-    ([(CONTENT_TYPE, "application/json")], Body::from(bytes)).into_response()
 }

@@ -8,28 +8,28 @@
 //! credential. A tampered or expired URL answers 403.
 
 use std::io::Write;
-use std::time::Duration;
 
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use refuel_client::models::{Envelope, ExportCreated};
-use sha2::{Digest, Sha256};
 
-use super::AppState;
 use super::auth::Team;
+use super::error::{ApiError, ApiResult};
+use super::links::public_base;
 use super::params::Params;
 use super::shapes::{Resource, reply};
-use crate::error::{ApiError, ApiResult};
-use crate::store::labeling::{ExportRec, TaskRec};
-use crate::store::{DatasetEntry, now};
+use super::signing;
+use crate::model::label_text;
+use crate::state::{AppState, blocking};
+use crate::store::{DatasetEntry, ExportRec, TaskRec, now};
 
 /// Rows up to which an export is written before the create call returns.
 const SYNC_ROWS: usize = 200_000;
 
-pub async fn create(
+pub(crate) async fn create(
     State(state): State<AppState>,
     team: Team,
     headers: HeaderMap,
@@ -61,7 +61,7 @@ pub async fn create(
         task_id: task.as_ref().map(|t| t.id.clone()),
         created_at: now(),
     };
-    let rec = state.store.create_export(rec)?;
+    let rec = blocking(&state, move |store| store.create_export(rec)).await?;
     let path = state.store.export_path(&rec.id);
     let rows = entry.data.read().live;
     let job = tokio::task::spawn_blocking(move || write_csv(&entry, task.as_ref(), &path));
@@ -80,8 +80,8 @@ pub async fn create(
         });
     }
     // The cloud's answer also carries the file's URI (it answers 404 until it exists).
-    let uri = download_url(
-        &super::applications::public_base(&headers),
+    let uri = signing::download_url(
+        &public_base(&headers),
         state.store.secret(),
         &rec.id,
         state.settings.export_url_ttl,
@@ -127,7 +127,7 @@ fn write_csv(
         }
         w.write_record(&header).map_err(std::io::Error::other)?;
         let text = |v: &serde_json::Value| {
-            crate::labeler::label_text(v)
+            label_text(v)
                 .render()
                 .map(|t| t.into_owned())
                 .unwrap_or_default()
@@ -167,40 +167,7 @@ fn write_csv(
     std::fs::rename(&tmp, path)
 }
 
-fn hmac(key: &[u8], message: &[u8]) -> Vec<u8> {
-    let mut k = [0u8; 64];
-    if key.len() > 64 {
-        k[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        k[..key.len()].copy_from_slice(key);
-    }
-    let mut inner = Sha256::new();
-    inner.update(k.map(|b| b ^ 0x36));
-    inner.update(message);
-    let mut outer = Sha256::new();
-    outer.update(k.map(|b| b ^ 0x5c));
-    outer.update(inner.finalize());
-    outer.finalize().to_vec()
-}
-
-fn signature(secret: &[u8], id: &str, expires: i64) -> String {
-    hmac(secret, format!("{id}:{expires}").as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// A signed download URL for an export, valid for `ttl`.
-pub fn download_url(base: &str, secret: &[u8], id: &str, ttl: Duration) -> String {
-    let expires =
-        chrono::Utc::now().timestamp() + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2);
-    format!(
-        "{base}/_emulator/downloads/{id}?expires={expires}&signature={}",
-        signature(secret, id, expires)
-    )
-}
-
-pub async fn status(
+pub(crate) async fn status(
     State(state): State<AppState>,
     team: Team,
     headers: HeaderMap,
@@ -211,8 +178,8 @@ pub async fn status(
     if rec.dataset_id != dataset_id || !state.store.export_path(&rec.id).exists() {
         return Err(ApiError::not_found("finished export", &export_id));
     }
-    let base = super::applications::public_base(&headers);
-    Ok(Json(Envelope::new(download_url(
+    let base = public_base(&headers);
+    Ok(Json(Envelope::new(signing::download_url(
         &base,
         state.store.secret(),
         &rec.id,
@@ -221,7 +188,7 @@ pub async fn status(
 }
 
 /// `GET /_emulator/downloads/{id}?expires&signature`: the export's CSV, without auth.
-pub async fn download(
+pub(crate) async fn download(
     State(state): State<AppState>,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
@@ -230,32 +197,15 @@ pub async fn download(
     let expires: i64 = params
         .get("expires")
         .and_then(|e| e.parse().ok())
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::FORBIDDEN,
-                "the download link has no valid expiry",
-            )
-        })?;
+        .ok_or_else(|| ApiError::forbidden("the download link has no valid expiry"))?;
     let given = params.get("signature").unwrap_or("");
-    let expected = signature(state.store.secret(), &id, expires);
-    // Compare in constant time.
-    let same = given.len() == expected.len()
-        && given
-            .bytes()
-            .zip(expected.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
-    if !same {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
+    if !signing::verify(state.store.secret(), &id, expires, given) {
+        return Err(ApiError::forbidden(
             "the download link's signature does not match",
         ));
     }
     if chrono::Utc::now().timestamp() > expires {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "the download link has expired",
-        ));
+        return Err(ApiError::forbidden("the download link has expired"));
     }
     let rec = state
         .store
@@ -277,20 +227,4 @@ pub async fn download(
         body,
     )
         .into_response())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hmac_sha256_known_answer() {
-        // RFC 4231, test case 2.
-        let mac = hmac(b"Jefe", b"what do ya want for nothing?");
-        let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(
-            hex,
-            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-        );
-    }
 }

@@ -10,16 +10,16 @@ use axum::response::Response;
 use refuel_client::models::{BASE_MODELS, FinetuneRequest, LabelingModel};
 use serde_json::json;
 
-use super::AppState;
 use super::auth::Team;
+use super::error::{ApiError, ApiResult};
 use super::params::Params;
 use super::shapes::{Resource, reply};
-use crate::error::{ApiError, ApiResult};
-use crate::store::labeling::ModelRec;
+use crate::state::{AppState, blocking};
+use crate::store::ModelRec;
 use crate::store::now;
 
 /// The stages, in order.
-pub const STAGES: [&str; 4] = [
+pub(crate) const STAGES: [&str; 4] = [
     "TRAINING IN PROGRESS",
     "TRAINING COMPLETED",
     "DEPLOYMENT IN PROGRESS",
@@ -52,7 +52,7 @@ fn iso(ms: i64) -> String {
 }
 
 /// A model as the API shows it, its stage derived from the clock.
-pub fn view(state: &AppState, m: &ModelRec) -> LabelingModel {
+pub(crate) fn view(state: &AppState, m: &ModelRec) -> LabelingModel {
     let now_ms = chrono::Utc::now().timestamp_millis();
     let step = i64::try_from(state.settings.finetune_stage.as_millis())
         .unwrap_or(i64::MAX)
@@ -97,7 +97,7 @@ pub fn view(state: &AppState, m: &ModelRec) -> LabelingModel {
     }
 }
 
-pub async fn start(
+pub(crate) async fn start(
     State(state): State<AppState>,
     team: Team,
     Path(project_id): Path<String>,
@@ -162,7 +162,7 @@ pub async fn start(
         interrupted_at: None,
         interrupted_ms: None,
     };
-    let rec = state.store.create_model(rec)?;
+    let rec = blocking(&state, move |store| store.create_model(rec)).await?;
     reply(
         &state,
         &team.0,
@@ -171,7 +171,7 @@ pub async fn start(
     )
 }
 
-pub async fn list(
+pub(crate) async fn list(
     State(state): State<AppState>,
     team: Team,
     Path(project_id): Path<String>,
@@ -187,7 +187,7 @@ pub async fn list(
     reply(&state, &team.0, Resource::LabelingModel, &list)
 }
 
-pub async fn get(
+pub(crate) async fn get(
     State(state): State<AppState>,
     team: Team,
     Path(id): Path<String>,
@@ -197,12 +197,12 @@ pub async fn get(
 }
 
 #[derive(serde::Deserialize)]
-pub struct Patch {
+pub(crate) struct Patch {
     #[serde(default)]
     finetuning_run_status: Option<String>,
 }
 
-pub async fn cancel(
+pub(crate) async fn cancel(
     State(state): State<AppState>,
     team: Team,
     Path(id): Path<String>,
@@ -224,6 +224,7 @@ pub async fn cancel(
             "finetuned model '{id}' is already deployed; it cannot be interrupted"
         )));
     }
-    let m = state.store.interrupt_model(&team.0, &id)?;
+    let team_id = team.0.clone();
+    let m = blocking(&state, move |store| store.interrupt_model(&team_id, &id)).await?;
     reply(&state, &team.0, Resource::LabelingModel, &view(&state, &m))
 }

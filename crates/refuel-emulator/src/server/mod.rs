@@ -1,80 +1,40 @@
-//! The HTTP API: routes, shared state and middleware.
+//! The HTTP API: routes and middleware over the shared state. Handlers read the store
+//! directly and write through [`crate::state::blocking`]; store errors become HTTP answers
+//! in [`error`].
 
-pub mod admin;
+mod admin;
 mod applications;
-pub mod auth;
+mod auth;
 mod datasets;
+mod error;
 mod exports;
 mod finetuning;
 mod items;
+mod links;
 mod params;
 mod projects;
 mod rejections;
-pub mod shapes;
+mod rows;
+mod runs;
+mod shapes;
+mod signing;
 mod tasks;
 #[cfg(test)]
 mod tests;
 mod views;
-
-use std::collections::HashMap;
-use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 use axum::routing::{get, post};
 
-pub use self::datasets::{IngestSource, spawn_ingest};
-use crate::query::QueryCache;
-use crate::store::Store;
-
-/// Everything handlers share.
-#[derive(Debug)]
-pub struct Shared {
-    /// The data.
-    pub store: Arc<Store>,
-    /// API key → team id.
-    pub teams: HashMap<String, String>,
-    /// Request statistics.
-    pub stats: admin::Stats,
-    /// Injected faults.
-    pub faults: admin::Faults,
-    /// Query selections.
-    pub cache: QueryCache,
-    /// For `source=uri` downloads.
-    pub http: reqwest::Client,
-    /// Produces labels.
-    pub labeler: Arc<dyn crate::labeler::Labeler>,
-    /// Async labels not yet done, by item id.
-    pub pending_labels: parking_lot::Mutex<std::collections::HashSet<String>>,
-    /// Timings.
-    pub settings: crate::Settings,
-    /// Which answers to give where the contract leaves room.
-    pub profile: crate::Profile,
-    /// Set when the server stops: background work ends at its next step.
-    pub stopping: std::sync::atomic::AtomicBool,
-    /// Background work (ingests, runs, async labels), awaited on shutdown.
-    pub background: parking_lot::Mutex<Vec<tokio::task::JoinHandle<()>>>,
-}
-
-impl Shared {
-    /// Runs `work` in the background; a shutdown waits for it.
-    pub fn spawn_background(&self, work: impl std::future::Future<Output = ()> + Send + 'static) {
-        let handle = tokio::spawn(work);
-        let mut tasks = self.background.lock();
-        tasks.retain(|t| !t.is_finished());
-        tasks.push(handle);
-    }
-}
-
-/// The state handlers receive.
-pub type AppState = Arc<Shared>;
+use crate::state::AppState;
 
 /// The largest request body (uploads stream to disk and have no limit).
 const BODY_LIMIT: usize = 256 << 20;
 
 /// All routes.
-pub fn router(state: AppState) -> Router {
+pub(crate) fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/projects", get(projects::list).post(projects::create))
         .route(
@@ -123,12 +83,12 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/tasks/{task_id}/runs",
-            get(tasks::list_runs).post(tasks::start_or_cancel),
+            get(runs::list_runs).post(runs::start_or_cancel),
         )
-        .route("/tasks/{task_id}/runs/{dataset_id}", get(tasks::get_run))
+        .route("/tasks/{task_id}/runs/{dataset_id}", get(runs::get_run))
         .route(
             "/tasks/{task_id}/runs/{dataset_id}/metrics",
-            get(tasks::get_metrics),
+            get(runs::get_metrics),
         )
         .route("/applications/{application_id}", get(applications::get))
         .route(

@@ -3,11 +3,11 @@
 
 use refuel_client::models::{Filter, OrderBy};
 
-use crate::error::{ApiError, ApiResult};
+use super::error::{ApiError, ApiResult};
 
 /// The parameters of one request's query string.
 #[derive(Debug, Default, Clone)]
-pub struct Params(Vec<(String, String)>);
+pub(crate) struct Params(Vec<(String, String)>);
 
 impl Params {
     /// Parses a raw query string.

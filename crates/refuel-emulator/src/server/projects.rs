@@ -6,12 +6,13 @@ use axum::response::Response;
 use refuel_client::models::{Envelope, Project};
 
 use super::auth::Team;
+use super::error::ApiResult;
 use super::params::Params;
 use super::shapes::{Resource, reply};
-use super::{AppState, views};
-use crate::error::ApiResult;
+use super::views;
+use crate::state::{AppState, blocking};
 
-pub async fn list(State(state): State<AppState>, team: Team) -> ApiResult<Response> {
+pub(crate) async fn list(State(state): State<AppState>, team: Team) -> ApiResult<Response> {
     let list: Vec<Project> = state
         .store
         .list_projects(&team.0)
@@ -21,7 +22,7 @@ pub async fn list(State(state): State<AppState>, team: Team) -> ApiResult<Respon
     reply(&state, &team.0, Resource::Project, &list)
 }
 
-pub async fn create(
+pub(crate) async fn create(
     State(state): State<AppState>,
     team: Team,
     RawQuery(q): RawQuery,
@@ -29,11 +30,15 @@ pub async fn create(
     let params = Params::parse(q.as_deref());
     let name = params.required("project_name")?;
     let description = params.get("description").unwrap_or("");
-    let rec = state.store.create_project(&team.0, name, description)?;
+    let (team_id, name, description) = (team.0.clone(), name.to_string(), description.to_string());
+    let rec = blocking(&state, move |store| {
+        store.create_project(&team_id, &name, &description)
+    })
+    .await?;
     reply(&state, &team.0, Resource::Project, &views::project(&rec))
 }
 
-pub async fn get(
+pub(crate) async fn get(
     State(state): State<AppState>,
     team: Team,
     Path(id): Path<String>,
@@ -42,16 +47,17 @@ pub async fn get(
     reply(&state, &team.0, Resource::Project, &views::project(&rec))
 }
 
-pub async fn delete(
+pub(crate) async fn delete(
     State(state): State<AppState>,
     team: Team,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Envelope<serde_json::Value>>> {
-    state.store.delete_project(&team.0, &id)?;
+    let team_id = team.0.clone();
+    blocking(&state, move |store| store.delete_project(&team_id, &id)).await?;
     Ok(Json(Envelope::new(serde_json::json!({}))))
 }
 
 /// `GET /app_catalog`: the catalog of ready-made applications (empty here).
-pub async fn app_catalog(_team: Team) -> Json<Envelope<Vec<serde_json::Value>>> {
+pub(crate) async fn app_catalog(_team: Team) -> Json<Envelope<Vec<serde_json::Value>>> {
     Json(Envelope::new(Vec::new()))
 }

@@ -14,13 +14,13 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::error::ApiError;
+use super::error::ApiError;
 
 /// The most of a non-JSON error body kept in the message.
 const BODY_EXCERPT: usize = 16 << 10;
 
 /// Middleware: rewrites non-JSON error answers as `{"detail": ...}`.
-pub async fn json_errors(req: Request, next: Next) -> Response {
+pub(crate) async fn json_errors(req: Request, next: Next) -> Response {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let resp = next.run(req).await;
@@ -44,7 +44,7 @@ pub async fn json_errors(req: Request, next: Next) -> Response {
 }
 
 /// The fallback of unknown routes: a 404 naming the request.
-pub async fn unknown_route(method: Method, uri: Uri) -> ApiError {
+pub(crate) async fn unknown_route(method: Method, uri: Uri) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         format!("no such endpoint: {method} {}", uri.path()),

@@ -22,20 +22,21 @@
 //! - run metrics carry `type` and `support`, include a `label_distribution` metric whose
 //!   value is an object, and `subtasks` is `null` when there are none.
 
-use axum::response::Response;
+use axum::body::Body;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
 use refuel_client::models::Envelope;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use super::Shared;
-use super::datasets::json_bytes;
-use crate::error::{ApiError, ApiResult};
+use super::error::{ApiError, ApiResult};
+use crate::state::Shared;
 use crate::store::DatasetEntry;
-use crate::store::labeling::TaskRec;
+use crate::store::TaskRec;
 
 /// What an answer carries, with what its cloud shape needs beyond the payload itself.
 #[derive(Debug, Clone, Copy)]
-pub enum Resource<'a> {
+pub(crate) enum Resource<'a> {
     /// A project, or a list of them.
     Project,
     /// Entries of the dataset list.
@@ -69,7 +70,7 @@ pub enum Resource<'a> {
 }
 
 /// The JSON body `{"data": payload}`, in the profile's shapes.
-pub fn encode<T: Serialize>(
+pub(crate) fn encode<T: Serialize>(
     state: &Shared,
     team: &str,
     resource: Resource<'_>,
@@ -86,13 +87,18 @@ pub fn encode<T: Serialize>(
 }
 
 /// Answers `{"data": payload}` (`application/json`), in the profile's shapes.
-pub fn reply<T: Serialize>(
+pub(crate) fn reply<T: Serialize>(
     state: &Shared,
     team: &str,
     resource: Resource<'_>,
     payload: &T,
 ) -> ApiResult<Response> {
     encode(state, team, resource, payload).map(json_bytes)
+}
+
+/// A JSON response from bytes serialized under a lock.
+pub(crate) fn json_bytes(bytes: Vec<u8>) -> Response {
+    ([(CONTENT_TYPE, "application/json")], Body::from(bytes)).into_response()
 }
 
 fn encode_error(e: serde_json::Error) -> ApiError {

@@ -1,21 +1,20 @@
-//! Tasks and task runs.
-
-use std::sync::atomic::Ordering;
+//! Tasks: create (with the field rules the client shares), list, get, delete.
 
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
-use refuel_client::models::{Envelope, Metric, RunMetrics, RunStatus, Task, TaskRun, TaskSettings};
+use refuel_client::models::{Envelope, FieldSpec, FieldType, Task, TaskSettings, check_fields};
+use serde::Deserialize;
 
 use super::auth::Team;
+use super::error::{ApiError, ApiResult};
 use super::params::Params;
 use super::shapes::{Resource, reply};
-use super::{AppState, views};
-use crate::error::{ApiError, ApiResult};
-use crate::runner;
-use crate::store::labeling::RunState;
+use super::views;
+use crate::state::{AppState, blocking};
+use crate::store::DatasetEntry;
 
-pub async fn create(
+pub(crate) async fn create(
     State(state): State<AppState>,
     team: Team,
     Path(project_id): Path<String>,
@@ -26,13 +25,18 @@ pub async fn create(
     let name = params.required("task_name")?;
     let Json(settings) = body
         .map_err(|e| ApiError::bad_request(format!("invalid task settings: {}", e.body_text())))?;
-    let rec = state
-        .store
-        .create_task(&team.0, &project_id, name, settings)?;
+    state.store.project(&team.0, &project_id)?;
+    let dataset = state.store.dataset(&team.0, &settings.dataset_id)?;
+    check_task_fields(&dataset, &settings)?;
+    let (team_id, name) = (team.0.clone(), name.to_string());
+    let rec = blocking(&state, move |store| {
+        store.create_task(&team_id, &project_id, &name, settings)
+    })
+    .await?;
     reply(&state, &team.0, Resource::Task, &views::task(&rec))
 }
 
-pub async fn list_in_project(
+pub(crate) async fn list_in_project(
     State(state): State<AppState>,
     team: Team,
     Path(project_id): Path<String>,
@@ -47,7 +51,7 @@ pub async fn list_in_project(
     reply(&state, &team.0, Resource::Task, &list)
 }
 
-pub async fn list_all(
+pub(crate) async fn list_all(
     State(state): State<AppState>,
     team: Team,
     RawQuery(q): RawQuery,
@@ -63,7 +67,7 @@ pub async fn list_all(
     reply(&state, &team.0, Resource::Task, &list)
 }
 
-pub async fn get(
+pub(crate) async fn get(
     State(state): State<AppState>,
     team: Team,
     Path(id): Path<String>,
@@ -72,214 +76,57 @@ pub async fn get(
     reply(&state, &team.0, Resource::Task, &views::task(&rec))
 }
 
-pub async fn delete(
+pub(crate) async fn delete(
     State(state): State<AppState>,
     team: Team,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Envelope<serde_json::Value>>> {
-    state.store.delete_task(&team.0, &id)?;
+    let team_id = team.0.clone();
+    blocking(&state, move |store| store.delete_task(&team_id, &id)).await?;
     Ok(Json(Envelope::new(serde_json::json!({}))))
 }
 
-/// A run as the API shows it.
-fn run_view(state: &AppState, run: &RunState) -> TaskRun {
-    let r = run.rec.lock().clone();
-    let task_name = state.store.task(&r.team, &r.task_id).map(|t| t.name).ok();
-    let dataset_name = state
-        .store
-        .dataset(&r.team, &r.dataset_id)
-        .map(|d| d.meta.read().name.clone())
-        .ok();
-    TaskRun {
-        id: Some(r.id),
-        project_id: Some(r.project_id),
-        task_id: Some(r.task_id),
-        task_name,
-        dataset_id: Some(r.dataset_id),
-        dataset_name,
-        model_name: Some(r.model_name),
-        status: r.status,
-        error: r.error,
-        created_at: Some(r.created_at),
-        updated_at: Some(r.updated_at),
-        metrics: Vec::new(),
-    }
+/// An enrichment of a task body's `transforms`, as far as the field rules read it.
+#[derive(Debug, Deserialize)]
+struct Transform {
+    name: String,
+    #[serde(rename = "type")]
+    field_type: FieldType,
+    #[serde(default)]
+    input_columns: Vec<String>,
+    #[serde(default)]
+    labels: Option<Vec<String>>,
+    #[serde(default)]
+    ground_truth_column: Option<String>,
 }
 
-/// `POST /tasks/{task_id}/runs?dataset_id=D[&num_items=N][&cancel_run=true]`.
-pub async fn start_or_cancel(
-    State(state): State<AppState>,
-    team: Team,
-    Path(task_id): Path<String>,
-    RawQuery(q): RawQuery,
-) -> ApiResult<Response> {
-    let params = Params::parse(q.as_deref());
-    let task = state.store.task(&team.0, &task_id)?;
-    let dataset_id = params.required("dataset_id")?;
-    let entry = state.store.dataset(&team.0, dataset_id)?;
-    if params.bool("cancel_run")?.unwrap_or(false) {
-        let run = state
-            .store
-            .latest_run(&team.0, &task.id, dataset_id)
-            .ok_or_else(|| ApiError::not_found("run of the task on dataset", dataset_id))?;
-        let status = run.rec.lock().status.clone();
-        if matches!(status, RunStatus::Active | RunStatus::NotStarted) {
-            run.cancel.store(true, Ordering::SeqCst);
-            state
-                .store
-                .set_run_status(&run, RunStatus::Cancelled, None)?;
-        }
-        return reply(&state, &team.0, Resource::TaskRun, &run_view(&state, &run));
-    }
-    if entry.meta.read().status != refuel_client::models::IngestStatus::Success {
-        return Err(ApiError::conflict(
-            "the dataset's ingest has not succeeded yet",
-        ));
-    }
-    let available = runner::count_unlabeled(&entry, &task.id);
-    let target = match params.u64("num_items")? {
-        Some(0) => return Err(ApiError::bad_request("num_items must be at least 1")),
-        Some(n) => n.min(available),
-        None => available,
-    };
-    let model_name = state.labeler.model_name(&task.spec());
-    let run = state
-        .store
-        .create_run(&task, dataset_id, target, model_name)?;
-    runner::spawn_run(state.clone(), run.clone());
-    reply(&state, &team.0, Resource::TaskRun, &run_view(&state, &run))
-}
-
-pub async fn list_runs(
-    State(state): State<AppState>,
-    team: Team,
-    Path(task_id): Path<String>,
-) -> ApiResult<Response> {
-    let task = state.store.task(&team.0, &task_id)?;
-    let runs: Vec<TaskRun> = state
-        .store
-        .runs_of_task(&team.0, &task.id)
+/// Checks the task's fields (its subtasks, then the enrichments of `transforms` that can be
+/// read) against the dataset's columns with the rules the client checks before sending
+/// ([`check_fields`]), so that both give the same message for the same mistake.
+fn check_task_fields(dataset: &DatasetEntry, settings: &TaskSettings) -> ApiResult<()> {
+    let name = dataset.meta.read().name.clone();
+    let columns = dataset.data.read().columns.clone();
+    let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
+    let transforms: Vec<Transform> = settings
+        .transforms
         .iter()
-        .map(|r| run_view(&state, r))
+        .flatten()
+        .filter_map(|t| serde_json::from_value(t.clone()).ok())
         .collect();
-    reply(&state, &team.0, Resource::TaskRun, &runs)
-}
-
-fn latest(
-    state: &AppState,
-    team: &Team,
-    task_id: &str,
-    dataset_id: &str,
-) -> ApiResult<std::sync::Arc<RunState>> {
-    let task = state.store.task(&team.0, task_id)?;
-    state.store.dataset(&team.0, dataset_id)?;
-    state
-        .store
-        .latest_run(&team.0, &task.id, dataset_id)
-        .ok_or_else(|| {
-            ApiError::not_found(
-                &format!("run of task '{}' on dataset", task.name),
-                dataset_id,
-            )
-        })
-}
-
-pub async fn get_run(
-    State(state): State<AppState>,
-    team: Team,
-    Path((task_id, dataset_id)): Path<(String, String)>,
-) -> ApiResult<Response> {
-    let run = latest(&state, &team, &task_id, &dataset_id)?;
-    reply(&state, &team.0, Resource::TaskRun, &run_view(&state, &run))
-}
-
-/// The four run metrics; the time metrics only while the run is active.
-pub fn metrics(run: &RunState) -> Vec<Metric> {
-    let (status, target) = {
-        let r = run.rec.lock();
-        (r.status.clone(), r.target)
-    };
-    let labeled = run.labeled.load(Ordering::SeqCst);
-    let remaining = if status == RunStatus::Completed {
-        0
-    } else {
-        target.saturating_sub(labeled)
-    };
-    let mut out = vec![
-        Metric {
-            name: "num_labeled".into(),
-            value: (labeled as f64).into(),
-        },
-        Metric {
-            name: "num_remaining".into(),
-            value: (remaining as f64).into(),
-        },
-    ];
-    if status == RunStatus::Active {
-        let elapsed = run
-            .started
-            .lock()
-            .map(|s| s.elapsed().as_secs_f64())
-            .unwrap_or(0.0);
-        let eta = if labeled > 0 {
-            elapsed / labeled as f64 * remaining as f64
-        } else {
-            0.0
-        };
-        out.push(Metric {
-            name: "time_elapsed_seconds".into(),
-            value: ((elapsed * 100.0).round() / 100.0).into(),
-        });
-        out.push(Metric {
-            name: "time_remaining_seconds".into(),
-            value: ((eta * 100.0).round() / 100.0).into(),
-        });
-    }
-    out
-}
-
-pub async fn get_metrics(
-    State(state): State<AppState>,
-    team: Team,
-    Path((task_id, dataset_id)): Path<(String, String)>,
-) -> ApiResult<Response> {
-    let run = latest(&state, &team, &task_id, &dataset_id)?;
-    let task = state.store.task(&team.0, &task_id)?;
-    let entry = state.store.dataset(&team.0, &dataset_id)?;
-    let mut subtasks = indexmap::IndexMap::new();
-    {
-        let labels = entry.labels.read();
-        let set = labels.get(&task.id);
-        for (i, field) in task.subtasks.iter().enumerate() {
-            let n = set.map_or(0, |s| {
-                s.rows
-                    .iter()
-                    .flatten()
-                    .filter(|r| {
-                        r.machine && r.fields.get(i).is_some_and(|l| !l.llm.llm_label.is_null())
-                    })
-                    .count()
-            });
-            subtasks.insert(
-                field.id.clone(),
-                vec![Metric {
-                    name: "num_labeled".into(),
-                    value: (n as f64).into(),
-                }],
-            );
-        }
-    }
-    let answer = RunMetrics {
-        task: metrics(&run),
-        subtasks,
-    };
-    reply(
-        &state,
-        &team.0,
-        Resource::RunMetrics {
-            task: &task,
-            dataset: &entry,
-        },
-        &answer,
-    )
+    let subtasks = settings.subtasks.iter().map(|s| FieldSpec {
+        name: &s.name,
+        field_type: &s.field_type,
+        input_columns: &s.input_columns,
+        labels: s.labels.as_deref(),
+        ground_truth_column: s.label_column.as_deref(),
+    });
+    let enrichments = transforms.iter().map(|t| FieldSpec {
+        name: &t.name,
+        field_type: &t.field_type,
+        input_columns: &t.input_columns,
+        labels: t.labels.as_deref(),
+        ground_truth_column: t.ground_truth_column.as_deref(),
+    });
+    let fields: Vec<FieldSpec<'_>> = subtasks.chain(enrichments).collect();
+    Ok(check_fields(&name, &columns, &fields)?)
 }

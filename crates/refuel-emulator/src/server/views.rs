@@ -4,12 +4,13 @@ use refuel_client::models::{Dataset, DatasetSchema, DatasetSummary, Project};
 use serde::Serialize;
 use serde::ser::SerializeMap;
 
-use crate::store::labeling::{AppRec, TaskRec};
-use crate::store::labels::LabelSet;
-use crate::store::{Cell, DatasetData, DatasetMeta, ProjectRec};
+use crate::model::Cell;
+use crate::store::LabelSet;
+use crate::store::{AppRec, TaskRec};
+use crate::store::{DatasetData, DatasetMeta, ProjectRec};
 
 /// A project as the API shows it.
-pub fn project(p: &ProjectRec) -> Project {
+pub(crate) fn project(p: &ProjectRec) -> Project {
     Project {
         id: p.id.clone(),
         project_name: p.name.clone(),
@@ -21,14 +22,14 @@ pub fn project(p: &ProjectRec) -> Project {
 }
 
 /// A dataset's schema from its columns.
-pub fn schema(data: &DatasetData) -> DatasetSchema {
+pub(crate) fn schema(data: &DatasetData) -> DatasetSchema {
     DatasetSchema::from_columns(data.columns.iter().cloned().zip(data.types.iter().cloned()))
 }
 
 /// Per column, the metadata the TypeScript SDK declares (`Metadata`): `{"type": string |
 /// integer | number | boolean | date, "source": "user", "is_confidence": null,
 /// "is_llm_label": null, "taskId": null}`. Empty before the dataset has columns.
-pub fn column_metadata(data: &DatasetData) -> serde_json::Value {
+pub(crate) fn column_metadata(data: &DatasetData) -> serde_json::Value {
     let types = data.metadata_types();
     serde_json::Value::Object(
         data.columns
@@ -53,7 +54,7 @@ pub fn column_metadata(data: &DatasetData) -> serde_json::Value {
 /// A dataset as the list call shows it. It also carries `column_metadata`, which the
 /// cloud's listing is not declared to have (an emulator extension: clients can type columns
 /// without a request per dataset).
-pub fn dataset_summary(meta: &DatasetMeta, data: &DatasetData) -> DatasetSummary {
+pub(crate) fn dataset_summary(meta: &DatasetMeta, data: &DatasetData) -> DatasetSummary {
     DatasetSummary {
         id: meta.id.clone(),
         dataset_name: meta.name.clone(),
@@ -68,7 +69,7 @@ pub fn dataset_summary(meta: &DatasetMeta, data: &DatasetData) -> DatasetSummary
 }
 
 /// A dataset as the get call shows it, with the rows of a query when asked for.
-pub fn dataset<I>(
+pub(crate) fn dataset<I>(
     meta: &DatasetMeta,
     data: &DatasetData,
     total_count: usize,
@@ -93,11 +94,11 @@ pub fn dataset<I>(
 }
 
 /// The key under which rows carry their item id when `include_ids=true`.
-pub const ITEM_ID_KEY: &str = "refuel_item_id";
+pub(crate) const ITEM_ID_KEY: &str = "refuel_item_id";
 
 /// One row, serialized as `{column: value, ...}` without copying it.
 #[derive(Debug)]
-pub struct RowView<'a> {
+pub(crate) struct RowView<'a> {
     /// Column names.
     pub columns: &'a [String],
     /// The row's cells.
@@ -121,7 +122,7 @@ impl Serialize for RowView<'_> {
 
 /// A row with a task's labels.
 #[derive(Debug, Serialize)]
-pub struct LabeledView<'a> {
+pub(crate) struct LabeledView<'a> {
     /// The row's item id.
     pub id: String,
     /// The dataset columns.
@@ -134,7 +135,7 @@ pub struct LabeledView<'a> {
 
 /// One field's label, as the API shows it.
 #[derive(Debug, Serialize)]
-pub struct LabelView<'a> {
+pub(crate) struct LabelView<'a> {
     /// The field (subtask) id.
     pub id: &'a str,
     /// The final label.
@@ -162,7 +163,7 @@ pub struct LabelView<'a> {
 static NULL: Cell = Cell::Null;
 
 /// The labels of row `index` under `task`: empty when the row has none.
-pub fn labels<'a>(
+pub(crate) fn labels<'a>(
     task: &'a TaskRec,
     data: &'a DatasetData,
     set: Option<&'a LabelSet>,
@@ -204,7 +205,7 @@ pub fn labels<'a>(
 }
 
 /// A task as the API shows it.
-pub fn task(t: &TaskRec) -> refuel_client::models::Task {
+pub(crate) fn task(t: &TaskRec) -> refuel_client::models::Task {
     refuel_client::models::Task {
         id: t.id.clone(),
         task_name: t.name.clone(),
@@ -222,7 +223,10 @@ pub fn task(t: &TaskRec) -> refuel_client::models::Task {
 }
 
 /// An application as the API shows it.
-pub fn application(a: &AppRec, task: Option<&TaskRec>) -> refuel_client::models::Application {
+pub(crate) fn application(
+    a: &AppRec,
+    task: Option<&TaskRec>,
+) -> refuel_client::models::Application {
     refuel_client::models::Application {
         id: a.id.clone(),
         name: a.name.clone(),
@@ -235,6 +239,6 @@ pub fn application(a: &AppRec, task: Option<&TaskRec>) -> refuel_client::models:
 }
 
 /// A dataset as the get call shows it, without rows.
-pub fn dataset_meta(meta: &DatasetMeta, data: &DatasetData) -> Dataset<RowView<'static>> {
+pub(crate) fn dataset_meta(meta: &DatasetMeta, data: &DatasetData) -> Dataset<RowView<'static>> {
     dataset(meta, data, data.live, None)
 }

@@ -1,136 +1,156 @@
-//! The labels of one task on one dataset's rows.
+//! Labels in the store: written to a log per task and dataset before they are kept, and
+//! replayed from those logs on start.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
 
 use serde_json::Value;
 
-use super::Cell;
-use crate::labeler::{FieldLabel, label_text};
+use super::datasets::DatasetEntry;
+use super::label_set::LabelSet;
+use super::log::Log;
+use super::records::LabelRecord;
+use super::tasks::TaskRec;
+use super::{Store, StoreError, StoreResult};
+use crate::model::FieldLabel;
 
-/// One field's label on one row, with the cells queries compare.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StoredLabel {
-    /// What the labeler produced.
-    pub llm: FieldLabel,
-    /// A human's label (feedback), which becomes the final label.
-    pub human: Option<Value>,
-    /// The LLM label's text.
-    pub llm_text: Cell,
-    /// The human label's text.
-    pub human_text: Option<Cell>,
-    /// The confidence as a cell.
-    pub confidence: Cell,
-}
+impl Store {
+    pub(super) fn label_log_path(&self, dataset_id: &str, task_id: &str) -> PathBuf {
+        self.dataset_dir(dataset_id)
+            .join(format!("labels-{task_id}.log"))
+    }
 
-impl StoredLabel {
-    /// A stored label from a labeler's output.
-    pub fn new(llm: FieldLabel) -> Self {
-        let llm_text = label_text(&llm.llm_label);
-        let confidence = llm.confidence.map_or(Cell::Null, Cell::Float);
-        Self {
-            llm,
-            human: None,
-            llm_text,
-            human_text: None,
-            confidence,
+    /// Stores labels for rows of a dataset (made durable first).
+    pub(crate) fn put_labels(
+        &self,
+        entry: &DatasetEntry,
+        task: &TaskRec,
+        run: Option<&str>,
+        rows: Vec<(u32, Vec<FieldLabel>)>,
+    ) -> StoreResult<()> {
+        if rows.is_empty() {
+            return Ok(());
         }
-    }
-
-    /// Sets a human's label.
-    pub fn verify(&mut self, value: Value) {
-        self.human_text = Some(label_text(&value));
-        self.human = Some(value);
-    }
-
-    /// The final label: the human's when verified, else the LLM's.
-    pub fn final_value(&self) -> &Value {
-        self.human.as_ref().unwrap_or(&self.llm.llm_label)
-    }
-
-    /// The final label's text.
-    pub fn final_text(&self) -> &Cell {
-        self.human_text.as_ref().unwrap_or(&self.llm_text)
-    }
-
-    /// Whether a human verified it.
-    pub fn verified(&self) -> bool {
-        self.human.is_some()
-    }
-}
-
-/// The labels of one row: one per field of the task.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RowLabels {
-    /// Per field, in the task's field order.
-    pub fields: Vec<StoredLabel>,
-    /// Whether a labeler labeled the row (not only feedback).
-    pub machine: bool,
-}
-
-/// The labels of a task on a dataset, by row index.
-#[derive(Debug, Default)]
-pub struct LabelSet {
-    /// By row index.
-    pub rows: Vec<Option<RowLabels>>,
-    /// Rows a labeler labeled.
-    pub machine_labeled: usize,
-    /// Bumped by every change; part of the query cache's key.
-    pub version: u64,
-}
-
-impl LabelSet {
-    /// The labels of a row.
-    pub fn row(&self, index: usize) -> Option<&RowLabels> {
-        self.rows.get(index).and_then(Option::as_ref)
-    }
-
-    /// Whether a labeler labeled the row.
-    pub fn is_labeled(&self, index: usize) -> bool {
-        self.row(index).is_some_and(|r| r.machine)
-    }
-
-    /// Stores a labeler's labels for a row (replacing earlier machine labels, keeping
-    /// human ones).
-    pub fn put(&mut self, index: usize, fields: Vec<FieldLabel>) {
-        if self.rows.len() <= index {
-            self.rows.resize(index + 1, None);
+        let record = LabelRecord::Labels {
+            run: run.map(str::to_string),
+            rows,
+        };
+        self.append_label_record(entry, &task.id, &record)?;
+        let LabelRecord::Labels { rows, .. } = record else {
+            return Ok(());
+        };
+        let mut sets = entry.labels.write();
+        let set = sets.entry(task.id.clone()).or_default();
+        for (index, fields) in rows {
+            set.put(index as usize, fields);
         }
-        let slot = &mut self.rows[index];
-        let mut new: Vec<StoredLabel> = fields.into_iter().map(StoredLabel::new).collect();
-        if let Some(old) = slot.as_ref() {
-            for (n, o) in new.iter_mut().zip(&old.fields) {
-                if let Some(h) = &o.human {
-                    n.verify(h.clone());
+        Ok(())
+    }
+
+    /// Records a human's label for a field of a row.
+    pub(crate) fn put_feedback(
+        &self,
+        entry: &DatasetEntry,
+        task: &TaskRec,
+        row: usize,
+        field: usize,
+        label: Value,
+    ) -> StoreResult<()> {
+        let field_id = task
+            .subtasks
+            .get(field)
+            .map(|s| s.id.clone())
+            .unwrap_or_default();
+        let record = LabelRecord::Feedback {
+            row: row as u32,
+            field: field_id,
+            label: label.clone(),
+        };
+        self.append_label_record(entry, &task.id, &record)?;
+        entry
+            .labels
+            .write()
+            .entry(task.id.clone())
+            .or_default()
+            .feedback(row, field, task.subtasks.len(), label);
+        Ok(())
+    }
+
+    fn append_label_record(
+        &self,
+        entry: &DatasetEntry,
+        task_id: &str,
+        record: &LabelRecord,
+    ) -> StoreResult<()> {
+        if !self.is_durable() {
+            return Ok(());
+        }
+        let bytes = serde_json::to_vec(record).map_err(|e| StoreError::internal(e.to_string()))?;
+        let dataset_id = entry.meta.read().id.clone();
+        let mut logs = entry.label_logs.lock();
+        if !logs.contains_key(task_id) {
+            let path = self.label_log_path(&dataset_id, task_id);
+            let log =
+                Log::open(&path, |_| Ok(())).map_err(|e| StoreError::storage("the labels", e))?;
+            logs.insert(task_id.to_string(), log);
+        }
+        if let Some(log) = logs.get_mut(task_id) {
+            log.append([bytes.as_slice()])
+                .map_err(|e| StoreError::storage("the labels", e))?;
+        }
+        Ok(())
+    }
+
+    /// Replays a dataset's label logs; returns the rows labeled per run.
+    pub(super) fn replay_labels(
+        &self,
+        entry: &DatasetEntry,
+        dataset_dir: &std::path::Path,
+    ) -> std::io::Result<HashMap<String, u64>> {
+        let mut per_run = HashMap::new();
+        let Ok(dir) = std::fs::read_dir(dataset_dir) else {
+            return Ok(per_run);
+        };
+        for file in dir.flatten() {
+            let name = file.file_name().to_string_lossy().into_owned();
+            let Some(task_id) = name
+                .strip_prefix("labels-")
+                .and_then(|n| n.strip_suffix(".log"))
+            else {
+                continue;
+            };
+            let Some(task) = self.tasks.read().get(task_id).cloned() else {
+                let _ = std::fs::remove_file(file.path());
+                continue;
+            };
+            let mut set = LabelSet::default();
+            let log = Log::open(&file.path(), |payload| {
+                let record: LabelRecord = serde_json::from_slice(payload).map_err(|e| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!("labels of task {task_id}: {e}"),
+                    )
+                })?;
+                match record {
+                    LabelRecord::Labels { run, rows } => {
+                        if let Some(run) = run {
+                            *per_run.entry(run).or_insert(0) += rows.len() as u64;
+                        }
+                        for (i, fields) in rows {
+                            set.put(i as usize, fields);
+                        }
+                    }
+                    LabelRecord::Feedback { row, field, label } => {
+                        if let Some(f) = task.field_index(&field) {
+                            set.feedback(row as usize, f, task.subtasks.len(), label);
+                        }
+                    }
                 }
-            }
-            if !old.machine {
-                self.machine_labeled += 1;
-            }
-        } else {
-            self.machine_labeled += 1;
+                Ok(())
+            })?;
+            entry.labels.write().insert(task_id.to_string(), set);
+            entry.label_logs.lock().insert(task_id.to_string(), log);
         }
-        *slot = Some(RowLabels {
-            fields: new,
-            machine: true,
-        });
-        self.version += 1;
-    }
-
-    /// Records a human's label for field `field` (of `width` fields) of a row.
-    pub fn feedback(&mut self, index: usize, field: usize, width: usize, value: Value) {
-        if self.rows.len() <= index {
-            self.rows.resize(index + 1, None);
-        }
-        let slot = &mut self.rows[index];
-        let row = slot.get_or_insert_with(|| RowLabels {
-            fields: (0..width)
-                .map(|_| StoredLabel::new(FieldLabel::default()))
-                .collect(),
-            machine: false,
-        });
-        if row.fields.len() < width {
-            row.fields
-                .resize_with(width, || StoredLabel::new(FieldLabel::default()));
-        }
-        row.fields[field].verify(value);
-        self.version += 1;
+        Ok(per_run)
     }
 }

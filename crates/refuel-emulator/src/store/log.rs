@@ -7,7 +7,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const HEADER: usize = 8;
 /// The largest frame accepted on replay; anything longer is corruption.
@@ -17,7 +17,6 @@ const MAX_FRAME: u32 = 1 << 30;
 #[derive(Debug)]
 pub struct Log {
     file: File,
-    path: PathBuf,
 }
 
 impl Log {
@@ -60,10 +59,7 @@ impl Log {
             file.sync_all()?;
         }
         file.seek(SeekFrom::End(0))?;
-        Ok(Self {
-            file,
-            path: path.to_path_buf(),
-        })
+        Ok(Self { file })
     }
 
     /// Appends frames and makes them durable before returning.
@@ -74,11 +70,6 @@ impl Log {
         }
         self.file.write_all(&buf)?;
         self.file.sync_data()
-    }
-
-    /// The log's path.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 }
 

@@ -3,15 +3,13 @@
 use refuel_client::models::ColumnType;
 use serde::{Deserialize, Serialize};
 
-use super::labeling::{AppRec, ExportRec, ModelRec, RunRec, TaskRec};
-use super::metadata::MetadataType;
-use super::{Cell, DatasetMeta, ProjectRec};
-use crate::labeler::FieldLabel;
+use super::{AppRec, DatasetMeta, ExportRec, ModelRec, ProjectRec, RunRec, TaskRec};
+use crate::model::{Cell, FieldLabel, MetadataType};
 
 /// One change to the catalog.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
-pub enum CatalogRecord {
+pub(crate) enum CatalogRecord {
     ProjectCreated(ProjectRec),
     ProjectDeleted {
         id: String,
@@ -62,7 +60,7 @@ pub enum CatalogRecord {
 /// One change to a task's labels on a dataset.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
-pub enum LabelRecord {
+pub(crate) enum LabelRecord {
     /// Labels produced by a run (or an application).
     Labels {
         run: Option<String>,
@@ -79,7 +77,7 @@ pub enum LabelRecord {
 /// One change to a dataset's rows.
 #[derive(Debug, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
-pub enum RowsRecord {
+pub(crate) enum RowsRecord {
     Append { rows: Vec<Vec<Cell>> },
     Delete { index: u64 },
 }
@@ -87,7 +85,7 @@ pub enum RowsRecord {
 /// The same, borrowed, for writing.
 #[derive(Debug, Serialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
-pub enum RowsRecordRef<'a> {
+pub(crate) enum RowsRecordRef<'a> {
     Append { rows: &'a [Vec<Cell>] },
     Delete { index: u64 },
 }

@@ -1,0 +1,93 @@
+//! Finetuned models (finetuning runs), whose stage follows from the time since creation.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::records::CatalogRecord;
+use super::{Store, StoreError, StoreResult, now};
+
+/// A finetuned model as stored. Its stage is derived from the time since creation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct ModelRec {
+    /// The model's id.
+    pub(crate) id: String,
+    /// The owning team.
+    pub(crate) team: String,
+    /// The project.
+    pub(crate) project_id: String,
+    /// The task.
+    pub(crate) task_id: String,
+    /// Its name.
+    pub(crate) name: String,
+    /// The base model.
+    pub(crate) base_model: String,
+    /// Hyperparameters as given.
+    pub(crate) hyperparameters: Value,
+    /// Training datasets.
+    pub(crate) datasets: Vec<String>,
+    /// Creation time.
+    pub(crate) created_at: String,
+    /// Creation time in milliseconds since the epoch.
+    pub(crate) created_ms: i64,
+    /// When it was interrupted.
+    #[serde(default)]
+    pub(crate) interrupted_at: Option<String>,
+    /// Milliseconds since the epoch of the interruption.
+    #[serde(default)]
+    pub(crate) interrupted_ms: Option<i64>,
+}
+
+impl Store {
+    /// Records a finetuning run.
+    pub(crate) fn create_model(&self, rec: ModelRec) -> StoreResult<ModelRec> {
+        self.write_catalog(&CatalogRecord::ModelCreated(rec.clone()))?;
+        self.models.write().insert(rec.id.clone(), rec.clone());
+        Ok(rec)
+    }
+
+    /// The team's models in a project (of one task).
+    pub(crate) fn list_models(
+        &self,
+        team: &str,
+        project_id: &str,
+        task_id: Option<&str>,
+    ) -> Vec<ModelRec> {
+        self.models
+            .read()
+            .values()
+            .filter(|m| {
+                m.team == team
+                    && m.project_id == project_id
+                    && task_id.is_none_or(|t| m.task_id == t)
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// One of the team's models.
+    pub(crate) fn model(&self, team: &str, id: &str) -> StoreResult<ModelRec> {
+        self.models
+            .read()
+            .get(id)
+            .filter(|m| m.team == team)
+            .cloned()
+            .ok_or_else(|| StoreError::not_found("finetuned model", id))
+    }
+
+    /// Interrupts a model's run.
+    pub(crate) fn interrupt_model(&self, team: &str, id: &str) -> StoreResult<ModelRec> {
+        self.model(team, id)?;
+        let at = now();
+        self.write_catalog(&CatalogRecord::ModelInterrupted {
+            id: id.to_string(),
+            at: at.clone(),
+        })?;
+        let mut models = self.models.write();
+        let m = models
+            .get_mut(id)
+            .ok_or_else(|| StoreError::not_found("finetuned model", id))?;
+        m.interrupted_at = Some(at);
+        m.interrupted_ms = Some(chrono::Utc::now().timestamp_millis());
+        Ok(m.clone())
+    }
+}
