@@ -10,6 +10,8 @@
 //!
 //! Everything runs on loopback against an in-process emulator.
 
+#![allow(missing_docs, unreachable_pub, clippy::too_many_lines)]
+
 use std::io::Write;
 use std::time::{Duration, Instant};
 

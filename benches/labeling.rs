@@ -11,6 +11,8 @@
 //!    sends them, `max_workers` in flight), against raw concurrent POSTs of the same
 //!    requests with bodies discarded.
 
+#![allow(missing_docs, unreachable_pub, clippy::too_many_lines)]
+
 use std::io::Write;
 use std::time::{Duration, Instant};
 

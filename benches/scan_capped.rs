@@ -10,6 +10,8 @@
 //! the requests the emulator saw; times are reported as ratios to the baseline measured in
 //! the same run.
 
+#![allow(missing_docs, unreachable_pub, clippy::too_many_lines)]
+
 use std::io::Write;
 use std::time::{Duration, Instant};
 

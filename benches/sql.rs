@@ -23,6 +23,8 @@
 //! peak RSS (`VmHWM`) of `SELECT count(*)` and of a streamed `SELECT *` over a
 //! 1,000,000-row dataset, against the peak of a process that only sets up the same session.
 
+#![allow(missing_docs, unreachable_pub, clippy::too_many_lines)]
+
 use std::io::Write;
 use std::process::Command;
 use std::time::{Duration, Instant};

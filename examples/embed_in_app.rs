@@ -10,6 +10,8 @@
 //! Against the Refuel cloud, build the client with `ClientConfig::from_env()` (it reads
 //! `REFUEL_API_KEY`, `REFUEL_API_URL` and `REFUEL_PROJECT`) instead of the embedded emulator.
 
+#![allow(missing_docs, unreachable_pub, clippy::too_many_lines)]
+
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -12,6 +12,8 @@
 //! downloads the file through a presigned URL, so the emulator must be able to reach the
 //! store; a local directory is uploaded through the API instead.
 
+#![allow(missing_docs, unreachable_pub, clippy::too_many_lines)]
+
 use std::sync::Arc;
 use std::time::Duration;
 

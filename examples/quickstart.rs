@@ -7,6 +7,8 @@
 //! To run the same against the Refuel cloud or a separate emulator, set `REFUEL_API_URL`,
 //! `REFUEL_API_KEY` and `REFUEL_PROJECT` and use `RefuelClient::from_env()` instead.
 
+#![allow(missing_docs, unreachable_pub, clippy::too_many_lines)]
+
 use std::io::Write;
 
 use futures::TryStreamExt;

@@ -8,6 +8,8 @@
 //!
 //! Against the Refuel cloud, build the client with `RefuelClient::from_env()` instead.
 
+#![allow(missing_docs, unreachable_pub, clippy::too_many_lines)]
+
 use std::io::Write;
 use std::time::Duration;
 

@@ -2,6 +2,8 @@
 //!
 //! One test binary with a module per crate, to keep link times down.
 
+#![allow(missing_docs, unreachable_pub, clippy::too_many_lines)]
+
 mod common;
 #[path = "../support/s3_server.rs"]
 mod s3_server;

@@ -23,7 +23,7 @@ pub(crate) struct NameCache {
 }
 
 impl NameCache {
-    pub fn get(&self, kind: ResourceKind, scope: &str, name: &str) -> Option<String> {
+    pub(crate) fn get(&self, kind: ResourceKind, scope: &str, name: &str) -> Option<String> {
         self.entries
             .read()
             .get(&(kind, scope.to_string(), name.to_string()))
@@ -31,7 +31,7 @@ impl NameCache {
     }
 
     /// Replaces every entry of `kind` in `scope` with a fresh listing.
-    pub fn refresh<'a>(
+    pub(crate) fn refresh<'a>(
         &self,
         kind: ResourceKind,
         scope: &str,
@@ -45,21 +45,21 @@ impl NameCache {
     }
 
     /// Records one name (after a create).
-    pub fn insert(&self, kind: ResourceKind, scope: &str, name: &str, id: &str) {
+    pub(crate) fn insert(&self, kind: ResourceKind, scope: &str, name: &str, id: &str) {
         self.entries
             .write()
             .insert((kind, scope.to_string(), name.to_string()), id.to_string());
     }
 
     /// Forgets one name (after a delete).
-    pub fn forget_id(&self, kind: ResourceKind, id: &str) {
+    pub(crate) fn forget_id(&self, kind: ResourceKind, id: &str) {
         self.entries
             .write()
             .retain(|(k, _, _), v| !(*k == kind && v == id));
     }
 
     /// Resolves `reference` from a listing fetched by `list` on a cache miss.
-    pub async fn resolve<F, Fut, I>(
+    pub(crate) async fn resolve<F, Fut, I>(
         &self,
         kind: ResourceKind,
         scope: &str,

@@ -12,7 +12,7 @@ use crate::{ClientConfig, RefuelClient};
 
 /// A request as the server saw it.
 #[derive(Debug, Clone)]
-pub struct Seen {
+pub(crate) struct Seen {
     pub method: String,
     /// Path and query, as sent.
     pub target: String,
@@ -22,14 +22,14 @@ pub struct Seen {
 }
 
 impl Seen {
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
     }
 
-    pub fn path(&self) -> &str {
+    pub(crate) fn path(&self) -> &str {
         self.target.split('?').next().unwrap_or_default()
     }
 }
@@ -37,13 +37,15 @@ impl Seen {
 type Handler = dyn Fn(&Seen) -> (u16, String) + Send + Sync;
 
 /// A running server and the requests it has seen.
-pub struct Server {
+pub(crate) struct Server {
     pub base: String,
     pub seen: Arc<Mutex<Vec<Seen>>>,
 }
 
 impl Server {
-    pub async fn start(handler: impl Fn(&Seen) -> (u16, String) + Send + Sync + 'static) -> Self {
+    pub(crate) async fn start(
+        handler: impl Fn(&Seen) -> (u16, String) + Send + Sync + 'static,
+    ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -74,7 +76,7 @@ impl Server {
         Self { base, seen }
     }
 
-    pub fn client(&self) -> RefuelClient {
+    pub(crate) fn client(&self) -> RefuelClient {
         let config = ClientConfig::default()
             .with_api_key("test-key")
             .with_base_url(&self.base)
@@ -88,7 +90,7 @@ impl Server {
         RefuelClient::new(config).unwrap()
     }
 
-    pub fn requests(&self) -> Vec<Seen> {
+    pub(crate) fn requests(&self) -> Vec<Seen> {
         self.seen.lock().clone()
     }
 }

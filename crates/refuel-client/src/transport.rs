@@ -30,7 +30,7 @@ pub(crate) struct Call<'a> {
 }
 
 impl<'a> Call<'a> {
-    pub fn new(method: Method, path: impl Into<String>, context: impl Into<String>) -> Self {
+    pub(crate) fn new(method: Method, path: impl Into<String>, context: impl Into<String>) -> Self {
         let idempotency = if method == Method::POST || method == Method::PATCH {
             Idempotency::NotIdempotent
         } else {
@@ -46,26 +46,29 @@ impl<'a> Call<'a> {
         }
     }
 
-    pub fn get(path: impl Into<String>, context: impl Into<String>) -> Self {
+    pub(crate) fn get(path: impl Into<String>, context: impl Into<String>) -> Self {
         Self::new(Method::GET, path, context)
     }
 
-    pub fn query(mut self, key: &'static str, value: impl ToString) -> Self {
+    pub(crate) fn query(mut self, key: &'static str, value: impl ToString) -> Self {
         self.query.push((key, value.to_string()));
         self
     }
 
-    pub fn queries(mut self, params: impl IntoIterator<Item = (&'static str, String)>) -> Self {
+    pub(crate) fn queries(
+        mut self,
+        params: impl IntoIterator<Item = (&'static str, String)>,
+    ) -> Self {
         self.query.extend(params);
         self
     }
 
-    pub fn json<T: serde::Serialize + Sync + 'a>(mut self, body: &'a T) -> Self {
+    pub(crate) fn json<T: serde::Serialize + Sync + 'a>(mut self, body: &'a T) -> Self {
         self.body = Some(Box::new(move |rb| Ok(rb.json(body))));
         self
     }
 
-    pub fn body_with(
+    pub(crate) fn body_with(
         mut self,
         body: impl Fn(RequestBuilder) -> Result<RequestBuilder> + Send + Sync + 'a,
     ) -> Self {
@@ -73,7 +76,7 @@ impl<'a> Call<'a> {
         self
     }
 
-    pub fn idempotency(mut self, idempotency: Idempotency) -> Self {
+    pub(crate) fn idempotency(mut self, idempotency: Idempotency) -> Self {
         self.idempotency = idempotency;
         self
     }
@@ -92,12 +95,12 @@ pub(crate) struct PageLimits {
 
 impl PageLimits {
     /// The cap on `max_items`, once the server refused a larger page.
-    pub fn cap(&self) -> Option<u64> {
+    pub(crate) fn cap(&self) -> Option<u64> {
         Some(self.cap.load(Ordering::Relaxed)).filter(|c| *c > 0)
     }
 
     /// Remembers a cap on `max_items` (the smallest one wins).
-    pub fn set_cap(&self, rows: u64) {
+    pub(crate) fn set_cap(&self, rows: u64) {
         let rows = rows.max(1);
         let _ = self
             .cap
@@ -107,12 +110,12 @@ impl PageLimits {
     }
 
     /// `max_items` capped by what the server accepts.
-    pub fn capped(&self, max_items: u64) -> u64 {
+    pub(crate) fn capped(&self, max_items: u64) -> u64 {
         self.cap().map_or(max_items, |cap| max_items.min(cap))
     }
 
     /// Records a page that came back with `got` rows for `asked`.
-    pub fn record(&self, asked: u64, got: u64) {
+    pub(crate) fn record(&self, asked: u64, got: u64) {
         if asked > 0 && got >= asked {
             self.honoured.fetch_max(asked, Ordering::Relaxed);
         }
@@ -121,7 +124,7 @@ impl PageLimits {
     /// Whether a page of `asked` rows that comes back shorter means the rows ended: the
     /// server answered a page at least that large in full before, so it does not cut pages
     /// of this size short.
-    pub fn honours(&self, asked: u64) -> bool {
+    pub(crate) fn honours(&self, asked: u64) -> bool {
         asked > 0 && asked <= self.honoured.load(Ordering::Relaxed)
     }
 }
@@ -139,7 +142,7 @@ pub(crate) struct Transport {
 }
 
 impl Transport {
-    pub fn new(config: &ClientConfig) -> Result<Self> {
+    pub(crate) fn new(config: &ClientConfig) -> Result<Self> {
         let key = config.api_key.as_ref().ok_or_else(|| {
             Error::Config(format!(
                 "no API key: pass one or set {}",
@@ -179,7 +182,7 @@ impl Transport {
     }
 
     /// The base URL requests go to.
-    pub fn base_url(&self) -> &Url {
+    pub(crate) fn base_url(&self) -> &Url {
         &self.base
     }
 
@@ -189,7 +192,7 @@ impl Transport {
 
     /// Sends the call, retrying as its idempotency allows, and returns the successful
     /// response; an error status becomes [`Error::Api`] with the server's message.
-    pub async fn send(&self, call: &Call<'_>) -> Result<Response> {
+    pub(crate) async fn send(&self, call: &Call<'_>) -> Result<Response> {
         let url = self.url(&call.path);
         self.send_to(call, &url, Target::Api).await
     }
@@ -201,7 +204,7 @@ impl Transport {
     /// should bound the wait for each chunk themselves. An error status becomes
     /// [`Error::Api`] carrying only the status's reason: object stores echo parts of the
     /// signature in their error bodies.
-    pub async fn send_presigned(&self, url: &Url, context: &str) -> Result<Response> {
+    pub(crate) async fn send_presigned(&self, url: &Url, context: &str) -> Result<Response> {
         let call = Call::get("", context);
         self.send_to(&call, url.as_str(), Target::Presigned).await
     }
@@ -282,7 +285,7 @@ impl Transport {
     /// Sends the call and returns the success status with the raw body, for the endpoints
     /// whose success statuses differ in meaning (`202 Accepted` while an async label is
     /// pending, `200 OK` once it is done).
-    pub async fn call_status(&self, call: &Call<'_>) -> Result<(StatusCode, Bytes)> {
+    pub(crate) async fn call_status(&self, call: &Call<'_>) -> Result<(StatusCode, Bytes)> {
         let resp = self.send(call).await?;
         let status = resp.status();
         let body = resp
@@ -293,13 +296,13 @@ impl Transport {
     }
 
     /// Sends the call and decodes `data` (or the whole body when it has no `data`).
-    pub async fn call<T: DeserializeOwned>(&self, call: &Call<'_>) -> Result<T> {
+    pub(crate) async fn call<T: DeserializeOwned>(&self, call: &Call<'_>) -> Result<T> {
         let body = self.call_bytes(call).await?;
         decode_data(&call.context, &body)
     }
 
     /// Sends the call and returns the raw success body.
-    pub async fn call_bytes(&self, call: &Call<'_>) -> Result<Bytes> {
+    pub(crate) async fn call_bytes(&self, call: &Call<'_>) -> Result<Bytes> {
         let resp = self.send(call).await?;
         resp.bytes()
             .await
@@ -307,7 +310,7 @@ impl Transport {
     }
 
     /// Sends the call and ignores the success body.
-    pub async fn call_unit(&self, call: &Call<'_>) -> Result<()> {
+    pub(crate) async fn call_unit(&self, call: &Call<'_>) -> Result<()> {
         self.call_bytes(call).await.map(drop)
     }
 }

@@ -27,10 +27,10 @@ pub enum Profile {
 }
 
 /// The most rows one request returns in the default profile.
-pub const DEFAULT_PAGE_CAP: usize = 10_000;
+pub(crate) const DEFAULT_PAGE_CAP: usize = 10_000;
 
 /// The most rows one request returns in the other profiles (the page size the SDKs use).
-pub const SMALL_PAGE_CAP: usize = 100;
+pub(crate) const SMALL_PAGE_CAP: usize = 100;
 
 impl Profile {
     /// Every profile.

@@ -101,7 +101,7 @@ impl fmt::Debug for Encoder {
 
 impl Encoder {
     /// Opens a writer of `format` at `path`. CSV refuses nested columns up front.
-    pub fn open(
+    pub(crate) fn open(
         format: StagingFormat,
         store: Arc<dyn ObjectStore>,
         path: Path,
@@ -128,7 +128,7 @@ impl Encoder {
     }
 
     /// Writes one batch.
-    pub async fn write(&mut self, batch: &RecordBatch) -> Result<(), ErrorKind> {
+    pub(crate) async fn write(&mut self, batch: &RecordBatch) -> Result<(), ErrorKind> {
         match self {
             Self::Parquet(w) => w
                 .write(batch)
@@ -144,7 +144,7 @@ impl Encoder {
     }
 
     /// Bytes encoded so far (for Parquet, the row groups flushed so far).
-    pub fn bytes_written(&self) -> u64 {
+    pub(crate) fn bytes_written(&self) -> u64 {
         match self {
             Self::Parquet(w) => w.bytes_written() as u64,
             Self::Csv { bytes, .. } => *bytes,
@@ -152,7 +152,7 @@ impl Encoder {
     }
 
     /// Completes the file (the multipart upload) and returns its size in bytes.
-    pub async fn finish(self, schema: &SchemaRef) -> Result<u64, ErrorKind> {
+    pub(crate) async fn finish(self, schema: &SchemaRef) -> Result<u64, ErrorKind> {
         match self {
             Self::Parquet(w) => {
                 let mut w = *w;
@@ -194,7 +194,7 @@ impl Encoder {
     }
 
     /// Abandons the file: aborts the multipart upload (nothing becomes visible).
-    pub async fn abort(self) {
+    pub(crate) async fn abort(self) {
         abort_upload(match self {
             Self::Parquet(w) => w.into_inner(),
             Self::Csv { out, .. } => *out,

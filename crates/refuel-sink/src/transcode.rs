@@ -31,7 +31,7 @@ pub(crate) struct ObjectReader {
 }
 
 impl ObjectReader {
-    pub fn new(store: Arc<dyn ObjectStore>, path: Path) -> Self {
+    pub(crate) fn new(store: Arc<dyn ObjectStore>, path: Path) -> Self {
         Self { store, path }
     }
 }

@@ -4,13 +4,73 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use refuel_client::{ClientConfig, RefuelClient, ServerSemantics};
+use clap::Args;
+use refuel_client::{ApiKey, ClientConfig, RefuelClient, ServerSemantics};
 use refuel_emulator::{DEFAULT_API_KEY, Emulator, EmulatorConfig, EmulatorHandle};
 
-use crate::cli::ConnectionArgs;
 use crate::demo;
 use crate::error::ShellError;
 use crate::progress::Progress;
+
+/// Connection settings, shared by the shell and every subcommand.
+#[derive(Debug, Clone, Args)]
+pub struct ConnectionArgs {
+    /// The Refuel API's base URL.
+    #[arg(long, env = "REFUEL_API_URL", global = true, value_name = "URL")]
+    pub endpoint: Option<String>,
+
+    /// The API key. Without one (and without --endpoint) refuel-sql runs a local emulator.
+    #[arg(
+        long,
+        env = "REFUEL_API_KEY",
+        hide_env_values = true,
+        global = true,
+        value_name = "KEY",
+        value_parser = parse_api_key
+    )]
+    pub api_key: Option<ApiKey>,
+
+    /// The current project: bare table names resolve in it. Local default: `demo`.
+    #[arg(long, env = "REFUEL_PROJECT", global = true, value_name = "PROJECT")]
+    pub project: Option<String>,
+
+    /// Run the emulator in-process on DIR (default: REFUEL_SQL_DATA_DIR, else
+    /// ~/.local/share/refuel-sql), seeded with demo data the first time.
+    #[arg(
+        long,
+        value_name = "DIR",
+        num_args = 0..=1,
+        global = true,
+        conflicts_with = "endpoint"
+    )]
+    pub local: Option<Option<PathBuf>>,
+
+    /// What the server does where the API contract leaves it open (text order, NULL order,
+    /// LIKE, regex dialect, page cap): decides what SQL pushes into the API. A preset
+    /// (`conservative`, the default; `emulator`) then `key=value` settings, e.g.
+    /// `conservative,null_order=last`. The local emulator always uses `emulator`.
+    #[arg(
+        long,
+        env = "REFUEL_SERVER_SEMANTICS",
+        global = true,
+        value_name = "SETTINGS",
+        value_parser = parse_semantics
+    )]
+    pub server_semantics: Option<ServerSemantics>,
+}
+
+fn parse_semantics(raw: &str) -> Result<ServerSemantics, String> {
+    raw.parse().map_err(|e: refuel_client::Error| e.to_string())
+}
+
+fn parse_api_key(raw: &str) -> Result<ApiKey, String> {
+    let key = raw.trim();
+    if key.is_empty() {
+        Err("the API key is empty".to_string())
+    } else {
+        Ok(ApiKey::new(key))
+    }
+}
 
 /// Environment variable naming the default local data directory.
 pub const ENV_DATA_DIR: &str = "REFUEL_SQL_DATA_DIR";

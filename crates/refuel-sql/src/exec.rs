@@ -16,7 +16,7 @@ use rustyline::history::DefaultHistory;
 use rustyline::{Config, Editor};
 
 use crate::catalog::table_kind;
-use crate::cli::{Cli, SubCommand};
+use crate::cli::Cli;
 use crate::command::{Command, Flow};
 use crate::connect::Connection;
 use crate::context::ShellContext;
@@ -25,7 +25,7 @@ use crate::helper::ShellHelper;
 use crate::print_options::PrintOptions;
 use crate::progress::Progress;
 use crate::statement::{Chunk, split_script};
-use crate::subcommands;
+use crate::subcommands::{self, SubCommand};
 
 /// Environment variable naming the REPL's history file.
 pub const ENV_HISTORY: &str = "REFUEL_SQL_HISTORY";
@@ -33,7 +33,7 @@ pub const ENV_HISTORY: &str = "REFUEL_SQL_HISTORY";
 /// Runs what the command line asks for and returns the exit code.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Some(SubCommand::Completions(args)) = &cli.subcommand {
-        subcommands::completions::run(args)?;
+        subcommands::completions::run(args, <Cli as clap::CommandFactory>::command())?;
         return Ok(ExitCode::SUCCESS);
     }
     let progress = Progress::new(cli.quiet);

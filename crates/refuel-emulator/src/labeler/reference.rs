@@ -60,7 +60,7 @@ impl Labeler for ReferenceLabeler {
 }
 
 /// Labels a row by the reference rules (synchronously).
-pub fn label_row(task: &TaskSpec, row: &RowInput) -> LabeledRow {
+pub(super) fn label_row(task: &TaskSpec, row: &RowInput) -> LabeledRow {
     let mut context = row.clone();
     let mut out = LabeledRow::default();
     for field in &task.fields {

@@ -20,7 +20,7 @@ use super::Cell;
 /// The type of a column in `column_metadata`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum MetadataType {
+pub(crate) enum MetadataType {
     /// Text.
     String,
     /// Whole numbers only.
@@ -35,7 +35,7 @@ pub enum MetadataType {
 
 impl MetadataType {
     /// The type as the API shows it.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::String => "string",
             Self::Integer => "integer",
@@ -47,7 +47,7 @@ impl MetadataType {
 
     /// The type of a column known only by its schema type (data kept before column types
     /// were recorded): `number`, `boolean` or `string`.
-    pub fn from_schema(ty: &ColumnType) -> Self {
+    pub(crate) fn from_schema(ty: &ColumnType) -> Self {
         match ty {
             ColumnType::Number => Self::Number,
             ColumnType::Boolean => Self::Boolean,
@@ -57,7 +57,7 @@ impl MetadataType {
 
     /// The type of a column of schema type `ty` holding `cells`. With `dates`, a string
     /// column whose values (at least one) are all ISO dates is a `date` column.
-    pub fn infer<'a>(
+    pub(crate) fn infer<'a>(
         ty: &ColumnType,
         cells: impl IntoIterator<Item = &'a Cell>,
         dates: bool,
@@ -84,7 +84,7 @@ impl MetadataType {
     }
 
     /// The type once `cell` is added to a column of this type.
-    pub fn widen(self, cell: &Cell) -> Self {
+    pub(crate) fn widen(self, cell: &Cell) -> Self {
         match (self, cell) {
             (_, Cell::Null) => self,
             (Self::Integer, Cell::Int(_)) => self,
@@ -101,7 +101,7 @@ fn is_date_cell(cell: &Cell) -> bool {
 }
 
 /// Whether `text` is exactly a valid calendar date `YYYY-MM-DD`.
-pub fn is_iso_date(text: &str) -> bool {
+pub(crate) fn is_iso_date(text: &str) -> bool {
     let b = text.as_bytes();
     b.len() == 10
         && b[4] == b'-'
@@ -113,7 +113,7 @@ pub fn is_iso_date(text: &str) -> bool {
 }
 
 /// Widens each column's type by the cells of `rows`.
-pub fn widen_all(types: &mut [MetadataType], rows: &[Vec<Cell>]) {
+pub(crate) fn widen_all(types: &mut [MetadataType], rows: &[Vec<Cell>]) {
     for row in rows {
         for (t, cell) in types.iter_mut().zip(row) {
             *t = t.widen(cell);

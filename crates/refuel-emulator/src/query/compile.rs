@@ -13,7 +13,7 @@ use crate::store::DatasetData;
 
 /// Which label value of a task field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LabelKind {
+pub(crate) enum LabelKind {
     /// The final label (the human's when verified, else the LLM's).
     Final,
     /// The LLM's label.
@@ -24,7 +24,7 @@ pub enum LabelKind {
 
 /// Where a value comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
+pub(crate) enum Source {
     /// A dataset column.
     Column(usize),
     /// A label of a task field (by index in the task's fields).
@@ -38,7 +38,7 @@ pub enum Source {
 
 /// The right-hand side of a comparison.
 #[derive(Debug, Clone)]
-pub enum Operand {
+pub(crate) enum Operand {
     /// A constant.
     Const(Cell),
     /// A value of the same row (compare a label with a ground-truth column).
@@ -47,7 +47,7 @@ pub enum Operand {
 
 /// A filter ready to evaluate.
 #[derive(Debug, Clone)]
-pub enum Predicate {
+pub(crate) enum Predicate {
     /// A comparison.
     Compare {
         src: Source,
@@ -95,7 +95,7 @@ pub enum Predicate {
 
 /// One order key ready to evaluate.
 #[derive(Debug, Clone, Copy)]
-pub struct SortKey {
+pub(crate) struct SortKey {
     /// What orders.
     pub src: Source,
     /// Descending.
@@ -104,7 +104,7 @@ pub struct SortKey {
 
 /// A query checked against a dataset's schema.
 #[derive(Debug, Clone)]
-pub struct CompiledQuery {
+pub(crate) struct CompiledQuery {
     /// Filters, all of which must hold.
     pub predicates: Vec<Predicate>,
     /// Order keys, most significant first.
@@ -116,17 +116,17 @@ pub struct CompiledQuery {
 
 impl CompiledQuery {
     /// Whether the query keeps every row in the default order.
-    pub fn is_trivial(&self) -> bool {
+    pub(crate) fn is_trivial(&self) -> bool {
         self.predicates.is_empty() && self.sort.is_empty()
     }
 
     /// A canonical text of the query, for caching.
-    pub fn key(&self) -> &str {
+    pub(crate) fn key(&self) -> &str {
         &self.key
     }
 
     /// Whether the query reads labels.
-    pub fn reads_labels(&self) -> bool {
+    pub(crate) fn reads_labels(&self) -> bool {
         let label = |s: &Source| matches!(s, Source::Label { .. });
         self.sort.iter().any(|k| label(&k.src))
             || self.predicates.iter().any(|p| match p {
@@ -146,7 +146,7 @@ impl CompiledQuery {
 
 /// The schema a query is checked against: a dataset and, for label queries, a task's fields.
 #[derive(Debug, Clone, Copy)]
-pub struct Scope<'a> {
+pub(crate) struct Scope<'a> {
     /// The dataset.
     pub data: &'a DatasetData,
     /// The dataset's name, for messages.
@@ -205,7 +205,7 @@ impl Scope<'_> {
 
 /// Checks `filters` and `orders` against the scope; they will be evaluated with
 /// `semantics`.
-pub fn compile(
+pub(crate) fn compile(
     scope: Scope<'_>,
     filters: &[Filter],
     orders: &[OrderBy],

@@ -15,7 +15,7 @@ static NULL: Cell = Cell::Null;
 
 /// The rows of a dataset with, optionally, a task's labels.
 #[derive(Debug, Clone, Copy)]
-pub struct Rows<'a> {
+pub(crate) struct Rows<'a> {
     /// The dataset.
     pub data: &'a DatasetData,
     /// The task's labels.
@@ -28,7 +28,7 @@ impl<'a> Rows<'a> {
     }
 
     /// The value of `src` in row `i`.
-    pub fn value(&self, src: Source, i: u32) -> &'a Cell {
+    pub(crate) fn value(&self, src: Source, i: u32) -> &'a Cell {
         match src {
             Source::Column(c) => self.cells(i).get(c).unwrap_or(&NULL),
             Source::Label { field, kind } => {
@@ -57,7 +57,7 @@ impl<'a> Rows<'a> {
 }
 
 /// The indices of the rows that pass every predicate, in the query's order.
-pub fn evaluate(rows: Rows<'_>, query: &CompiledQuery) -> Vec<u32> {
+pub(crate) fn evaluate(rows: Rows<'_>, query: &CompiledQuery) -> Vec<u32> {
     let sem = query.semantics;
     let mut out: Vec<u32> = rows
         .data

@@ -41,7 +41,7 @@ use parking_lot::Mutex;
 
 pub(crate) use self::compile::{CompiledQuery, Scope, compile};
 pub(crate) use self::eval::{Rows, evaluate};
-pub use self::semantics::Semantics;
+pub(crate) use self::semantics::Semantics;
 use crate::store::DatasetEntry;
 
 /// A filter or order that does not fit the dataset (or task) it is run on; the message names
@@ -52,7 +52,7 @@ pub(crate) struct InvalidQuery(pub(crate) String);
 
 /// The rows a query selects, in order.
 #[derive(Debug, Clone)]
-pub enum Selection {
+pub(crate) enum Selection {
     /// Every row, in index order (no filter, no order, no deleted rows).
     All(usize),
     /// These row indices, in order.
@@ -61,7 +61,7 @@ pub enum Selection {
 
 impl Selection {
     /// How many rows are selected.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         match self {
             Self::All(n) => *n,
             Self::Rows(r) => r.len(),
@@ -69,7 +69,7 @@ impl Selection {
     }
 
     /// The row indices of `[offset, offset + len)`.
-    pub fn page(&self, offset: usize, len: usize) -> Vec<usize> {
+    pub(crate) fn page(&self, offset: usize, len: usize) -> Vec<usize> {
         let end = offset.saturating_add(len).min(self.len());
         if offset >= end {
             return Vec::new();
@@ -83,7 +83,7 @@ impl Selection {
 
 /// Recently used selections, keyed by dataset, its version, and the query.
 #[derive(Debug, Default)]
-pub struct QueryCache {
+pub(crate) struct QueryCache {
     entries: Mutex<Vec<CacheEntry>>,
 }
 
@@ -100,7 +100,7 @@ const CACHE_ENTRIES: usize = 32;
 impl QueryCache {
     /// The selection of `query` over the dataset, from the cache when the dataset has not
     /// changed since it was computed. The caller holds the dataset's read lock.
-    pub fn select(
+    pub(crate) fn select(
         &self,
         entry: &DatasetEntry,
         rows: Rows<'_>,

@@ -82,7 +82,7 @@ impl Semantics {
 }
 
 /// The lowercase form of a text, borrowed when it has nothing to lowercase.
-pub fn fold(text: &str) -> Cow<'_, str> {
+pub(super) fn fold(text: &str) -> Cow<'_, str> {
     if text
         .bytes()
         .all(|b| b.is_ascii() && !b.is_ascii_uppercase())
@@ -96,7 +96,7 @@ pub fn fold(text: &str) -> Cow<'_, str> {
 /// The regular expression (unanchored, so it means `%pattern%`) of a SQL LIKE pattern:
 /// `%` is any run of characters, `_` any one character, `\` makes the next character
 /// literal (a trailing `\` is itself).
-pub fn like_regex(pattern: &str) -> Result<regex::Regex, regex::Error> {
+pub(super) fn like_regex(pattern: &str) -> Result<regex::Regex, regex::Error> {
     let mut re = String::with_capacity(pattern.len() + 8);
     re.push_str("(?s)");
     let mut chars = pattern.chars();

@@ -11,7 +11,7 @@ pub(crate) struct Params(Vec<(String, String)>);
 
 impl Params {
     /// Parses a raw query string.
-    pub fn parse(raw: Option<&str>) -> Self {
+    pub(super) fn parse(raw: Option<&str>) -> Self {
         Self(
             raw.map(|q| {
                 url::form_urlencoded::parse(q.as_bytes())
@@ -23,7 +23,7 @@ impl Params {
     }
 
     /// The first value of `key`.
-    pub fn get(&self, key: &str) -> Option<&str> {
+    pub(super) fn get(&self, key: &str) -> Option<&str> {
         self.0
             .iter()
             .find(|(k, _)| k == key)
@@ -31,7 +31,7 @@ impl Params {
     }
 
     /// Every value of `key`, in order.
-    pub fn all(&self, key: &str) -> impl Iterator<Item = &str> {
+    pub(super) fn all(&self, key: &str) -> impl Iterator<Item = &str> {
         self.0
             .iter()
             .filter(move |(k, _)| k == key)
@@ -39,14 +39,14 @@ impl Params {
     }
 
     /// A required, non-empty parameter.
-    pub fn required(&self, key: &str) -> ApiResult<&str> {
+    pub(super) fn required(&self, key: &str) -> ApiResult<&str> {
         self.get(key)
             .filter(|v| !v.trim().is_empty())
             .ok_or_else(|| ApiError::bad_request(format!("query parameter '{key}' is required")))
     }
 
     /// A non-negative integer parameter.
-    pub fn u64(&self, key: &str) -> ApiResult<Option<u64>> {
+    pub(super) fn u64(&self, key: &str) -> ApiResult<Option<u64>> {
         match self.get(key) {
             None | Some("") | Some("None") => Ok(None),
             Some(v) => v.trim().parse().map(Some).map_err(|_| {
@@ -59,7 +59,7 @@ impl Params {
 
     /// A boolean parameter: `true`/`false` in any case (the Python SDK sends `True`), or
     /// `1`/`0`.
-    pub fn bool(&self, key: &str) -> ApiResult<Option<bool>> {
+    pub(super) fn bool(&self, key: &str) -> ApiResult<Option<bool>> {
         match self.get(key) {
             None | Some("") | Some("None") => Ok(None),
             Some(v) if v.eq_ignore_ascii_case("true") || v == "1" => Ok(Some(true)),
@@ -71,7 +71,7 @@ impl Params {
     }
 
     /// Every `filters` parameter, each a JSON filter object.
-    pub fn filters(&self) -> ApiResult<Vec<Filter>> {
+    pub(super) fn filters(&self) -> ApiResult<Vec<Filter>> {
         self.all("filters")
             .enumerate()
             .map(|(i, text)| {
@@ -86,7 +86,7 @@ impl Params {
     }
 
     /// Every `order_bys` parameter, each a JSON order object.
-    pub fn order_bys(&self) -> ApiResult<Vec<OrderBy>> {
+    pub(super) fn order_bys(&self) -> ApiResult<Vec<OrderBy>> {
         self.all("order_bys")
             .enumerate()
             .map(|(i, text)| {

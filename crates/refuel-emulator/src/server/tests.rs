@@ -1,6 +1,9 @@
 //! The server over real HTTP: profiles (cloud shapes, flipped semantics, page caps), column
 //! metadata, and JSON error answers.
 
+// Scenarios read better whole.
+#![allow(clippy::too_many_lines)]
+
 use std::time::Duration;
 
 use reqwest::Method;

@@ -15,14 +15,17 @@ const MAX_FRAME: u32 = 1 << 30;
 
 /// An open log, positioned at its end.
 #[derive(Debug)]
-pub struct Log {
+pub(super) struct Log {
     file: File,
 }
 
 impl Log {
     /// Opens (creating if needed) the log at `path`, calls `apply` with every intact frame
     /// in order, and truncates a torn tail. An error from `apply` stops the replay.
-    pub fn open(path: &Path, mut apply: impl FnMut(&[u8]) -> io::Result<()>) -> io::Result<Self> {
+    pub(super) fn open(
+        path: &Path,
+        mut apply: impl FnMut(&[u8]) -> io::Result<()>,
+    ) -> io::Result<Self> {
         let mut file = OpenOptions::new()
             .read(true)
             .append(true)
@@ -63,7 +66,10 @@ impl Log {
     }
 
     /// Appends frames and makes them durable before returning.
-    pub fn append<'a>(&mut self, payloads: impl IntoIterator<Item = &'a [u8]>) -> io::Result<()> {
+    pub(super) fn append<'a>(
+        &mut self,
+        payloads: impl IntoIterator<Item = &'a [u8]>,
+    ) -> io::Result<()> {
         let mut buf = Vec::new();
         for p in payloads {
             encode_frame(&mut buf, p)?;
@@ -75,7 +81,7 @@ impl Log {
 
 /// Writes a whole new log atomically: frames go to `<path>.tmp`, which is synced and then
 /// renamed over `path` (and the directory synced).
-pub fn write_atomically<I, P>(path: &Path, payloads: I) -> io::Result<()>
+pub(super) fn write_atomically<I, P>(path: &Path, payloads: I) -> io::Result<()>
 where
     I: IntoIterator<Item = P>,
     P: AsRef<[u8]>,
@@ -97,7 +103,7 @@ where
 }
 
 /// Makes a directory's entries (created, renamed or removed files) durable.
-pub fn sync_dir(dir: &Path) -> io::Result<()> {
+pub(super) fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 

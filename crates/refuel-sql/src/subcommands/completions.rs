@@ -1,9 +1,6 @@
 //! `refuel-sql completions bash|zsh|fish|...`: a completion script for a shell.
 
-use clap::CommandFactory;
 use clap_complete::Shell;
-
-use crate::cli::Cli;
 
 /// Arguments of `completions`.
 #[derive(Debug, clap::Args)]
@@ -13,9 +10,8 @@ pub struct CompletionsArgs {
     pub shell: Shell,
 }
 
-/// Prints the completion script on standard output.
-pub fn run(args: &CompletionsArgs) -> anyhow::Result<()> {
-    let mut command = Cli::command();
+/// Prints the completion script of `command` (the whole command line) on standard output.
+pub fn run(args: &CompletionsArgs, mut command: clap::Command) -> anyhow::Result<()> {
     let mut out = std::io::stdout();
     clap_complete::generate(args.shell, &mut command, "refuel-sql", &mut out);
     std::io::Write::flush(&mut out)?;

@@ -9,9 +9,25 @@ pub mod upload;
 
 use std::process::ExitCode;
 
-use crate::cli::SubCommand;
+use clap::Subcommand;
+
 use crate::connect::Connection;
 use crate::progress::Progress;
+
+/// Subcommands: moving data in and out, and labeling.
+#[derive(Debug, Subcommand)]
+pub enum SubCommand {
+    /// Upload a CSV/Parquet file or register a URL as a new dataset.
+    Upload(upload::UploadArgs),
+    /// Start a task run (batch labeling) on a dataset.
+    Run(run::RunArgs),
+    /// Label NDJSON rows from standard input with a deployed application; write NDJSON.
+    Label(label::LabelArgs),
+    /// Export a dataset (with a task's labels) to a file.
+    Export(export::ExportArgs),
+    /// Print a shell completion script.
+    Completions(completions::CompletionsArgs),
+}
 
 /// Runs a subcommand on an open connection.
 pub async fn run(
@@ -25,9 +41,9 @@ pub async fn run(
         SubCommand::Run(args) => run::run(args, client, progress).await,
         SubCommand::Label(args) => label::run(args, client, progress).await,
         SubCommand::Export(args) => export::run(args, connection, progress).await,
-        SubCommand::Completions(args) => {
-            completions::run(args)?;
-            Ok(ExitCode::SUCCESS)
-        }
+        // Printed before any connection is made (see `exec::run`).
+        SubCommand::Completions(_) => Err(anyhow::anyhow!(
+            "refuel-sql completions runs without a connection"
+        )),
     }
 }
