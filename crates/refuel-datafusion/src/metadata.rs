@@ -152,43 +152,7 @@ impl MetadataTable {
     async fn rows(&self) -> refuel_client::Result<Vec<Vec<Option<String>>>> {
         let c = &self.client;
         Ok(match self.kind {
-            MetadataKind::Datasets => c
-                .datasets()
-                .list()
-                .await?
-                .into_iter()
-                .map(|d| {
-                    let mut cols: Vec<String> = d
-                        .dataset_schema
-                        .columns()
-                        .into_iter()
-                        .map(|(n, _)| n.to_string())
-                        .collect();
-                    if cols.is_empty() {
-                        // No schema: the column metadata's columns, if any.
-                        if let Some(columns) = crate::columns::TableColumns::typed(
-                            &d.dataset_schema,
-                            &d.column_metadata,
-                        ) {
-                            cols = columns
-                                .schema
-                                .fields()
-                                .iter()
-                                .map(|f| f.name().clone())
-                                .collect();
-                        }
-                    }
-                    vec![
-                        Some(d.id.clone()),
-                        Some(d.dataset_name.clone()),
-                        Some(d.ingest_status.to_string()),
-                        d.source.as_ref().map(ToString::to_string),
-                        Some(cols.join(", ")),
-                        d.created_at.clone(),
-                        d.updated_at.clone(),
-                    ]
-                })
-                .collect(),
+            MetadataKind::Datasets => c.datasets().list().await?.iter().map(dataset_row).collect(),
             MetadataKind::Tasks => c
                 .tasks()
                 .list()
@@ -253,6 +217,38 @@ impl MetadataTable {
                 .collect(),
         })
     }
+}
+
+/// A dataset's row of the `datasets` table; its columns are the schema's or, without one,
+/// those of its column metadata.
+fn dataset_row(d: &refuel_client::models::DatasetSummary) -> Vec<Option<String>> {
+    let mut cols: Vec<String> = d
+        .dataset_schema
+        .columns()
+        .into_iter()
+        .map(|(n, _)| n.to_string())
+        .collect();
+    if cols.is_empty() {
+        if let Some(columns) =
+            crate::columns::TableColumns::typed(&d.dataset_schema, &d.column_metadata)
+        {
+            cols = columns
+                .schema
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect();
+        }
+    }
+    vec![
+        Some(d.id.clone()),
+        Some(d.dataset_name.clone()),
+        Some(d.ingest_status.to_string()),
+        d.source.as_ref().map(ToString::to_string),
+        Some(cols.join(", ")),
+        d.created_at.clone(),
+        d.updated_at.clone(),
+    ]
 }
 
 #[async_trait]

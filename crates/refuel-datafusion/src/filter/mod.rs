@@ -334,13 +334,7 @@ pub fn null_filter(cols: &TableColumns, column: &str, is_null: bool) -> Option<F
         &Expr::Column(datafusion::common::Column::from_name(column)),
         cols,
     )?;
-    if matches!(
-        t.source,
-        ColumnSource::Label {
-            kind: LabelColumn::Verified,
-            ..
-        }
-    ) {
+    if is_verified(t.source) {
         return None;
     }
     let op = if is_null {
@@ -361,59 +355,15 @@ fn translate_in(expr: &Expr, ctx: &Ctx<'_>) -> Option<Pushed> {
     let cols = ctx.cols;
     match expr {
         Expr::BinaryExpr(BinaryExpr { left, op, right }) => match op {
-            Operator::And => {
-                let (l, r) = (translate_in(left, ctx)?, translate_in(right, ctx)?);
-                let exactness =
-                    if l.exactness == Exactness::Exact && r.exactness == Exactness::Exact {
-                        Exactness::Exact
-                    } else {
-                        Exactness::Inexact
-                    };
-                Some(Pushed {
-                    filters: [l.filters, r.filters].concat(),
-                    exactness,
-                    assumes: l.assumes.union(&r.assumes).copied().collect(),
-                })
-            }
+            Operator::And => Some(both(translate_in(left, ctx)?, translate_in(right, ctx)?)),
             Operator::Or => or_of_equalities(expr, ctx),
             Operator::RegexMatch | Operator::RegexIMatch | Operator::RegexNotIMatch => {
-                if ctx.sem.regex != RegexDialect::Rust {
-                    return None;
-                }
-                let t = target(left, cols).filter(|t| t.kind == Kind::Text)?;
-                let Some(Some(pattern)) = literal(right, Kind::Text) else {
-                    return None;
-                };
-                let (operator, exactness) = match op {
-                    Operator::RegexIMatch => (FilterOp::RegexMatch, Exactness::Exact),
-                    Operator::RegexNotIMatch => (FilterOp::NotRegexMatch, Exactness::Exact),
-                    // Case-insensitive matching keeps every case-sensitive match.
-                    _ => (FilterOp::RegexMatch, Exactness::Inexact),
-                };
-                let f = t.filter(operator, Some(pattern))?;
-                Pushed::with(vec![f], exactness, Some("regex=rust"))
+                regex(left, *op, right, ctx)
             }
             _ => compare(left, *op, right, ctx),
         },
-        Expr::IsNull(inner) | Expr::IsNotNull(inner) => {
-            let t = target(inner, cols)?;
-            if matches!(
-                t.source,
-                ColumnSource::Label {
-                    kind: LabelColumn::Verified,
-                    ..
-                }
-            ) {
-                // Never NULL.
-                return None;
-            }
-            let op = if matches!(expr, Expr::IsNull(_)) {
-                FilterOp::IsNull
-            } else {
-                FilterOp::IsNotNull
-            };
-            Pushed::exact(vec![t.filter(op, None)?])
-        }
+        Expr::IsNull(inner) => null_check(inner, FilterOp::IsNull, cols),
+        Expr::IsNotNull(inner) => null_check(inner, FilterOp::IsNotNull, cols),
         Expr::Column(_) => boolean(expr, true, cols),
         Expr::Not(inner) => match inner.as_ref() {
             Expr::Column(_) => boolean(inner, false, cols),
@@ -424,12 +374,10 @@ fn translate_in(expr: &Expr, ctx: &Ctx<'_>) -> Option<Pushed> {
         Expr::IsNotTrue(inner) | Expr::IsNotFalse(inner) => {
             // NULLs are kept by these; only `<f>_verified` (never NULL) can say so.
             let t = target(inner, cols)?;
-            match t.source {
-                ColumnSource::Label {
-                    kind: LabelColumn::Verified,
-                    ..
-                } => verified(t.source, matches!(expr, Expr::IsNotFalse(_))),
-                _ => None,
+            if is_verified(t.source) {
+                verified(t.source, matches!(expr, Expr::IsNotFalse(_)))
+            } else {
+                None
             }
         }
         Expr::Between(Between {
@@ -437,72 +385,117 @@ fn translate_in(expr: &Expr, ctx: &Ctx<'_>) -> Option<Pushed> {
             negated: false,
             low,
             high,
-        }) => {
-            let t = target(inner, cols)?;
-            let (Some(Some(lo)), Some(Some(hi))) = (literal(low, t.kind), literal(high, t.kind))
-            else {
-                return None;
-            };
-            if matches!(
-                t.source,
-                ColumnSource::Label {
-                    kind: LabelColumn::Verified,
-                    ..
-                }
-            ) {
-                return None;
-            }
-            let (exactness, assumes) = comparison_exactness(t.kind, &FilterOp::GtEq, ctx.sem)?;
-            Pushed::with(
-                vec![
-                    t.filter(FilterOp::GtEq, Some(lo))?,
-                    t.filter(FilterOp::LtEq, Some(hi))?,
-                ],
-                exactness,
-                assumes,
-            )
-        }
-        Expr::InList(list) => {
-            let t = target(&list.expr, cols)?;
-            if matches!(
-                t.source,
-                ColumnSource::Label {
-                    kind: LabelColumn::Verified,
-                    ..
-                }
-            ) {
-                return None;
-            }
-            let mut values = Vec::new();
-            let mut has_null = false;
-            for item in &list.list {
-                match literal(item, t.kind)? {
-                    Some(v) => values.push(v),
-                    None => has_null = true,
-                }
-            }
-            if list.negated {
-                if has_null || values.is_empty() {
-                    return None;
-                }
-                let (exactness, assumes) = comparison_exactness(t.kind, &FilterOp::NotEq, ctx.sem)?;
-                let filters = values
-                    .into_iter()
-                    .map(|v| t.filter(FilterOp::NotEq, Some(v)))
-                    .collect::<Option<Vec<_>>>()?;
-                return Pushed::with(filters, exactness, assumes);
-            }
-            if values.is_empty() {
-                return None;
-            }
-            let (exactness, assumes) = comparison_exactness(t.kind, &FilterOp::In, ctx.sem)?;
-            let mut f = t.filter(FilterOp::In, Some(Value::Array(values)))?;
-            f.value_type = Some(FilterValueType::List);
-            Pushed::with(vec![f], exactness, assumes)
-        }
+        }) => between(inner, low, high, ctx),
+        Expr::InList(list) => in_list(list, ctx),
         Expr::Like(like) => translate_like(like, ctx),
         _ => None,
     }
+}
+
+/// Whether a column is `<f>_verified` (never NULL; only its own filters apply).
+fn is_verified(source: &ColumnSource) -> bool {
+    matches!(
+        source,
+        ColumnSource::Label {
+            kind: LabelColumn::Verified,
+            ..
+        }
+    )
+}
+
+/// Two pushed conjuncts as one: exact only when both are.
+fn both(l: Pushed, r: Pushed) -> Pushed {
+    let exactness = if l.exactness == Exactness::Exact && r.exactness == Exactness::Exact {
+        Exactness::Exact
+    } else {
+        Exactness::Inexact
+    };
+    Pushed {
+        filters: [l.filters, r.filters].concat(),
+        exactness,
+        assumes: l.assumes.union(&r.assumes).copied().collect(),
+    }
+}
+
+/// `col ~* 're'`, `col !~* 're'` (exact) and `col ~ 're'` (as `~*`, inexact), on a server
+/// with the Rust regex dialect.
+fn regex(left: &Expr, op: Operator, right: &Expr, ctx: &Ctx<'_>) -> Option<Pushed> {
+    if ctx.sem.regex != RegexDialect::Rust {
+        return None;
+    }
+    let t = target(left, ctx.cols).filter(|t| t.kind == Kind::Text)?;
+    let Some(Some(pattern)) = literal(right, Kind::Text) else {
+        return None;
+    };
+    let (operator, exactness) = match op {
+        Operator::RegexIMatch => (FilterOp::RegexMatch, Exactness::Exact),
+        Operator::RegexNotIMatch => (FilterOp::NotRegexMatch, Exactness::Exact),
+        // Case-insensitive matching keeps every case-sensitive match.
+        _ => (FilterOp::RegexMatch, Exactness::Inexact),
+    };
+    let f = t.filter(operator, Some(pattern))?;
+    Pushed::with(vec![f], exactness, Some("regex=rust"))
+}
+
+/// `col IS NULL` / `col IS NOT NULL` (`op`); never on `<f>_verified`, which is never NULL.
+fn null_check(inner: &Expr, op: FilterOp, cols: &TableColumns) -> Option<Pushed> {
+    let t = target(inner, cols)?;
+    if is_verified(t.source) {
+        return None;
+    }
+    Pushed::exact(vec![t.filter(op, None)?])
+}
+
+/// `col BETWEEN low AND high` as `>= low` and `<= high`.
+fn between(inner: &Expr, low: &Expr, high: &Expr, ctx: &Ctx<'_>) -> Option<Pushed> {
+    let t = target(inner, ctx.cols)?;
+    let (Some(Some(lo)), Some(Some(hi))) = (literal(low, t.kind), literal(high, t.kind)) else {
+        return None;
+    };
+    if is_verified(t.source) {
+        return None;
+    }
+    let (exactness, assumes) = comparison_exactness(t.kind, &FilterOp::GtEq, ctx.sem)?;
+    Pushed::with(
+        vec![
+            t.filter(FilterOp::GtEq, Some(lo))?,
+            t.filter(FilterOp::LtEq, Some(hi))?,
+        ],
+        exactness,
+        assumes,
+    )
+}
+
+/// `col IN (...)` (NULLs in the list never match, so they are dropped) and `col NOT IN
+/// (...)` as one `<>` per value (not with a NULL in the list, which makes SQL keep no row).
+fn in_list(list: &datafusion::logical_expr::expr::InList, ctx: &Ctx<'_>) -> Option<Pushed> {
+    let t = target(&list.expr, ctx.cols)?;
+    if is_verified(t.source) {
+        return None;
+    }
+    let mut values = Vec::new();
+    let mut has_null = false;
+    for item in &list.list {
+        match literal(item, t.kind)? {
+            Some(v) => values.push(v),
+            None => has_null = true,
+        }
+    }
+    if values.is_empty() || (list.negated && has_null) {
+        return None;
+    }
+    if list.negated {
+        let (exactness, assumes) = comparison_exactness(t.kind, &FilterOp::NotEq, ctx.sem)?;
+        let filters = values
+            .into_iter()
+            .map(|v| t.filter(FilterOp::NotEq, Some(v)))
+            .collect::<Option<Vec<_>>>()?;
+        return Pushed::with(filters, exactness, assumes);
+    }
+    let (exactness, assumes) = comparison_exactness(t.kind, &FilterOp::In, ctx.sem)?;
+    let mut f = t.filter(FilterOp::In, Some(Value::Array(values)))?;
+    f.value_type = Some(FilterValueType::List);
+    Pushed::with(vec![f], exactness, assumes)
 }
 
 /// `col <op> literal`, `literal <op> col`, or a label column compared with a string column.
@@ -521,13 +514,7 @@ fn compare(left: &Expr, op: Operator, right: &Expr, ctx: &Ctx<'_>) -> Option<Pus
         // A comparison with NULL is never true.
         return None;
     };
-    if matches!(
-        t.source,
-        ColumnSource::Label {
-            kind: LabelColumn::Verified,
-            ..
-        }
-    ) {
+    if is_verified(t.source) {
         let b = value.as_str() == Some("true");
         return match operator {
             FilterOp::Eq => verified(t.source, b),
@@ -574,13 +561,7 @@ fn label_vs_column(left: &Expr, op: Operator, right: &Expr, ctx: &Ctx<'_>) -> Op
 /// A boolean column (or `<f>_verified`) being `value`.
 fn boolean(col: &Expr, value: bool, cols: &TableColumns) -> Option<Pushed> {
     let t = target(col, cols).filter(|t| t.kind == Kind::Boolean)?;
-    if matches!(
-        t.source,
-        ColumnSource::Label {
-            kind: LabelColumn::Verified,
-            ..
-        }
-    ) {
+    if is_verified(t.source) {
         return verified(t.source, value);
     }
     Pushed::exact(vec![
@@ -660,13 +641,7 @@ fn or_of_equalities(expr: &Expr, ctx: &Ctx<'_>) -> Option<Pushed> {
         &Expr::Column(datafusion::common::Column::from_name(name)),
         cols,
     )?;
-    if matches!(
-        t.source,
-        ColumnSource::Label {
-            kind: LabelColumn::Verified,
-            ..
-        }
-    ) {
+    if is_verified(t.source) {
         return None;
     }
     let (exactness, assumes) = comparison_exactness(t.kind, &FilterOp::In, ctx.sem)?;
