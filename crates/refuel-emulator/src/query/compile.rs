@@ -267,34 +267,13 @@ fn compile_filter(
     f: &Filter,
     semantics: Semantics,
 ) -> Result<Predicate, InvalidQuery> {
-    let show = || f.to_query_value();
     if f.operator == FilterOp::Similar || f.filter_type == FilterType::Similar {
-        // The Python SDK sends the text in `field`; `value` is accepted too.
-        let text = match &f.value {
-            Some(serde_json::Value::String(s)) if !s.is_empty() => s.clone(),
-            _ => f.field.clone(),
-        };
-        let words = words(&text);
-        if words.is_empty() {
-            return Err(InvalidQuery(format!(
-                "SIMILAR needs a text with at least one word (filter {})",
-                show()
-            )));
-        }
-        let cols = scope
-            .data
-            .types
-            .iter()
-            .enumerate()
-            .filter(|(_, t)| **t == ColumnType::String)
-            .map(|(i, _)| i)
-            .collect();
-        return Ok(Predicate::Similar { words, cols });
+        return similar_predicate(scope, f);
     }
     let src = match &f.filter_type {
         FilterType::Metadata => Source::Column(scope.column(&f.field, "filters")?),
         FilterType::Label => {
-            let what = format!("label filter {}", show());
+            let what = format!("label filter {}", f.to_query_value());
             let field = scope.field(f.subtask_id.as_deref(), &what)?;
             if matches!(f.operator, FilterOp::IsVerified | FilterOp::IsNotVerified) {
                 return Ok(Predicate::Verified {
@@ -302,186 +281,39 @@ fn compile_filter(
                     negated: f.operator == FilterOp::IsNotVerified,
                 });
             }
-            match f.field.as_str() {
-                "llm_label" => Source::Label {
-                    field,
-                    kind: LabelKind::Llm,
-                },
-                "label" => Source::Label {
-                    field,
-                    kind: LabelKind::Final,
-                },
-                "confidence" => Source::Label {
-                    field,
-                    kind: LabelKind::Confidence,
-                },
-                "expected_label" => {
-                    let fields = scope.fields.unwrap_or_default();
-                    let gt = fields[field].label_column.as_deref().filter(|c| !c.is_empty()).ok_or_else(|| {
-                        InvalidQuery(format!(
-                            "task field '{}' has no ground-truth column, so it has no expected_label ({what})",
-                            fields[field].name
-                        ))
-                    })?;
-                    Source::Column(scope.column(gt, "the ground-truth column")?)
-                }
-                other => {
-                    return Err(InvalidQuery(format!(
-                        "a label filter's field is llm_label, label, confidence or expected_label, not '{other}' ({what})"
-                    )));
-                }
-            }
+            label_source(scope, f, field, &what)?
         }
         FilterType::Similar => unreachable!("handled above"),
         FilterType::Other(t) => {
             return Err(InvalidQuery(format!(
                 "unknown filter_type '{t}' (known: metadata, label, similar) in filter {}",
-                show()
+                f.to_query_value()
             )));
         }
     };
     let ty = scope.value_type(src);
-    let text_value = || -> Result<String, InvalidQuery> {
-        match &f.value {
-            Some(serde_json::Value::String(s)) => Ok(s.clone()),
-            Some(serde_json::Value::Number(n)) => Ok(n.to_string()),
-            Some(serde_json::Value::Bool(b)) => Ok(b.to_string()),
-            _ => Err(InvalidQuery(format!(
-                "operator {} needs a value (filter {})",
-                f.operator,
-                show()
-            ))),
-        }
-    };
-    let typed = |text: &str| -> Result<Cell, InvalidQuery> {
-        match ty {
-            ColumnType::Number => Cell::parse_number(text).ok_or_else(|| {
-                InvalidQuery(format!(
-                    "'{text}' is not a number, but '{}' is numeric (filter {})",
-                    f.field,
-                    show()
-                ))
-            }),
-            ColumnType::Boolean => Cell::parse_bool(text).map(Cell::Bool).ok_or_else(|| {
-                InvalidQuery(format!(
-                    "'{text}' is not true or false, but column '{}' is a boolean column (filter {})",
-                    f.field,
-                    show()
-                ))
-            }),
-            _ => Ok(Cell::Str(text.into())),
-        }
-    };
     Ok(match &f.operator {
         op @ (FilterOp::Eq
         | FilterOp::NotEq
         | FilterOp::Lt
         | FilterOp::LtEq
         | FilterOp::Gt
-        | FilterOp::GtEq) => {
-            let value = if f.value_type == Some(FilterValueType::Metadata) {
-                let column = text_value()?;
-                Operand::Source(Source::Column(
-                    scope.column(&column, "a label filter's value (value_type metadata)")?,
-                ))
-            } else {
-                Operand::Const(typed(&text_value()?)?)
-            };
-            Predicate::Compare {
-                src,
-                op: op.clone(),
-                value,
-            }
-        }
+        | FilterOp::GtEq) => compare_predicate(scope, f, src, op, &ty)?,
         FilterOp::IsNull => Predicate::IsNull {
             src,
             negated: false,
         },
         FilterOp::IsNotNull => Predicate::IsNull { src, negated: true },
         op @ (FilterOp::Like | FilterOp::ILike | FilterOp::NotLike | FilterOp::NotILike) => {
-            let ignore_case = matches!(op, FilterOp::ILike | FilterOp::NotILike);
-            let negated = matches!(op, FilterOp::NotLike | FilterOp::NotILike);
-            let needle = text_value()?;
-            if semantics.like == LikeMatch::Pattern {
-                let pattern = if ignore_case {
-                    needle.to_lowercase()
-                } else {
-                    needle
-                };
-                let regex = like_regex(&pattern).map_err(|e| {
-                    InvalidQuery(format!(
-                        "the {} pattern '{pattern}' is too complex: {e} (filter {})",
-                        f.operator,
-                        show()
-                    ))
-                })?;
-                return Ok(Predicate::Like {
-                    src,
-                    regex,
-                    ignore_case,
-                    negated,
-                });
-            }
-            Predicate::Contains {
-                src,
-                needle: if ignore_case {
-                    needle.to_lowercase()
-                } else {
-                    needle
-                },
-                ignore_case,
-                negated,
-            }
+            like_predicate(f, src, op, semantics)?
         }
-        FilterOp::In => {
-            let list = match &f.value {
-                Some(serde_json::Value::Array(items)) => items.clone(),
-                Some(serde_json::Value::String(s)) if s.trim_start().starts_with('[') => {
-                    serde_json::from_str::<Vec<serde_json::Value>>(s).map_err(|e| {
-                        InvalidQuery(format!(
-                            "the value of IN is not a JSON list: {e} (filter {})",
-                            show()
-                        ))
-                    })?
-                }
-                _ => {
-                    return Err(InvalidQuery(format!(
-                        "IN needs a list value, e.g. \"value\": [\"a\", \"b\"] (filter {})",
-                        show()
-                    )));
-                }
-            };
-            let mut values = Vec::with_capacity(list.len());
-            for item in &list {
-                let text = match item {
-                    serde_json::Value::String(s) => s.clone(),
-                    serde_json::Value::Null => continue, // NULL is never IN anything
-                    other => other.to_string(),
-                };
-                values.push(typed(&text)?);
-            }
-            Predicate::In { src, values }
-        }
-        op @ (FilterOp::RegexMatch | FilterOp::NotRegexMatch) => {
-            let pattern = text_value()?;
-            let regex = regex::RegexBuilder::new(&pattern)
-                .case_insensitive(true)
-                .size_limit(1 << 20)
-                .build()
-                .map_err(|e| {
-                    InvalidQuery(format!("invalid regular expression '{pattern}': {e}"))
-                })?;
-            Predicate::Regex {
-                src,
-                regex,
-                negated: *op == FilterOp::NotRegexMatch,
-            }
-        }
+        FilterOp::In => in_predicate(f, src, &ty)?,
+        op @ (FilterOp::RegexMatch | FilterOp::NotRegexMatch) => regex_predicate(f, src, op)?,
         FilterOp::IsVerified | FilterOp::IsNotVerified => {
             return Err(InvalidQuery(format!(
                 "{} applies to the labels of a task field: use a label filter with a task (filter {})",
                 f.operator,
-                show()
+                f.to_query_value()
             )));
         }
         FilterOp::Similar => unreachable!("handled above"),
@@ -490,8 +322,223 @@ fn compile_filter(
             return Err(InvalidQuery(format!(
                 "unknown operator '{op}' (known: {}) in filter {}",
                 known.join(", "),
-                show()
+                f.to_query_value()
             )));
         }
+    })
+}
+
+/// `SIMILAR`: the words of the filter's text, matched against every string column.
+fn similar_predicate(scope: Scope<'_>, f: &Filter) -> Result<Predicate, InvalidQuery> {
+    // The Python SDK sends the text in `field`; `value` is accepted too.
+    let text = match &f.value {
+        Some(serde_json::Value::String(s)) if !s.is_empty() => s.clone(),
+        _ => f.field.clone(),
+    };
+    let words = words(&text);
+    if words.is_empty() {
+        return Err(InvalidQuery(format!(
+            "SIMILAR needs a text with at least one word (filter {})",
+            f.to_query_value()
+        )));
+    }
+    let cols = scope
+        .data
+        .types
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| **t == ColumnType::String)
+        .map(|(i, _)| i)
+        .collect();
+    Ok(Predicate::Similar { words, cols })
+}
+
+/// What a label filter on task field `field` reads: `llm_label`, `label`, `confidence`,
+/// or `expected_label` (the field's ground-truth column). `what` names the filter in
+/// messages.
+fn label_source(
+    scope: Scope<'_>,
+    f: &Filter,
+    field: usize,
+    what: &str,
+) -> Result<Source, InvalidQuery> {
+    Ok(match f.field.as_str() {
+        "llm_label" => Source::Label {
+            field,
+            kind: LabelKind::Llm,
+        },
+        "label" => Source::Label {
+            field,
+            kind: LabelKind::Final,
+        },
+        "confidence" => Source::Label {
+            field,
+            kind: LabelKind::Confidence,
+        },
+        "expected_label" => {
+            let fields = scope.fields.unwrap_or_default();
+            let gt = fields[field].label_column.as_deref().filter(|c| !c.is_empty()).ok_or_else(|| {
+                InvalidQuery(format!(
+                    "task field '{}' has no ground-truth column, so it has no expected_label ({what})",
+                    fields[field].name
+                ))
+            })?;
+            Source::Column(scope.column(gt, "the ground-truth column")?)
+        }
+        other => {
+            return Err(InvalidQuery(format!(
+                "a label filter's field is llm_label, label, confidence or expected_label, not '{other}' ({what})"
+            )));
+        }
+    })
+}
+
+/// The filter's value as text (numbers and booleans written out); an error when it has
+/// none.
+fn text_value(f: &Filter) -> Result<String, InvalidQuery> {
+    match &f.value {
+        Some(serde_json::Value::String(s)) => Ok(s.clone()),
+        Some(serde_json::Value::Number(n)) => Ok(n.to_string()),
+        Some(serde_json::Value::Bool(b)) => Ok(b.to_string()),
+        _ => Err(InvalidQuery(format!(
+            "operator {} needs a value (filter {})",
+            f.operator,
+            f.to_query_value()
+        ))),
+    }
+}
+
+/// `text` parsed as a constant of type `ty` (what the filtered value is).
+fn typed_value(f: &Filter, ty: &ColumnType, text: &str) -> Result<Cell, InvalidQuery> {
+    match ty {
+        ColumnType::Number => Cell::parse_number(text).ok_or_else(|| {
+            InvalidQuery(format!(
+                "'{text}' is not a number, but '{}' is numeric (filter {})",
+                f.field,
+                f.to_query_value()
+            ))
+        }),
+        ColumnType::Boolean => Cell::parse_bool(text).map(Cell::Bool).ok_or_else(|| {
+            InvalidQuery(format!(
+                "'{text}' is not true or false, but column '{}' is a boolean column (filter {})",
+                f.field,
+                f.to_query_value()
+            ))
+        }),
+        _ => Ok(Cell::Str(text.into())),
+    }
+}
+
+/// `=`, `<>`, `<`, `<=`, `>`, `>=`: against a constant of type `ty`, or, with value_type
+/// metadata, against the column the value names.
+fn compare_predicate(
+    scope: Scope<'_>,
+    f: &Filter,
+    src: Source,
+    op: &FilterOp,
+    ty: &ColumnType,
+) -> Result<Predicate, InvalidQuery> {
+    let value = if f.value_type == Some(FilterValueType::Metadata) {
+        let column = text_value(f)?;
+        Operand::Source(Source::Column(
+            scope.column(&column, "a label filter's value (value_type metadata)")?,
+        ))
+    } else {
+        Operand::Const(typed_value(f, ty, &text_value(f)?)?)
+    };
+    Ok(Predicate::Compare {
+        src,
+        op: op.clone(),
+        value,
+    })
+}
+
+/// `LIKE`, `ILIKE` and their negations: a SQL pattern or a substring, as `semantics`
+/// says.
+fn like_predicate(
+    f: &Filter,
+    src: Source,
+    op: &FilterOp,
+    semantics: Semantics,
+) -> Result<Predicate, InvalidQuery> {
+    let ignore_case = matches!(op, FilterOp::ILike | FilterOp::NotILike);
+    let negated = matches!(op, FilterOp::NotLike | FilterOp::NotILike);
+    let needle = text_value(f)?;
+    if semantics.like == LikeMatch::Pattern {
+        let pattern = if ignore_case {
+            needle.to_lowercase()
+        } else {
+            needle
+        };
+        let regex = like_regex(&pattern).map_err(|e| {
+            InvalidQuery(format!(
+                "the {} pattern '{pattern}' is too complex: {e} (filter {})",
+                f.operator,
+                f.to_query_value()
+            ))
+        })?;
+        return Ok(Predicate::Like {
+            src,
+            regex,
+            ignore_case,
+            negated,
+        });
+    }
+    Ok(Predicate::Contains {
+        src,
+        needle: if ignore_case {
+            needle.to_lowercase()
+        } else {
+            needle
+        },
+        ignore_case,
+        negated,
+    })
+}
+
+/// `IN`: the value is a JSON list (or a string holding one) of constants of type `ty`;
+/// NULL items are dropped.
+fn in_predicate(f: &Filter, src: Source, ty: &ColumnType) -> Result<Predicate, InvalidQuery> {
+    let list = match &f.value {
+        Some(serde_json::Value::Array(items)) => items.clone(),
+        Some(serde_json::Value::String(s)) if s.trim_start().starts_with('[') => {
+            serde_json::from_str::<Vec<serde_json::Value>>(s).map_err(|e| {
+                InvalidQuery(format!(
+                    "the value of IN is not a JSON list: {e} (filter {})",
+                    f.to_query_value()
+                ))
+            })?
+        }
+        _ => {
+            return Err(InvalidQuery(format!(
+                "IN needs a list value, e.g. \"value\": [\"a\", \"b\"] (filter {})",
+                f.to_query_value()
+            )));
+        }
+    };
+    let mut values = Vec::with_capacity(list.len());
+    for item in &list {
+        let text = match item {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Null => continue, // NULL is never IN anything
+            other => other.to_string(),
+        };
+        values.push(typed_value(f, ty, &text)?);
+    }
+    Ok(Predicate::In { src, values })
+}
+
+/// `~*` and `!~*`: a case-insensitive regular expression of bounded size.
+fn regex_predicate(f: &Filter, src: Source, op: &FilterOp) -> Result<Predicate, InvalidQuery> {
+    let pattern = text_value(f)?;
+    let regex = regex::RegexBuilder::new(&pattern)
+        .case_insensitive(true)
+        .size_limit(1 << 20)
+        .build()
+        .map_err(|e| InvalidQuery(format!("invalid regular expression '{pattern}': {e}")))?;
+    Ok(Predicate::Regex {
+        src,
+        regex,
+        negated: *op == FilterOp::NotRegexMatch,
     })
 }

@@ -216,13 +216,39 @@ pub(crate) async fn label(
                 .to_string(),
         );
     }
-    for f in &p.explain_fields {
+    check_explain_fields(&task, &p.explain_fields)?;
+    let inputs = label_inputs(body)?;
+    let batch = log_inputs(&state, log, &inputs).await?;
+    let outputs = if p.is_async {
+        label_in_background(&state, &public_base(&headers), &app, task, batch)
+    } else {
+        label_now(&state, &task, batch, &p).await?
+    };
+    let response = LabelResponse {
+        application_id: Some(app.id.clone()),
+        application_name: Some(app.name.clone()),
+        refuel_output: outputs,
+    };
+    reply(&state, &team.0, Resource::LabelResponse, &response)
+}
+
+/// Rejects an `explain_fields` entry that is not a field of the application's task.
+fn check_explain_fields(task: &TaskRec, explain_fields: &[String]) -> ApiResult<()> {
+    for f in explain_fields {
         if task.field_index(f).is_none() {
             return Err(ApiError::bad_request(format!(
                 "explain_fields names '{f}', which is not a field of the application"
             )));
         }
     }
+    Ok(())
+}
+
+/// The inputs of a label request's body: a JSON list of objects, or one object; never
+/// empty.
+fn label_inputs(
+    body: Result<Json<serde_json::Value>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<Vec<serde_json::Map<String, serde_json::Value>>> {
     let Json(body) =
         body.map_err(|e| ApiError::bad_request(format!("invalid body: {}", e.body_text())))?;
     let inputs: Vec<serde_json::Map<String, serde_json::Value>> = match body {
@@ -246,7 +272,29 @@ pub(crate) async fn label(
     if inputs.is_empty() {
         return Err(ApiError::bad_request("no inputs to label"));
     }
-    // Log the inputs (columns of the log dataset only).
+    Ok(inputs)
+}
+
+/// Inputs logged as rows of an application's log dataset, to be labeled.
+struct LoggedBatch {
+    /// The log dataset.
+    log: std::sync::Arc<DatasetEntry>,
+    /// The log dataset's id, of which item ids are made.
+    log_id: String,
+    /// The rows the inputs were logged as.
+    range: std::ops::Range<usize>,
+    /// When they were logged.
+    at: String,
+    /// Each input with its row, to label.
+    rows: Vec<(u32, RowInput)>,
+}
+
+/// Logs `inputs` as rows of the log dataset (columns of the log dataset only).
+async fn log_inputs(
+    state: &AppState,
+    log: std::sync::Arc<DatasetEntry>,
+    inputs: &[serde_json::Map<String, serde_json::Value>],
+) -> ApiResult<LoggedBatch> {
     let logged: Vec<serde_json::Value> = {
         let data = log.data.read();
         inputs
@@ -262,60 +310,87 @@ pub(crate) async fn label(
             .collect()
     };
     let writer = log.clone();
-    let range = blocking(&state, move |store| store.append_rows(&writer, &logged)).await?;
+    let range = blocking(state, move |store| store.append_rows(&writer, &logged)).await?;
     let log_id = log.meta.read().id.clone();
     let at = now();
     let rows: Vec<(u32, RowInput)> = range
         .clone()
-        .zip(&inputs)
+        .zip(inputs)
         .map(|(i, o)| (i as u32, input_of(o)))
         .collect();
-    if p.is_async {
-        let uuids: Vec<String> = range.clone().map(|i| item_id(&log_id, i)).collect();
-        state.pending_labels.lock().extend(uuids.iter().cloned());
-        let base = public_base(&headers);
-        let outputs = uuids
-            .iter()
-            .map(|u| LabelOutput {
-                refuel_uuid: Some(u.clone()),
-                refuel_api_timestamp: Some(at.clone()),
-                refuel_fields: IndexMap::new(),
-                uri: Some(format!("{base}/applications/{}/items/{u}", app.id)),
-                usage: None,
+    Ok(LoggedBatch {
+        log,
+        log_id,
+        range,
+        at,
+        rows,
+    })
+}
+
+/// `is_async`: labels the batch in the background (its items pending meanwhile) and
+/// answers outputs without labels, each with the URI its labels will be fetched from.
+fn label_in_background(
+    state: &AppState,
+    base: &str,
+    app: &AppRec,
+    task: TaskRec,
+    batch: LoggedBatch,
+) -> Vec<LabelOutput> {
+    let LoggedBatch {
+        log,
+        log_id,
+        range,
+        at,
+        rows,
+    } = batch;
+    let uuids: Vec<String> = range.map(|i| item_id(&log_id, i)).collect();
+    state.pending_labels.lock().extend(uuids.iter().cloned());
+    let outputs = uuids
+        .iter()
+        .map(|u| LabelOutput {
+            refuel_uuid: Some(u.clone()),
+            refuel_api_timestamp: Some(at.clone()),
+            refuel_fields: IndexMap::new(),
+            uri: Some(format!("{base}/applications/{}/items/{u}", app.id)),
+            usage: None,
+        })
+        .collect();
+    let bg = state.clone();
+    state.spawn_background(async move {
+        let labeled = runner::label_rows(&bg, &task, rows).await;
+        let stored = labeled
+            .into_iter()
+            .map(|(i, r)| {
+                (
+                    i,
+                    r.map(|l| l.fields)
+                        .unwrap_or_else(|e| runner::error_labels(&task, &e)),
+                )
             })
             .collect();
-        let bg = state.clone();
-        state.spawn_background(async move {
-            let labeled = runner::label_rows(&bg, &task, rows).await;
-            let stored = labeled
-                .into_iter()
-                .map(|(i, r)| {
-                    (
-                        i,
-                        r.map(|l| l.fields)
-                            .unwrap_or_else(|e| runner::error_labels(&task, &e)),
-                    )
-                })
-                .collect();
-            let stored = blocking(&bg, move |store| {
-                store.put_labels(&log, &task, None, stored)
-            });
-            if let Err(e) = stored.await {
-                tracing::error!(error = %e, "could not store async labels");
-            }
-            let mut pending = bg.pending_labels.lock();
-            for u in uuids {
-                pending.remove(&u);
-            }
+        let stored = blocking(&bg, move |store| {
+            store.put_labels(&log, &task, None, stored)
         });
-        let response = LabelResponse {
-            application_id: Some(app.id.clone()),
-            application_name: Some(app.name.clone()),
-            refuel_output: outputs,
-        };
-        return reply(&state, &team.0, Resource::LabelResponse, &response);
-    }
-    let labeled = runner::label_rows(&state, &task, rows).await;
+        if let Err(e) = stored.await {
+            tracing::error!(error = %e, "could not store async labels");
+        }
+        let mut pending = bg.pending_labels.lock();
+        for u in uuids {
+            pending.remove(&u);
+        }
+    });
+    outputs
+}
+
+/// Labels the batch now, stores the labels, and answers one output per input; a failed
+/// input fails the request.
+async fn label_now(
+    state: &AppState,
+    task: &TaskRec,
+    batch: LoggedBatch,
+    p: &LabelParams,
+) -> ApiResult<Vec<LabelOutput>> {
+    let labeled = runner::label_rows(state, task, batch.rows).await;
     let mut outputs = Vec::with_capacity(labeled.len());
     let mut stored = Vec::with_capacity(labeled.len());
     for (i, result) in labeled {
@@ -323,28 +398,23 @@ pub(crate) async fn label(
             .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, format!("labeling failed: {e}")))?;
         let u = p
             .telemetry
-            .then(|| usage(&state, &task, &row, p.model.as_deref()));
+            .then(|| usage(state, task, &row, p.model.as_deref()));
         outputs.push(output(
-            &task,
-            item_id(&log_id, i as usize),
-            at.clone(),
+            task,
+            item_id(&batch.log_id, i as usize),
+            batch.at.clone(),
             &row.fields,
-            &p,
+            p,
             u,
         ));
         stored.push((i, row.fields));
     }
-    let (writer, task_for_store) = (log.clone(), task.clone());
-    blocking(&state, move |store| {
+    let (writer, task_for_store) = (batch.log, task.clone());
+    blocking(state, move |store| {
         store.put_labels(&writer, &task_for_store, None, stored)
     })
     .await?;
-    let response = LabelResponse {
-        application_id: Some(app.id.clone()),
-        application_name: Some(app.name.clone()),
-        refuel_output: outputs,
-    };
-    reply(&state, &team.0, Resource::LabelResponse, &response)
+    Ok(outputs)
 }
 
 /// Finds a labeled item: a row of the log dataset, or of the task's dataset.

@@ -2,6 +2,7 @@
 //! query, update, delete; and the background ingest.
 
 use std::path::{Path as FsPath, PathBuf};
+use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{FromRequest, Multipart, Path, RawQuery, Request, State};
@@ -19,6 +20,7 @@ use super::shapes::{Resource, reply};
 use super::views;
 use crate::ingest::{self, Incoming, IngestSource};
 use crate::state::{AppState, blocking};
+use crate::store::DatasetEntry;
 
 pub(crate) async fn list(
     State(state): State<AppState>,
@@ -50,29 +52,35 @@ struct CreateForm {
     file: Option<PathBuf>,
 }
 
-pub(crate) async fn create(
-    State(state): State<AppState>,
-    team: Team,
-    Path(project_id): Path<String>,
-    req: Request,
-) -> ApiResult<Response> {
-    state.store.project(&team.0, &project_id)?;
-    let content_type = req
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    let form = if content_type.starts_with("multipart/form-data") {
-        let multipart = Multipart::from_request(req, &state)
-            .await
-            .map_err(|e| ApiError::bad_request(format!("invalid multipart body: {e}")))?;
-        read_multipart(&state, multipart).await?
-    } else if content_type.starts_with("application/x-www-form-urlencoded") {
+impl CreateForm {
+    /// Reads the form of a create request: multipart (an upload) or URL-encoded (a URI).
+    async fn read(state: &AppState, req: Request) -> ApiResult<Self> {
+        let content_type = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        if content_type.starts_with("multipart/form-data") {
+            let multipart = Multipart::from_request(req, state)
+                .await
+                .map_err(|e| ApiError::bad_request(format!("invalid multipart body: {e}")))?;
+            read_multipart(state, multipart).await
+        } else if content_type.starts_with("application/x-www-form-urlencoded") {
+            Self::read_urlencoded(req).await
+        } else {
+            Err(ApiError::bad_request(
+                "creating a dataset takes a multipart/form-data body (name, source=file, file) or a form (name, source=uri, source_path)",
+            ))
+        }
+    }
+
+    /// Reads a URL-encoded form (at most 1 MiB); unknown fields are ignored.
+    async fn read_urlencoded(req: Request) -> ApiResult<Self> {
         let bytes = axum::body::to_bytes(req.into_body(), 1 << 20)
             .await
             .map_err(|e| ApiError::bad_request(format!("invalid form body: {e}")))?;
-        let mut form = CreateForm::default();
+        let mut form = Self::default();
         for (k, v) in url::form_urlencoded::parse(&bytes) {
             match k.as_ref() {
                 "name" => form.name = Some(v.into_owned()),
@@ -81,95 +89,42 @@ pub(crate) async fn create(
                 _ => {}
             }
         }
-        form
-    } else {
-        return Err(ApiError::bad_request(
-            "creating a dataset takes a multipart/form-data body (name, source=file, file) or a form (name, source=uri, source_path)",
-        ));
-    };
+        Ok(form)
+    }
+
+    /// The dataset's name, trimmed; required.
+    fn required_name(&self) -> ApiResult<String> {
+        Ok(self
+            .name
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| {
+                ApiError::bad_request("the form field 'name' (the dataset's name) is required")
+            })?
+            .to_string())
+    }
+}
+
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    team: Team,
+    Path(project_id): Path<String>,
+    req: Request,
+) -> ApiResult<Response> {
+    state.store.project(&team.0, &project_id)?;
+    let form = CreateForm::read(&state, req).await?;
     let incoming = Incoming(form.file.clone());
-    let name = form
-        .name
-        .as_deref()
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .ok_or_else(|| {
-            ApiError::bad_request("the form field 'name' (the dataset's name) is required")
-        })?
-        .to_string();
+    let name = form.required_name()?;
     let source = form
         .source
         .as_deref()
         .unwrap_or(if form.file.is_some() { "file" } else { "uri" });
     let entry = match source {
         "file" | "local" => {
-            let path = form.file.clone().ok_or_else(|| {
-                ApiError::bad_request("source=file needs a file part named 'file'")
-            })?;
-            let parse_path = path.clone();
-            let table = tokio::task::spawn_blocking(move || ingest::read_csv(&parse_path))
-                .await
-                .map_err(|e| ApiError::internal(format!("ingest task failed: {e}")))?
-                .map_err(|e| {
-                    ApiError::bad_request(format!("the uploaded file is not a valid CSV: {e}"))
-                })?;
-            let (team_id, project, dataset) = (team.0.clone(), project_id.clone(), name.clone());
-            let entry = blocking(&state, move |store| {
-                store.create_dataset(
-                    &team_id,
-                    &project,
-                    &dataset,
-                    DatasetSource::File,
-                    None,
-                    Some(&path),
-                )
-            })
-            .await?;
-            std::mem::forget(incoming); // moved into the dataset's folder
-            ingest::spawn(
-                state.clone(),
-                entry.meta.read().id.clone(),
-                IngestSource::Parsed(table),
-            );
-            entry
+            create_from_file(&state, &team, &project_id, &name, &form, incoming).await?
         }
-        "uri" => {
-            let url = form
-                .source_path
-                .as_deref()
-                .map(str::trim)
-                .filter(|u| !u.is_empty())
-                .ok_or_else(|| {
-                    ApiError::bad_request(
-                        "source=uri needs the form field 'source_path' (the URL to download)",
-                    )
-                })?
-                .to_string();
-            check_url(&url)?;
-            let (team_id, project, dataset, source) = (
-                team.0.clone(),
-                project_id.clone(),
-                name.clone(),
-                url.clone(),
-            );
-            let entry = blocking(&state, move |store| {
-                store.create_dataset(
-                    &team_id,
-                    &project,
-                    &dataset,
-                    DatasetSource::Uri,
-                    Some(source),
-                    None,
-                )
-            })
-            .await?;
-            ingest::spawn(
-                state.clone(),
-                entry.meta.read().id.clone(),
-                IngestSource::Url(url),
-            );
-            entry
-        }
+        "uri" => create_from_uri(&state, &team, &project_id, &name, &form).await?,
         other => {
             return Err(ApiError::bad_request(format!(
                 "unknown source '{other}': use 'file' or 'uri'"
@@ -184,6 +139,92 @@ pub(crate) async fn create(
         Resource::Dataset,
         &views::dataset_meta(&meta, &data),
     )
+}
+
+/// `source=file`: parses the uploaded CSV, creates the dataset (the upload moves into its
+/// folder, so `incoming` is kept) and ingests the parsed table in the background.
+async fn create_from_file(
+    state: &AppState,
+    team: &Team,
+    project_id: &str,
+    name: &str,
+    form: &CreateForm,
+    incoming: Incoming,
+) -> ApiResult<Arc<DatasetEntry>> {
+    let path = form
+        .file
+        .clone()
+        .ok_or_else(|| ApiError::bad_request("source=file needs a file part named 'file'"))?;
+    let parse_path = path.clone();
+    let table = tokio::task::spawn_blocking(move || ingest::read_csv(&parse_path))
+        .await
+        .map_err(|e| ApiError::internal(format!("ingest task failed: {e}")))?
+        .map_err(|e| ApiError::bad_request(format!("the uploaded file is not a valid CSV: {e}")))?;
+    let (team_id, project, dataset) = (team.0.clone(), project_id.to_string(), name.to_string());
+    let entry = blocking(state, move |store| {
+        store.create_dataset(
+            &team_id,
+            &project,
+            &dataset,
+            DatasetSource::File,
+            None,
+            Some(&path),
+        )
+    })
+    .await?;
+    std::mem::forget(incoming); // moved into the dataset's folder
+    ingest::spawn(
+        state.clone(),
+        entry.meta.read().id.clone(),
+        IngestSource::Parsed(table),
+    );
+    Ok(entry)
+}
+
+/// `source=uri`: checks the URL in `source_path`, creates the dataset, and downloads and
+/// ingests it in the background.
+async fn create_from_uri(
+    state: &AppState,
+    team: &Team,
+    project_id: &str,
+    name: &str,
+    form: &CreateForm,
+) -> ApiResult<Arc<DatasetEntry>> {
+    let url = form
+        .source_path
+        .as_deref()
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "source=uri needs the form field 'source_path' (the URL to download)",
+            )
+        })?
+        .to_string();
+    check_url(&url)?;
+    let (team_id, project, dataset, source) = (
+        team.0.clone(),
+        project_id.to_string(),
+        name.to_string(),
+        url.clone(),
+    );
+    let entry = blocking(state, move |store| {
+        store.create_dataset(
+            &team_id,
+            &project,
+            &dataset,
+            DatasetSource::Uri,
+            Some(source),
+            None,
+        )
+    })
+    .await?;
+    ingest::spawn(
+        state.clone(),
+        entry.meta.read().id.clone(),
+        IngestSource::Url(url),
+    );
+    Ok(entry)
 }
 
 fn check_url(url: &str) -> ApiResult<()> {

@@ -12,6 +12,7 @@ pub(crate) struct Params(Vec<(String, String)>);
 impl Params {
     /// Parses a raw query string.
     pub(super) fn parse(raw: Option<&str>) -> Self {
+        // Not axum's Query<T>: it rejects repeated keys (filters, order_bys) and duplicates (here the first wins), its errors do not name the parameter, and it cannot read None/"" as absent, True/1 as booleans, or an empty offset= as rows asked for.
         Self(
             raw.map(|q| {
                 url::form_urlencoded::parse(q.as_bytes())
