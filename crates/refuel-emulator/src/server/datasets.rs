@@ -242,8 +242,25 @@ fn check_url(url: &str) -> ApiResult<()> {
     }
 }
 
-async fn read_multipart(state: &AppState, mut multipart: Multipart) -> ApiResult<CreateForm> {
+async fn read_multipart(state: &AppState, multipart: Multipart) -> ApiResult<CreateForm> {
     let mut form = CreateForm::default();
+    let read = read_multipart_fields(state, multipart, &mut form).await;
+    if read.is_err() {
+        // A failed upload leaves no file behind.
+        if let Some(path) = form.file.take() {
+            let _ = tokio::fs::remove_file(path).await;
+        }
+    }
+    read.map(|()| form)
+}
+
+/// Reads the fields of a dataset-creating multipart body into `form`, the `file` part
+/// written to the store's incoming directory as it arrives.
+async fn read_multipart_fields(
+    state: &AppState,
+    mut multipart: Multipart,
+    form: &mut CreateForm,
+) -> ApiResult<()> {
     let bad = |e: axum::extract::multipart::MultipartError| {
         ApiError::bad_request(format!("invalid multipart body: {e}"))
     };
@@ -271,7 +288,7 @@ async fn read_multipart(state: &AppState, mut multipart: Multipart) -> ApiResult
             _ => {}
         }
     }
-    Ok(form)
+    Ok(())
 }
 
 async fn write_field(path: &FsPath, field: axum::extract::multipart::Field<'_>) -> ApiResult<()> {
