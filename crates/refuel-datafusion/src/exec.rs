@@ -729,6 +729,22 @@ impl RefuelScanExec {
             /// Rows still to return.
             remaining: Option<u64>,
         }
+        impl State {
+            /// The rows of `batch` left after the rows still to skip, at most those still
+            /// to return; both counts move on.
+            fn cut(&mut self, batch: RecordBatch) -> RecordBatch {
+                let got = batch.num_rows() as u64;
+                let dropped = self.skip.min(got);
+                self.skip -= dropped;
+                let mut batch = batch.slice(dropped as usize, (got - dropped) as usize);
+                if let Some(r) = self.remaining.as_mut() {
+                    let keep = (*r).min(batch.num_rows() as u64);
+                    batch = batch.slice(0, keep as usize);
+                    *r -= keep;
+                }
+                batch
+            }
+        }
         let segments = self.segments();
         let page = self.page_rows();
         let state = State {
@@ -749,20 +765,12 @@ impl RefuelScanExec {
                     }
                     if segments[st.segment].sort_here {
                         // Read whole and sorted here; then skipped and cut as any page.
-                        let mut batch = this
+                        let batch = this
                             .sorted_segment(st.segment, &segments[st.segment], &decoder)
                             .await?;
                         st.segment += 1;
                         st.at = 0;
-                        let got = batch.num_rows() as u64;
-                        let dropped = st.skip.min(got);
-                        st.skip -= dropped;
-                        batch = batch.slice(dropped as usize, (got - dropped) as usize);
-                        if let Some(r) = st.remaining.as_mut() {
-                            let keep = (*r).min(batch.num_rows() as u64);
-                            batch = batch.slice(0, keep as usize);
-                            *r -= keep;
-                        }
+                        let batch = st.cut(batch);
                         if batch.num_rows() > 0 {
                             return Ok(Some((batch, st)));
                         }
@@ -785,7 +793,7 @@ impl RefuelScanExec {
                             .await
                             .map_err(external)?
                     };
-                    let (mut batch, total) = if this.schema.fields().is_empty() {
+                    let (batch, total) = if this.schema.fields().is_empty() {
                         // No column is read (`count(*)` on a server that does not count):
                         // the page's rows are only counted.
                         let (rows, total) = rows_of_page(&body)
@@ -809,14 +817,7 @@ impl RefuelScanExec {
                         st.segment += 1;
                         st.at = 0;
                     }
-                    let dropped = st.skip.min(got);
-                    st.skip -= dropped;
-                    batch = batch.slice(dropped as usize, (got - dropped) as usize);
-                    if let Some(r) = st.remaining.as_mut() {
-                        let keep = (*r).min(batch.num_rows() as u64);
-                        batch = batch.slice(0, keep as usize);
-                        *r -= keep;
-                    }
+                    let batch = st.cut(batch);
                     if batch.num_rows() > 0 {
                         return Ok(Some((batch, st)));
                     }
