@@ -20,6 +20,13 @@ pub async fn emulator() -> EmulatorHandle {
         .unwrap()
 }
 
+/// An emulator answering in `profile` (see `refuel::emulator::Profile`), for `KEY`.
+pub async fn emulator_with_profile(profile: refuel::emulator::Profile) -> EmulatorHandle {
+    Emulator::start(EmulatorConfig::new().api_key(KEY).profile(profile))
+        .await
+        .unwrap()
+}
+
 /// A durable emulator on `dir`.
 pub async fn durable_emulator(dir: &Path) -> EmulatorHandle {
     Emulator::start(

@@ -506,8 +506,10 @@ fn parse_count(text: &str) -> Option<u64> {
     (f.fract() == 0.0 && (0.0..MAX_EXACT).contains(&f)).then_some(f as u64)
 }
 
-/// 2^53: integers below it in magnitude are exact as doubles.
-const MAX_EXACT: f64 = 9_007_199_254_740_992.0;
+/// 2^53: integers below it in magnitude are exact as doubles (and so as JSON numbers read
+/// by a server that reads them as doubles). Shared by decoding, filter and order pushdown.
+pub(crate) const EXACT_INTEGERS: u64 = 1 << 53;
+const MAX_EXACT: f64 = EXACT_INTEGERS as f64;
 
 /// A whole number from its text (a JSON number's or a string's): exactly when written as
 /// an integer, else only when it is a whole double below 2^53 in magnitude (`3.0`, `1e3`),

@@ -63,7 +63,7 @@ use refuel_client::models::{Direction, Filter, FilterOp, ItemQuery, OrderBy};
 use refuel_client::semantics::{NullOrder, NumberOrder, ServerSemantics, TextOrder};
 
 use crate::columns::{ColumnSource, LabelColumn, TableColumns};
-use crate::decode::PageDecoder;
+use crate::decode::{EXACT_INTEGERS, PageDecoder};
 use crate::error::external;
 
 /// Scans a Refuel dataset (with a task's labels, for label tables).
@@ -144,9 +144,6 @@ struct Segment {
     /// the scan (integers beyond ±2^53).
     sort_here: bool,
 }
-
-/// 2^53 as the API reads it: doubles are exact integers up to it.
-const EXACT_INTEGERS: &str = "9007199254740992";
 
 impl RefuelScanExec {
     /// A scan of `table` sending `query`, producing `projection` of `columns`, at most

@@ -484,13 +484,7 @@ async fn differential(
     profile: refuel::emulator::Profile,
     semantics: refuel::client::ServerSemantics,
 ) -> DifferentialFigures {
-    let emu = refuel::emulator::Emulator::start(
-        refuel::emulator::EmulatorConfig::new()
-            .api_key(KEY)
-            .profile(profile),
-    )
-    .await
-    .unwrap();
+    let emu = emulator_with_profile(profile).await;
     let setup = client_with_project(&emu, "p").await;
     let dir = tempfile::tempdir().unwrap();
     upload_csv(&setup, dir.path(), "m", &to_csv(&mixed_rows(800))).await;
@@ -567,13 +561,7 @@ async fn differential_500_generated_queries_with_flipped_semantics() {
 /// defaults prevent.
 #[tokio::test]
 async fn declaring_the_wrong_semantics_changes_results() {
-    let emu = refuel::emulator::Emulator::start(
-        refuel::emulator::EmulatorConfig::new()
-            .api_key(KEY)
-            .profile(refuel::emulator::Profile::Flipped),
-    )
-    .await
-    .unwrap();
+    let emu = emulator_with_profile(refuel::emulator::Profile::Flipped).await;
     let setup = client_with_project(&emu, "p").await;
     let dir = tempfile::tempdir().unwrap();
     upload_csv(&setup, dir.path(), "m", &to_csv(&mixed_rows(300))).await;
@@ -607,13 +595,7 @@ async fn order_with_limit_is_right_wherever_the_server_puts_nulls() {
         refuel::emulator::Profile::Default,
         refuel::emulator::Profile::Flipped,
     ] {
-        let emu = refuel::emulator::Emulator::start(
-            refuel::emulator::EmulatorConfig::new()
-                .api_key(KEY)
-                .profile(profile),
-        )
-        .await
-        .unwrap();
+        let emu = emulator_with_profile(profile).await;
         let setup = client_with_project(&emu, "p").await;
         let dir = tempfile::tempdir().unwrap();
         upload_csv(&setup, dir.path(), "m", &to_csv(&mixed_rows(300))).await;

@@ -155,13 +155,7 @@ impl AsyncDB for Db {
 async fn fixture(
     profile: refuel::emulator::Profile,
 ) -> (refuel::emulator::EmulatorHandle, Vec<(String, String)>) {
-    let emu = refuel::emulator::Emulator::start(
-        refuel::emulator::EmulatorConfig::new()
-            .api_key(KEY)
-            .profile(profile),
-    )
-    .await
-    .unwrap();
+    let emu = emulator_with_profile(profile).await;
     let c = client_with_project(&emu, "shop").await;
     client_with_project(&emu, "empty").await;
     let csv = std::fs::read_to_string(sql_dir().join("data/reviews.csv")).unwrap();

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use datafusion::arrow::datatypes::{DataType, Schema};
-use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use refuel::client::TaskField;
 use refuel::client::models::FieldType;
@@ -14,6 +13,7 @@ use refuel::datafusion::columns::TypesFrom;
 use refuel::datafusion::{RefuelContextExt, RefuelTable};
 use serde_json::json;
 
+use super::run;
 use crate::common::*;
 
 /// Integers (one beyond 2^53), floats, dates, text, booleans, with NULLs.
@@ -28,17 +28,6 @@ fn types(schema: &Schema) -> Vec<(String, DataType)> {
         .iter()
         .map(|f| (f.name().clone(), f.data_type().clone()))
         .collect()
-}
-
-async fn rows(ctx: &SessionContext, sql: &str) -> String {
-    let batches = ctx
-        .sql(sql)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-        .collect()
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    pretty_format_batches(&batches).unwrap().to_string()
 }
 
 async fn session(c: &refuel::client::RefuelClient) -> SessionContext {
@@ -130,7 +119,7 @@ async fn integer_and_date_columns_are_int64_and_date32_every_way() {
             .unwrap_or_else(|e| panic!("{table}: {e}"));
         assert_eq!(types(df.schema().as_arrow()), expected_types, "{table}");
         assert_eq!(
-            rows(&ctx, &format!("SELECT * FROM {table} ORDER BY id")).await,
+            run(&ctx, &format!("SELECT * FROM {table} ORDER BY id")).await,
             expected_rows,
             "{table}"
         );
@@ -158,8 +147,8 @@ async fn integer_and_date_columns_are_int64_and_date32_every_way() {
         "SELECT sum(id), max(day), min(big) FROM {}",
     ] {
         assert_eq!(
-            rows(&ctx, &q.replace("{}", "typed AS x")).await,
-            rows(&mem, &q.replace("{}", "x")).await,
+            run(&ctx, &q.replace("{}", "typed AS x")).await,
+            run(&mem, &q.replace("{}", "x")).await,
             "{q}"
         );
     }
@@ -173,7 +162,7 @@ async fn integer_and_date_columns_are_int64_and_date32_every_way() {
         .unwrap();
     let ctx = session(&c).await;
     assert_eq!(
-        rows(&ctx, "SELECT id, day, big FROM typed WHERE id = 4").await,
+        run(&ctx, "SELECT id, day, big FROM typed WHERE id = 4").await,
         [
             "+----+------------+-----+",
             "| id | day        | big |",
@@ -190,7 +179,7 @@ async fn integer_and_date_columns_are_int64_and_date32_every_way() {
 async fn integers_beyond_2_pow_53_stay_exact() {
     let (_emu, ctx) = big_integers().await;
     assert_eq!(
-        rows(&ctx, "SELECT big FROM big ORDER BY id").await,
+        run(&ctx, "SELECT big FROM big ORDER BY id").await,
         [
             "+-------------------+",
             "| big               |",
@@ -204,7 +193,7 @@ async fn integers_beyond_2_pow_53_stay_exact() {
         .join("\n")
     );
     assert_eq!(
-        rows(
+        run(
             &ctx,
             "SELECT sum(big) - 9007199254740992 AS d FROM big WHERE id = 2"
         )
@@ -258,9 +247,9 @@ async fn compare_big_integer_queries(c: &refuel::client::RefuelClient) {
         "SELECT id FROM {} ORDER BY big DESC LIMIT 2 OFFSET 1",
         "SELECT id FROM {} WHERE id > 1 ORDER BY big LIMIT 3",
     ] {
-        let pushed = rows(&ctx, &q.replace("{}", "big AS x")).await;
-        let plain = rows(&mem, &q.replace("{}", "x")).await;
-        let plan = rows(&ctx, &format!("EXPLAIN {}", q.replace("{}", "big AS x"))).await;
+        let pushed = run(&ctx, &q.replace("{}", "big AS x")).await;
+        let plain = run(&mem, &q.replace("{}", "x")).await;
+        let plan = run(&ctx, &format!("EXPLAIN {}", q.replace("{}", "big AS x"))).await;
         // An integer key is pushed as the first key; one after it is not (its values
         // beyond ±2^53 would need sorting within each tie of the first).
         if q.contains("ORDER BY big") && !q.contains("big, id") && !plan.contains("integer_split") {
@@ -292,13 +281,7 @@ async fn big_integers() -> (refuel::emulator::EmulatorHandle, SessionContext) {
 /// A dataset whose `task` labels rows 1..=20 of `sql/data/reviews.csv`, and two rows added
 /// since, not labeled.
 async fn labeled_fixture(profile: refuel::emulator::Profile) -> refuel::emulator::EmulatorHandle {
-    let emu = refuel::emulator::Emulator::start(
-        refuel::emulator::EmulatorConfig::new()
-            .api_key(KEY)
-            .profile(profile),
-    )
-    .await
-    .unwrap();
+    let emu = emulator_with_profile(profile).await;
     let c = client_with_project(&emu, "p").await;
     let csv = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sql/data/reviews.csv"),
@@ -360,7 +343,7 @@ async fn labeled_rows_in_the_sdk_shapes_read_as_in_ours() {
         let ctx = session(&client(&emu, "p")).await;
         let mut out = Vec::new();
         for q in queries {
-            out.push(rows(&ctx, q).await);
+            out.push(run(&ctx, q).await);
         }
         answers.push(out);
     }
@@ -392,7 +375,7 @@ async fn a_dataset_without_schema_or_metadata_takes_its_first_rows_keys_as_text(
     // One request for the first rows, when the table was made.
     assert_eq!(requests.load(Ordering::SeqCst), 1);
     assert_eq!(
-        rows(&ctx, "SELECT * FROM bare").await,
+        run(&ctx, "SELECT * FROM bare").await,
         [
             "+-----+------+------------+----------------+",
             "| id  | text | when       | extra          |",

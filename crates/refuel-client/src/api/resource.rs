@@ -158,7 +158,7 @@ impl<'c, L: Named> Collection<'c, L> {
     /// Creates the resource named `name` with the call `create` makes (given the scope's
     /// id), never twice: after an ambiguous failure the listing is searched for `name` and
     /// the entry found is turned into the result by `found` (see [`super::create_once`]).
-    /// The new name is cached.
+    /// The new resource's id is cached under `name`.
     pub(crate) async fn create_once<'b, T, C, F, FF>(
         &self,
         name: &str,
@@ -191,9 +191,11 @@ impl<'c, L: Named> Collection<'c, L> {
             },
         )
         .await?;
+        // Cached under the name asked for: the one the caller will use again, whatever
+        // (or whether) the answer names it.
         self.client
             .names()
-            .insert(self.kind, &scope, created.name(), created.id());
+            .insert(self.kind, &scope, name, created.id());
         Ok(created)
     }
 }

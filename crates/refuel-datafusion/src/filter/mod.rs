@@ -61,6 +61,7 @@ use refuel_client::semantics::{
 use serde_json::Value;
 
 use crate::columns::{ColumnSource, LabelColumn, TableColumns};
+use crate::decode::EXACT_INTEGERS;
 
 /// How exactly pushed filters match the predicate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -260,9 +261,6 @@ fn literal(expr: &Expr, kind: Kind) -> Option<Option<Value>> {
     };
     Some(Some(out))
 }
-
-/// 2^53: integers below it in magnitude are exact as doubles.
-const EXACT_INTEGERS: u64 = 1 << 53;
 
 /// A finite number literal as text that parses back to the same double.
 ///
