@@ -1,6 +1,9 @@
-//! Where statements end: a small lexer that knows quotes and comments, so a `;` inside a
-//! string or a comment does not end a statement, and the reader that cuts a script into
-//! SQL statements and backslash commands.
+//! Where statements end, read with DataFusion's SQL tokenizer so that a `;` inside a string
+//! or a comment does not end a statement, and the reader that cuts a script into SQL
+//! statements and backslash commands.
+
+use datafusion::sql::sqlparser::dialect::GenericDialect;
+use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
 
 /// What a script holds, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -11,81 +14,48 @@ pub enum Chunk {
     Command(String),
 }
 
-/// Lexer state.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum State {
-    Normal,
-    Single,
-    Double,
-    LineComment,
-    BlockComment(u32),
+/// Where `sql` stands after its last token, as DataFusion's SQL tokenizer (sqlparser's, with
+/// the generic dialect the shell parses with) reads it.
+enum Ending {
+    /// The last significant token (not whitespace or a comment), if any.
+    Token(Option<Token>),
+    /// The text ends inside a string, quoted identifier or block comment.
+    Open,
+    /// The tokenizer refused the text for another reason; running it will say why.
+    Invalid,
 }
 
-/// Scans `sql`, returning the state at its end and its last significant character (outside
-/// quotes and comments, not whitespace).
-fn scan(sql: &str) -> (State, Option<char>) {
-    let mut state = State::Normal;
-    let mut last = None;
-    let mut chars = sql.chars().peekable();
-    while let Some(c) = chars.next() {
-        state = match state {
-            State::Normal => match c {
-                '\'' => {
-                    last = Some(c);
-                    State::Single
-                }
-                '"' => {
-                    last = Some(c);
-                    State::Double
-                }
-                '-' if chars.peek() == Some(&'-') => {
-                    chars.next();
-                    State::LineComment
-                }
-                '/' if chars.peek() == Some(&'*') => {
-                    chars.next();
-                    State::BlockComment(1)
-                }
-                c => {
-                    if !c.is_whitespace() {
-                        last = Some(c);
-                    }
-                    State::Normal
-                }
-            },
-            // A doubled quote inside a string is the quote itself: leaving and entering
-            // again gives the same result.
-            State::Single if c == '\'' => State::Normal,
-            State::Double if c == '"' => State::Normal,
-            State::LineComment if c == '\n' => State::Normal,
-            State::BlockComment(depth) if c == '*' && chars.peek() == Some(&'/') => {
-                chars.next();
-                if depth == 1 {
-                    State::Normal
-                } else {
-                    State::BlockComment(depth - 1)
-                }
-            }
-            State::BlockComment(depth) if c == '/' && chars.peek() == Some(&'*') => {
-                chars.next();
-                State::BlockComment(depth + 1)
-            }
-            other => other,
-        };
+/// Tokenizes `sql` and says how it ends.
+fn ending(sql: &str) -> Ending {
+    match Tokenizer::new(&GenericDialect {}, sql).tokenize() {
+        Ok(tokens) => Ending::Token(
+            tokens
+                .into_iter()
+                .rev()
+                .find(|t| !matches!(t, Token::Whitespace(_) | Token::EOF)),
+        ),
+        // The tokenizer's errors carry only a message: those that reach the end of the
+        // input inside a quote or comment say "EOF" or "Unterminated".
+        Err(e) if e.message.contains("EOF") || e.message.contains("Unterminated") => Ending::Open,
+        Err(_) => Ending::Invalid,
     }
-    (state, last)
 }
 
-/// Whether `sql` ends a statement: outside quotes and block comments, its last significant
-/// character is `;`.
+/// Whether `sql` ends a statement: its last token (comments and whitespace aside) is `;`,
+/// outside quotes and comments. Text the tokenizer refuses counts as ended when it ends with
+/// `;`, so that running it reports the error instead of waiting for more lines.
 pub fn is_complete(sql: &str) -> bool {
-    let (state, last) = scan(sql);
-    matches!(state, State::Normal | State::LineComment) && last == Some(';')
+    match ending(sql) {
+        Ending::Token(last) => last == Some(Token::SemiColon),
+        Ending::Open => false,
+        Ending::Invalid => sql.trim_end().ends_with(';'),
+    }
 }
 
-/// Whether `sql` holds anything but whitespace and comments.
+/// Whether `sql` holds anything but whitespace and comments (an unended quote or comment
+/// counts: more lines may follow, or running it says what is wrong).
 pub fn has_content(sql: &str) -> bool {
-    scan(sql).1.is_some()
+    !matches!(ending(sql), Ending::Token(None))
 }
 
 /// Whether a line is a backslash command.
@@ -136,6 +106,9 @@ mod tests {
         assert!(is_complete("select 1 /* a /* nested */ ; */;"));
         assert!(!is_complete("select \"a;"));
         assert!(!is_complete(""));
+        assert!(!is_complete("select $$a;"));
+        // Refused by the tokenizer for another reason than an open quote: it runs (and fails).
+        assert!(is_complete("select U&'\\zzzz';"));
     }
 
     #[test]
@@ -160,5 +133,13 @@ mod tests {
             ]
         );
         assert!(split_script("-- only a comment\n").is_empty());
+        // An unended comment is not dropped: running it says it is unended.
+        assert_eq!(
+            split_script("select 1;\n/* open"),
+            vec![
+                Chunk::Sql("select 1;\n".into()),
+                Chunk::Sql("/* open\n".into())
+            ]
+        );
     }
 }

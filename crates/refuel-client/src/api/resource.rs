@@ -126,33 +126,34 @@ impl<'c, L: Named> Collection<'c, L> {
 
     /// One resource by name or id; a 404 is [`crate::Error::NotFound`] naming it.
     pub(crate) async fn get<T: DeserializeOwned>(&self, reference: &str) -> Result<T> {
-        let id = self.id(reference).await?;
-        let call = Call::get(
-            self.path_of(&id),
-            format!("get {} '{reference}'", self.kind),
-        );
-        self.client
-            .transport()
-            .call(&call)
-            .await
-            .map_err(|e| super::not_found(e, self.kind, reference, self.client))
+        let (_, call) = self.call_on(Method::GET, "get", reference).await?;
+        let answer = self.client.transport().call(&call).await;
+        answer.map_err(|e| super::not_found(e, self.kind, reference, self.client))
     }
 
     /// Deletes a resource by name or id, and forgets its name.
     pub(crate) async fn delete(&self, reference: &str) -> Result<()> {
-        let id = self.id(reference).await?;
-        let call = Call::new(
-            Method::DELETE,
-            self.path_of(&id),
-            format!("delete {} '{reference}'", self.kind),
-        );
-        self.client
-            .transport()
-            .call_unit(&call)
-            .await
-            .map_err(|e| super::not_found(e, self.kind, reference, self.client))?;
+        let (id, call) = self.call_on(Method::DELETE, "delete", reference).await?;
+        let answer = self.client.transport().call_unit(&call).await;
+        answer.map_err(|e| super::not_found(e, self.kind, reference, self.client))?;
         self.client.names().forget_id(self.kind, &id);
         Ok(())
+    }
+
+    /// The resource's id and the call `method` on its path, described as `verb` on it.
+    async fn call_on(
+        &self,
+        method: Method,
+        verb: &str,
+        reference: &str,
+    ) -> Result<(String, Call<'static>)> {
+        let id = self.id(reference).await?;
+        let call = Call::new(
+            method,
+            self.path_of(&id),
+            format!("{verb} {} '{reference}'", self.kind),
+        );
+        Ok((id, call))
     }
 
     /// Creates the resource named `name` with the call `create` makes (given the scope's

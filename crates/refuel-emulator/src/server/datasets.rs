@@ -16,7 +16,7 @@ use tokio::io::AsyncWriteExt;
 use super::auth::Team;
 use super::error::{ApiError, ApiResult};
 use super::params::Params;
-use super::shapes::{Resource, reply};
+use super::shapes::{Resource, deleted, reply, reply_dataset};
 use super::views;
 use crate::ingest::{self, Incoming, IngestSource};
 use crate::state::{AppState, blocking};
@@ -131,14 +131,7 @@ pub(crate) async fn create(
             )));
         }
     };
-    let meta = entry.meta.read();
-    let data = entry.data.read();
-    reply(
-        &state,
-        &team.0,
-        Resource::Dataset,
-        &views::dataset_meta(&meta, &data),
-    )
+    reply_dataset(&state, &team.0, &entry)
 }
 
 /// `source=file`: parses the uploaded CSV, creates the dataset (the upload moves into its
@@ -342,14 +335,7 @@ pub(crate) async fn update(
         store.update_dataset(&team_id, &id, scheduled)
     })
     .await?;
-    let meta = entry.meta.read();
-    let data = entry.data.read();
-    reply(
-        &state,
-        &team.0,
-        Resource::Dataset,
-        &views::dataset_meta(&meta, &data),
-    )
+    reply_dataset(&state, &team.0, &entry)
 }
 
 pub(crate) async fn delete(
@@ -357,7 +343,5 @@ pub(crate) async fn delete(
     team: Team,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Envelope<serde_json::Value>>> {
-    let team_id = team.0.clone();
-    blocking(&state, move |store| store.delete_dataset(&team_id, &id)).await?;
-    Ok(Json(Envelope::new(serde_json::json!({}))))
+    deleted(&state, move |store| store.delete_dataset(&team.0, &id)).await
 }

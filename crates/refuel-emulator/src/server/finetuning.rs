@@ -7,6 +7,7 @@
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use refuel_client::models::{BASE_MODELS, FinetuneRequest, LabelingModel};
 use serde_json::json;
 
@@ -35,32 +36,32 @@ const HYPERPARAMETERS: [&str; 7] = [
     "cosine_min_lr_ratio",
 ];
 
-fn stage_at(state: &AppState, m: &ModelRec, at_ms: i64) -> usize {
-    let step = i64::try_from(state.settings.finetune_stage.as_millis())
-        .unwrap_or(i64::MAX)
-        .max(1);
-    let elapsed = (at_ms - m.created_ms).max(0);
-    usize::try_from(elapsed / step)
+/// How long each stage of a finetuning run lasts here (at least a millisecond).
+fn stage_length(state: &AppState) -> TimeDelta {
+    TimeDelta::from_std(state.settings.finetune_stage)
+        .unwrap_or(TimeDelta::MAX)
+        .max(TimeDelta::milliseconds(1))
+}
+
+/// The stage a model has reached at `at`.
+fn stage_at(state: &AppState, m: &ModelRec, at: DateTime<Utc>) -> usize {
+    let elapsed = (at - m.created).max(TimeDelta::zero());
+    let stages = elapsed.num_milliseconds() / stage_length(state).num_milliseconds();
+    usize::try_from(stages)
         .unwrap_or(usize::MAX)
         .min(STAGES.len() - 1)
 }
 
-fn iso(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-        .unwrap_or_default()
-}
-
 /// A model as the API shows it, its stage derived from the clock.
 pub(crate) fn view(state: &AppState, m: &ModelRec) -> LabelingModel {
-    let now_ms = chrono::Utc::now().timestamp_millis();
-    let step = i64::try_from(state.settings.finetune_stage.as_millis())
-        .unwrap_or(i64::MAX)
-        .max(1);
-    let reached = stage_at(state, m, m.interrupted_ms.unwrap_or(now_ms));
-    let interrupted = m.interrupted_ms.is_some() && reached < STAGES.len() - 1;
+    let step = stage_length(state);
+    let reached = stage_at(state, m, m.interrupted.unwrap_or_else(Utc::now));
+    let interrupted = m.interrupted.is_some() && reached < STAGES.len() - 1;
     let mut timeline: Vec<serde_json::Value> = (0..=reached)
-        .map(|i| json!({"status": STAGES[i], "timestamp": iso(m.created_ms + step * i as i64)}))
+        .map(|i| {
+            let at = m.created + step * i32::try_from(i).unwrap_or(i32::MAX);
+            json!({"status": STAGES[i], "timestamp": at.to_rfc3339_opts(SecondsFormat::Millis, true)})
+        })
         .collect();
     if interrupted {
         timeline.push(json!({"status": "INTERRUPTED", "timestamp": m.interrupted_at}));
@@ -158,9 +159,9 @@ pub(crate) async fn start(
         hyperparameters: req.hyperparameters,
         datasets,
         created_at: now(),
-        created_ms: chrono::Utc::now().timestamp_millis(),
+        created: Utc::now(),
         interrupted_at: None,
-        interrupted_ms: None,
+        interrupted: None,
     };
     let rec = blocking(&state, move |store| store.create_model(rec)).await?;
     reply(
@@ -216,7 +217,7 @@ pub(crate) async fn cancel(
         ));
     }
     let m = state.store.model(&team.0, &id)?;
-    if m.interrupted_ms.is_some() {
+    if m.interrupted.is_some() {
         return reply(&state, &team.0, Resource::LabelingModel, &view(&state, &m));
     }
     if view(&state, &m).finetuning_run_status.as_deref() == Some("DEPLOYMENT COMPLETED") {

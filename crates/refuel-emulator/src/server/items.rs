@@ -9,8 +9,8 @@ use super::auth::Team;
 use super::error::{ApiError, ApiResult};
 use super::params::Params;
 use super::rows::query_response;
-use super::shapes::{Resource, json_bytes, reply};
-use super::views::{self, ITEM_ID_KEY, RowView};
+use super::shapes::{json_bytes, reply_dataset};
+use super::views::{ITEM_ID_KEY, RowView};
 use crate::state::{AppState, blocking};
 use crate::store::{DatasetEntry, item_index};
 
@@ -34,14 +34,7 @@ pub(crate) async fn add(
     };
     let writer = entry.clone();
     blocking(&state, move |store| store.append_rows(&writer, &rows)).await?;
-    let meta = entry.meta.read();
-    let data = entry.data.read();
-    reply(
-        &state,
-        &team.0,
-        Resource::Dataset,
-        &views::dataset_meta(&meta, &data),
-    )
+    reply_dataset(&state, &team.0, &entry)
 }
 
 fn row_index(entry: &DatasetEntry, item: &str) -> ApiResult<usize> {

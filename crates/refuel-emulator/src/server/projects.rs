@@ -8,7 +8,7 @@ use refuel_client::models::{Envelope, Project};
 use super::auth::Team;
 use super::error::ApiResult;
 use super::params::Params;
-use super::shapes::{Resource, reply};
+use super::shapes::{Resource, deleted, reply};
 use super::views;
 use crate::state::{AppState, blocking};
 
@@ -52,9 +52,7 @@ pub(crate) async fn delete(
     team: Team,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Envelope<serde_json::Value>>> {
-    let team_id = team.0.clone();
-    blocking(&state, move |store| store.delete_project(&team_id, &id)).await?;
-    Ok(Json(Envelope::new(serde_json::json!({}))))
+    deleted(&state, move |store| store.delete_project(&team.0, &id)).await
 }
 
 /// `GET /app_catalog`: the catalog of ready-made applications (empty here).

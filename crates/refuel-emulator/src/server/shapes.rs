@@ -22,6 +22,7 @@
 //! - run metrics carry `type` and `support`, include a `label_distribution` metric whose
 //!   value is an object, and `subtasks` is `null` when there are none.
 
+use axum::Json;
 use axum::body::Body;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
@@ -30,9 +31,8 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::error::{ApiError, ApiResult};
-use crate::state::Shared;
-use crate::store::DatasetEntry;
-use crate::store::TaskRec;
+use crate::state::{Shared, blocking};
+use crate::store::{DatasetEntry, Store, StoreResult, TaskRec};
 
 /// What an answer carries, with what its cloud shape needs beyond the payload itself.
 #[derive(Debug, Clone, Copy)]
@@ -94,6 +94,33 @@ pub(crate) fn reply<T: Serialize>(
     payload: &T,
 ) -> ApiResult<Response> {
     encode(state, team, resource, payload).map(json_bytes)
+}
+
+/// Answers a dataset's description (schema, counts, status, no rows), as creating,
+/// updating and appending to a dataset do.
+pub(crate) fn reply_dataset(
+    state: &Shared,
+    team: &str,
+    entry: &DatasetEntry,
+) -> ApiResult<Response> {
+    let meta = entry.meta.read();
+    let data = entry.data.read();
+    reply(
+        state,
+        team,
+        Resource::Dataset,
+        &super::views::dataset_meta(&meta, &data),
+    )
+}
+
+/// Deletes a resource on the blocking pool (see [`blocking`]) and answers `{"data": {}}`, as
+/// every `DELETE` of the API does.
+pub(crate) async fn deleted<F>(state: &Shared, delete: F) -> ApiResult<Json<Envelope<Value>>>
+where
+    F: FnOnce(&Store) -> StoreResult<()> + Send + 'static,
+{
+    blocking(state, delete).await?;
+    Ok(Json(Envelope::new(json!({}))))
 }
 
 /// A JSON response from bytes serialized under a lock.

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use super::auth::Team;
 use super::error::{ApiError, ApiResult};
 use super::params::Params;
-use super::shapes::{Resource, reply};
+use super::shapes::{Resource, deleted, reply};
 use super::views;
 use crate::state::{AppState, blocking};
 use crate::store::DatasetEntry;
@@ -81,9 +81,7 @@ pub(crate) async fn delete(
     team: Team,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Envelope<serde_json::Value>>> {
-    let team_id = team.0.clone();
-    blocking(&state, move |store| store.delete_task(&team_id, &id)).await?;
-    Ok(Json(Envelope::new(serde_json::json!({}))))
+    deleted(&state, move |store| store.delete_task(&team.0, &id)).await
 }
 
 /// An enrichment of a task body's `transforms`, as far as the field rules read it.

@@ -1,5 +1,6 @@
 //! Finetuned models (finetuning runs), whose stage follows from the time since creation.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -27,14 +28,19 @@ pub(crate) struct ModelRec {
     pub(crate) datasets: Vec<String>,
     /// Creation time.
     pub(crate) created_at: String,
-    /// Creation time in milliseconds since the epoch.
-    pub(crate) created_ms: i64,
+    /// Creation time (stored as milliseconds since the epoch).
+    #[serde(rename = "created_ms", with = "chrono::serde::ts_milliseconds")]
+    pub(crate) created: DateTime<Utc>,
     /// When it was interrupted.
     #[serde(default)]
     pub(crate) interrupted_at: Option<String>,
-    /// Milliseconds since the epoch of the interruption.
-    #[serde(default)]
-    pub(crate) interrupted_ms: Option<i64>,
+    /// When it was interrupted (stored as milliseconds since the epoch).
+    #[serde(
+        default,
+        rename = "interrupted_ms",
+        with = "chrono::serde::ts_milliseconds_option"
+    )]
+    pub(crate) interrupted: Option<DateTime<Utc>>,
 }
 
 impl Store {
@@ -87,7 +93,7 @@ impl Store {
             .get_mut(id)
             .ok_or_else(|| StoreError::not_found("finetuned model", id))?;
         m.interrupted_at = Some(at);
-        m.interrupted_ms = Some(chrono::Utc::now().timestamp_millis());
+        m.interrupted = Some(Utc::now());
         Ok(m.clone())
     }
 }

@@ -116,9 +116,9 @@ impl Catalog {
             }
             CatalogRecord::ModelInterrupted { id, at } => {
                 if let Some(m) = self.models.get_mut(&id) {
-                    m.interrupted_ms = chrono::DateTime::parse_from_rfc3339(&at)
+                    m.interrupted = chrono::DateTime::parse_from_rfc3339(&at)
                         .ok()
-                        .map(|t| t.timestamp_millis());
+                        .map(|t| t.to_utc());
                     m.interrupted_at = Some(at);
                 }
             }
