@@ -167,7 +167,7 @@ impl<'c> Applications<'c> {
     }
 
     fn collection(&self) -> Collection<'c, Application> {
-        Collection::of_project(
+        Collection::new(
             self.client,
             ResourceKind::Application,
             |project_id| {
@@ -178,6 +178,7 @@ impl<'c> Applications<'c> {
             },
             "/applications",
         )
+        .in_project()
     }
 
     /// Every application of the current project.

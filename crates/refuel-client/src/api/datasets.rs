@@ -47,12 +47,13 @@ impl<'c> Datasets<'c> {
     }
 
     fn collection(&self) -> Collection<'c, DatasetSummary> {
-        Collection::of_project(
+        Collection::new(
             self.client,
             ResourceKind::Dataset,
             |project_id| Call::get("/datasets", "list datasets").query("project_id", project_id),
             "/datasets",
         )
+        .in_project()
     }
 
     /// Every dataset of the current project.

@@ -21,7 +21,7 @@ impl<'c> Projects<'c> {
     }
 
     fn collection(&self) -> Collection<'c, Project> {
-        Collection::of_team(
+        Collection::new(
             self.client,
             ResourceKind::Project,
             |_| Call::get("/projects", "list projects"),

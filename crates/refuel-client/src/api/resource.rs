@@ -36,8 +36,9 @@ pub(crate) struct Collection<'c, L> {
 }
 
 impl<'c, L: Named> Collection<'c, L> {
-    /// Resources of the team (projects).
-    pub(crate) fn of_team(
+    /// Resources of the team (projects); [`Collection::in_project`] scopes them to the
+    /// client's current project.
+    pub(crate) fn new(
         client: &'c RefuelClient,
         kind: ResourceKind,
         list_call: fn(&str) -> Call<'static>,
@@ -53,16 +54,11 @@ impl<'c, L: Named> Collection<'c, L> {
         }
     }
 
-    /// Resources of the client's current project.
-    pub(crate) fn of_project(
-        client: &'c RefuelClient,
-        kind: ResourceKind,
-        list_call: fn(&str) -> Call<'static>,
-        item_path: &'static str,
-    ) -> Self {
+    /// The same resources, as those of the client's current project.
+    pub(crate) fn in_project(self) -> Self {
         Self {
             in_project: true,
-            ..Self::of_team(client, kind, list_call, item_path)
+            ..self
         }
     }
 

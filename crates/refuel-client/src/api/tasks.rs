@@ -271,7 +271,7 @@ impl<'c> Tasks<'c> {
     }
 
     fn collection(&self) -> Collection<'c, Task> {
-        Collection::of_project(
+        Collection::new(
             self.client,
             ResourceKind::Task,
             |project_id| {
@@ -285,6 +285,7 @@ impl<'c> Tasks<'c> {
             },
             "/tasks",
         )
+        .in_project()
     }
 
     /// Every task of the current project (without its fields: [`Tasks::get`] has them).
