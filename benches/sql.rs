@@ -427,7 +427,7 @@ async fn scenarios(url: &str, setting: &str) {
     eprintln!("labeled {ROWS} rows in {:.1?}", started.elapsed());
 
     let client = RefuelClient::new(config(&url)).unwrap();
-    let workers = client.config().max_workers;
+    let workers = client.limiter().bound();
     let ctx = session(client.clone()).await;
 
     // What each query sends, for the raw baseline.

@@ -11,6 +11,7 @@ mod s3_server;
 mod client;
 mod emulator;
 mod labeling;
+mod remote;
 mod shell;
 mod sink;
 mod sql;

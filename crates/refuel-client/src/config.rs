@@ -16,6 +16,11 @@ pub const ENV_API_URL: &str = "REFUEL_API_URL";
 /// Environment variable holding the default project (name or id).
 pub const ENV_PROJECT: &str = "REFUEL_PROJECT";
 
+/// How many requests may be in flight at once when `max_workers` is not set: the
+/// adaptive limiter starts at the number of CPUs and grows up to this while the server
+/// keeps up (see [`crate::limiter`]).
+pub const ADAPTIVE_MAX_WORKERS: usize = 32;
+
 /// An API key. Its `Debug` and `Display` never show the key.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ApiKey(String);
@@ -58,8 +63,14 @@ pub struct ClientConfig {
     pub timeout: Duration,
     /// How often a failed request is retried (default 3).
     pub max_retries: u32,
-    /// The most requests in flight at once for one call (default: the number of CPUs).
-    pub max_workers: usize,
+    /// How often a request answered `429 Too Many Requests` is retried, apart from
+    /// `max_retries` (default 10): the server did nothing with it, so even writes are.
+    /// With `max_retries` 0 nothing is retried.
+    pub max_throttled_retries: u32,
+    /// The requests in flight at once across everything the client does. Unset (the
+    /// default), the client starts at the number of CPUs and adapts up to
+    /// [`ADAPTIVE_MAX_WORKERS`]; set, it starts there and never goes above it.
+    pub max_workers: Option<usize>,
     /// Rows per page when a query is fetched in pages (default 1000).
     pub page_size: u64,
     /// The first retry's delay before jitter; doubles with each retry (default 500 ms).
@@ -79,9 +90,8 @@ impl Default for ClientConfig {
             project: None,
             timeout: Duration::from_secs(60),
             max_retries: 3,
-            max_workers: std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(4),
+            max_throttled_retries: 10,
+            max_workers: None,
             page_size: 1000,
             retry_base_delay: Duration::from_millis(500),
             retry_max_delay: Duration::from_secs(10),
@@ -147,10 +157,33 @@ impl ClientConfig {
         self
     }
 
-    /// Sets the number of concurrent requests per call (at least 1).
+    /// Sets the most requests in flight at once (at least 1): a hard bound the adaptive
+    /// limiter starts at and never exceeds.
     pub fn with_max_workers(mut self, workers: usize) -> Self {
-        self.max_workers = workers.max(1);
+        self.max_workers = Some(workers.max(1));
         self
+    }
+
+    /// Sets how often a request answered `429` is retried.
+    pub fn with_max_throttled_retries(mut self, retries: u32) -> Self {
+        self.max_throttled_retries = retries;
+        self
+    }
+
+    /// The requests in flight the client starts with: `max_workers` when set, else the
+    /// number of CPUs (within [`ADAPTIVE_MAX_WORKERS`]).
+    pub fn initial_workers(&self) -> usize {
+        self.max_workers.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map_or(4, |n| n.get())
+                .min(ADAPTIVE_MAX_WORKERS)
+        })
+    }
+
+    /// The most requests ever in flight at once: `max_workers` when set, else
+    /// [`ADAPTIVE_MAX_WORKERS`].
+    pub fn workers_bound(&self) -> usize {
+        self.max_workers.unwrap_or(ADAPTIVE_MAX_WORKERS).max(1)
     }
 
     /// Sets the page size of paged queries (at least 1).

@@ -31,6 +31,7 @@
 pub mod api;
 pub mod config;
 pub mod error;
+pub mod limiter;
 pub mod models;
 mod resolve;
 pub mod retry;
@@ -38,6 +39,7 @@ pub mod semantics;
 #[cfg(test)]
 mod testing;
 mod transport;
+pub mod window;
 
 use std::sync::Arc;
 
@@ -51,6 +53,7 @@ pub use api::runs::{RunProgress, Runs};
 pub use api::tasks::{TaskField, Tasks, task_settings};
 pub use config::{ApiKey, ClientConfig};
 pub use error::{Error, ResourceKind, Result, redact_url};
+pub use limiter::{LimiterStats, RequestLimiter};
 pub use resolve::is_uuid;
 pub use semantics::ServerSemantics;
 
@@ -94,6 +97,12 @@ impl RefuelClient {
     /// The configuration this client was built with.
     pub fn config(&self) -> &ClientConfig {
         &self.inner.config
+    }
+
+    /// The limiter every API request of this client (and its clones) passes: how many
+    /// requests are in flight, how far it has grown, what the server throttled.
+    pub fn limiter(&self) -> &RequestLimiter {
+        self.inner.transport.limiter()
     }
 
     /// The base URL requests go to.

@@ -22,6 +22,8 @@ pub enum Idempotency {
 pub struct RetryPolicy {
     /// How many retries after the first try.
     pub max_retries: u32,
+    /// How many retries of answers `429`, apart from `max_retries`.
+    pub max_throttled_retries: u32,
     /// The first delay before jitter.
     pub base_delay: Duration,
     /// The longest delay.
@@ -67,9 +69,18 @@ impl RetryPolicy {
     }
 }
 
-/// Parses `Retry-After` as delta-seconds (possibly fractional). HTTP dates are not used by
-/// the API and are ignored.
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+/// The wait a server asked for: `Retry-After-Ms` (milliseconds, as several APIs send beside
+/// the whole seconds HTTP allows), else `Retry-After` as delta-seconds (possibly
+/// fractional). HTTP dates are not used by the API and are ignored.
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let millis = headers
+        .get("retry-after-ms")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|ms| ms.is_finite() && *ms >= 0.0);
+    if let Some(ms) = millis {
+        return Some(Duration::from_secs_f64(ms / 1000.0));
+    }
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
     let secs: f64 = value.parse().ok()?;
     (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
@@ -83,6 +94,7 @@ mod tests {
     fn policy() -> RetryPolicy {
         RetryPolicy {
             max_retries: 3,
+            max_throttled_retries: 10,
             base_delay: Duration::from_millis(100),
             max_delay: Duration::from_secs(1),
         }
@@ -129,5 +141,7 @@ mod tests {
             HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
         );
         assert!(p.delay(0, Some(&h)) <= Duration::from_millis(100));
+        h.insert("retry-after-ms", HeaderValue::from_static("25"));
+        assert_eq!(p.delay(0, Some(&h)), Duration::from_millis(25));
     }
 }

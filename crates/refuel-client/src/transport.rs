@@ -1,6 +1,7 @@
 //! The HTTP layer: authentication, the `{"data": ...}` envelope, error bodies, timeouts and
 //! retries. Every call of the client goes through [`Transport::call`].
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -13,7 +14,8 @@ use url::Url;
 
 use crate::config::ClientConfig;
 use crate::error::{Error, Result};
-use crate::retry::{Idempotency, RetryPolicy};
+use crate::limiter::{Outcome, Permit, RequestLimiter};
+use crate::retry::{Idempotency, RetryPolicy, retry_after};
 
 /// A request to make, rebuilt for every try so that even multipart bodies can be retried.
 pub(crate) struct Call<'a> {
@@ -139,6 +141,8 @@ pub(crate) struct Transport {
     pub timeout: Duration,
     /// What the server's pages are known to be.
     pub paging: PageLimits,
+    /// The requests in flight to the API, adapted to how the server keeps up.
+    limiter: Arc<RequestLimiter>,
 }
 
 impl Transport {
@@ -159,7 +163,7 @@ impl Transport {
         let http = reqwest::Client::builder()
             .user_agent(concat!("refuel-rs/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(config.timeout.min(Duration::from_secs(30)))
-            .pool_max_idle_per_host(config.max_workers.max(4))
+            .pool_max_idle_per_host(config.workers_bound().max(4))
             .tcp_nodelay(true)
             .build()
             .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
@@ -173,12 +177,22 @@ impl Transport {
             auth,
             retry: RetryPolicy {
                 max_retries: config.max_retries,
+                max_throttled_retries: config.max_throttled_retries,
                 base_delay: config.retry_base_delay,
                 max_delay: config.retry_max_delay,
             },
             timeout: config.timeout,
             paging: PageLimits::default(),
+            limiter: Arc::new(RequestLimiter::new(
+                config.initial_workers(),
+                config.workers_bound(),
+            )),
         })
+    }
+
+    /// The limiter every API request passes.
+    pub(crate) fn limiter(&self) -> &RequestLimiter {
+        &self.limiter
     }
 
     /// The base URL requests go to.
@@ -192,7 +206,7 @@ impl Transport {
 
     /// Sends the call, retrying as its idempotency allows, and returns the successful
     /// response; an error status becomes [`Error::Api`] with the server's message.
-    pub(crate) async fn send(&self, call: &Call<'_>) -> Result<Response> {
+    pub(crate) async fn send(&self, call: &Call<'_>) -> Result<Sent> {
         let url = self.url(&call.path);
         self.send_to(call, &url, Target::Api).await
     }
@@ -206,24 +220,37 @@ impl Transport {
     /// signature in their error bodies.
     pub(crate) async fn send_presigned(&self, url: &Url, context: &str) -> Result<Response> {
         let call = Call::get("", context);
-        self.send_to(&call, url.as_str(), Target::Presigned).await
+        let sent = self.send_to(&call, url.as_str(), Target::Presigned).await?;
+        Ok(sent.response)
     }
 
-    async fn send_to(&self, call: &Call<'_>, url: &str, target: Target) -> Result<Response> {
+    /// One try of the call: a fresh request with its authentication, query and body.
+    fn request(&self, call: &Call<'_>, url: &str, target: Target) -> Result<RequestBuilder> {
+        let mut rb = self.http.request(call.method.clone(), url);
+        if target == Target::Api {
+            rb = rb
+                .header(AUTHORIZATION, self.auth.clone())
+                .timeout(self.timeout);
+        }
+        if !call.query.is_empty() {
+            rb = rb.query(&call.query);
+        }
+        match &call.body {
+            Some(body) => body(rb),
+            None => Ok(rb),
+        }
+    }
+
+    /// Sends the call, each try through the limiter when it goes to the API.
+    async fn send_to(&self, call: &Call<'_>, url: &str, target: Target) -> Result<Sent> {
         let mut retry = 0u32;
+        let mut throttled = 0u32;
         loop {
-            let mut rb = self.http.request(call.method.clone(), url);
-            if target == Target::Api {
-                rb = rb
-                    .header(AUTHORIZATION, self.auth.clone())
-                    .timeout(self.timeout);
-            }
-            if !call.query.is_empty() {
-                rb = rb.query(&call.query);
-            }
-            if let Some(body) = &call.body {
-                rb = body(rb)?;
-            }
+            let permit = match target {
+                Target::Api => Some(self.limiter.acquire().await),
+                Target::Presigned => None,
+            };
+            let rb = self.request(call, url, target)?;
             let can_retry = retry < self.retry.max_retries;
             let sent = match target {
                 Target::Api => rb.send().await,
@@ -245,9 +272,33 @@ impl Transport {
                 },
             };
             match sent {
-                Ok(resp) if resp.status().is_success() => return Ok(resp),
+                Ok(resp) if resp.status().is_success() => {
+                    if let Some(permit) = &permit {
+                        permit.answered();
+                    }
+                    return Ok(Sent {
+                        response: resp,
+                        _permit: permit,
+                    });
+                }
                 Ok(resp) => {
                     let status = resp.status();
+                    if let Some(permit) = &permit {
+                        record_error(permit, status, resp.headers());
+                    }
+                    drop(permit);
+                    // A 429 was not acted on: it has its own budget, for every call.
+                    if status == StatusCode::TOO_MANY_REQUESTS
+                        && throttled < self.retry.max_throttled_retries
+                        && self.retry.max_retries > 0
+                    {
+                        let delay = self.retry.delay(throttled, Some(resp.headers()));
+                        tracing::warn!(context = %call.context, %status, ?delay, "throttled; retrying");
+                        drop(resp);
+                        tokio::time::sleep(delay).await;
+                        throttled += 1;
+                        continue;
+                    }
                     if can_retry && self.retry.retry_status(status, call.idempotency) {
                         let delay = self.retry.delay(retry, Some(resp.headers()));
                         tracing::warn!(context = %call.context, %status, ?delay, "retrying");
@@ -269,6 +320,9 @@ impl Transport {
                     });
                 }
                 Err(err) => {
+                    if let Some(permit) = permit {
+                        permit.record(Outcome::Failed);
+                    }
                     if can_retry && self.retry.retry_error(&err, call.idempotency) {
                         let delay = self.retry.delay(retry, None);
                         tracing::warn!(context = %call.context, error = %err.without_url_ref(), ?delay, "retrying");
@@ -286,9 +340,10 @@ impl Transport {
     /// whose success statuses differ in meaning (`202 Accepted` while an async label is
     /// pending, `200 OK` once it is done).
     pub(crate) async fn call_status(&self, call: &Call<'_>) -> Result<(StatusCode, Bytes)> {
-        let resp = self.send(call).await?;
-        let status = resp.status();
-        let body = resp
+        let sent = self.send(call).await?;
+        let status = sent.response.status();
+        let body = sent
+            .response
             .bytes()
             .await
             .map_err(|e| Error::transport(call.context.clone(), e))?;
@@ -303,8 +358,9 @@ impl Transport {
 
     /// Sends the call and returns the raw success body.
     pub(crate) async fn call_bytes(&self, call: &Call<'_>) -> Result<Bytes> {
-        let resp = self.send(call).await?;
-        resp.bytes()
+        let sent = self.send(call).await?;
+        sent.response
+            .bytes()
             .await
             .map_err(|e| Error::transport(call.context.clone(), e))
     }
@@ -312,6 +368,27 @@ impl Transport {
     /// Sends the call and ignores the success body.
     pub(crate) async fn call_unit(&self, call: &Call<'_>) -> Result<()> {
         self.call_bytes(call).await.map(drop)
+    }
+}
+
+/// A successful answer, holding its place among the requests in flight until its body is
+/// read (or it is dropped).
+pub(crate) struct Sent {
+    pub(crate) response: Response,
+    _permit: Option<Permit>,
+}
+
+/// Tells the limiter what an error status says about the server's load.
+fn record_error(permit: &Permit, status: StatusCode, headers: &reqwest::header::HeaderMap) {
+    match status {
+        StatusCode::TOO_MANY_REQUESTS => permit.record(Outcome::Throttled(retry_after(headers))),
+        StatusCode::SERVICE_UNAVAILABLE => {
+            permit.record(Outcome::Overloaded(retry_after(headers)));
+        }
+        // A gateway's failure says nothing about the API's pace.
+        StatusCode::BAD_GATEWAY | StatusCode::GATEWAY_TIMEOUT => permit.record(Outcome::Failed),
+        // Any other answer (404, 400, ...) came back as the server answers.
+        _ => permit.answered(),
     }
 }
 

@@ -1,7 +1,7 @@
 //! The scan: a partitioned, streaming `ExecutionPlan` over the API's pages.
 //!
 //! Each partition asks for the query's count, then fetches its contiguous share of the
-//! pages (at most `max_workers` requests in flight across the partitions, and pages fetched
+//! pages (as many requests in flight as the client's shared limiter allows, and pages fetched
 //! only as fast as the consumer takes batches) and decodes each page straight into an
 //! Arrow batch, on the runtime's worker threads while the next pages are fetched. A scan
 //! with a limit stops at the limit; a scan with no columns (e.g. `count(*)`) makes only the
@@ -51,6 +51,7 @@ use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr, PhysicalSortExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, MetricBuilder, MetricsSet};
 use datafusion::physical_plan::sort_pushdown::SortOrderPushdownResult;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
@@ -89,14 +90,14 @@ pub struct RefuelScanExec {
     /// The order the API was asked for, as DataFusion sees it (empty: none).
     ordering: Vec<PhysicalSortExpr>,
     props: Arc<PlanProperties>,
+    /// Rows produced per partition (`output_rows`), for `EXPLAIN ANALYZE` and progress.
+    metrics: ExecutionPlanMetricsSet,
     /// The number of rows matching each segment's query (`None`: the server did not say),
     /// asked for once and shared by the partitions.
     counts: Arc<tokio::sync::OnceCell<Vec<Option<u64>>>>,
     /// The segments sorted by the scan (see [`Segment::sort_here`]), each read and sorted
     /// once and shared by the partitions.
     sorted: Arc<SortedSegments>,
-    /// Page requests in flight, across partitions: at most the client's `max_workers`.
-    requests: Arc<tokio::sync::Semaphore>,
 }
 
 /// How an ordered scan's rows are read as consecutive segments, each a query of its own.
@@ -161,7 +162,6 @@ impl RefuelScanExec {
         limit: Option<usize>,
         partitions: usize,
     ) -> Result<Self> {
-        let max_workers = client.config().max_workers.max(1);
         let schema = match &projection {
             Some(p) => Arc::new(columns.schema.project(p)?),
             None => Arc::clone(&columns.schema),
@@ -182,13 +182,13 @@ impl RefuelScanExec {
             ordering: Vec::new(),
             counts: Arc::default(),
             sorted: Arc::default(),
-            requests: Arc::new(tokio::sync::Semaphore::new(max_workers)),
             props: Arc::new(PlanProperties::new(
                 EquivalenceProperties::new(schema),
                 Partitioning::UnknownPartitioning(partitions),
                 EmissionType::Incremental,
                 Boundedness::Bounded,
             )),
+            metrics: ExecutionPlanMetricsSet::new(),
         };
         scan.refresh_properties();
         Ok(scan)
@@ -198,6 +198,7 @@ impl RefuelScanExec {
     /// the count, which belonged to the old query). A limit within one page is one request,
     /// so one partition.
     fn refresh_properties(&mut self) {
+        self.metrics = ExecutionPlanMetricsSet::new();
         self.counts = Arc::default();
         self.sorted = Arc::default();
         if self.limit.is_some_and(|l| l as u64 <= self.page_rows()) {
@@ -605,9 +606,15 @@ impl ExecutionPlan for RefuelScanExec {
         }
         let this = self.clone();
         let schema = Arc::clone(&self.schema);
+        let rows = MetricBuilder::new(&self.metrics).output_rows(partition);
         let stream = futures::stream::once(async move { this.partition_stream(partition).await })
-            .try_flatten();
+            .try_flatten()
+            .inspect_ok(move |batch| rows.add(batch.num_rows()));
         Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
+    }
+
+    fn metrics(&self) -> Option<MetricsSet> {
+        Some(self.metrics.clone_inner())
     }
 }
 
@@ -667,47 +674,54 @@ impl RefuelScanExec {
             });
             return Ok(futures::stream::iter(batches.collect::<Vec<_>>()).boxed());
         }
+        // Each partition reads a contiguous share of the rows, in pages sized when they are
+        // planned: once the client learns the server's page cap, the pages follow it.
         let pages = wanted.div_ceil(page);
-        let per_partition = pages.div_ceil(self.partitions as u64);
-        let first = (partition as u64 * per_partition).min(pages);
-        let last = ((partition as u64 + 1) * per_partition).min(pages);
-        // Each partition keeps up to `max_workers` pages on the way (fetching, or decoding
-        // on a worker thread, or decoded and waiting); the requests themselves are bounded
-        // across partitions by `requests`.
-        let workers = self.client.config().max_workers.max(1);
+        let share = pages.div_ceil(self.partitions as u64) * page;
+        let first = (partition as u64 * share).min(wanted);
+        let last = (first + share).min(wanted);
+        // Each partition keeps its share of the requests the client's limiter allows now on
+        // the way (fetching, or decoding on a worker thread, or decoded and waiting); the
+        // requests themselves are bounded across everything the client does by it.
+        let client = self.client.clone();
+        let partitions = self.partitions;
         let this = Arc::new(self);
         let decoder = Arc::new(decoder);
         let segments = Arc::new(Segments::new(segments, counts));
-        let stream = futures::stream::iter(first..last)
-            .map(move |p| {
-                let this = Arc::clone(&this);
-                let decoder = Arc::clone(&decoder);
-                let segments = Arc::clone(&segments);
-                let offset = p * page;
-                let len = page.min(wanted - offset);
-                async move {
-                    let at = this.skip + offset;
-                    tokio::spawn(async move {
-                        let mut batches = Vec::with_capacity(1);
-                        for (index, segment, at, len) in segments.ranges(at, len) {
-                            if segment.sort_here {
-                                let sorted = this.sorted_segment(index, segment, &decoder).await?;
-                                let at = (at as usize).min(sorted.num_rows());
-                                let len = (len as usize).min(sorted.num_rows() - at);
-                                batches.push(sorted.slice(at, len));
-                            } else {
-                                batches.extend(
-                                    this.fetch_range(&segment.query, at, len, &decoder).await?,
-                                );
-                            }
+        let planner = Arc::clone(&this);
+        let pages = futures::stream::unfold(first, move |offset| {
+            let size = planner.page_rows();
+            futures::future::ready(
+                (offset < last).then(|| ((offset, size.min(last - offset)), offset + size)),
+            )
+        })
+        .map(move |(offset, len)| {
+            let this = Arc::clone(&this);
+            let decoder = Arc::clone(&decoder);
+            let segments = Arc::clone(&segments);
+            async move {
+                let at = this.skip + offset;
+                tokio::spawn(async move {
+                    let mut batches = Vec::with_capacity(1);
+                    for (index, segment, at, len) in segments.ranges(at, len) {
+                        if segment.sort_here {
+                            let sorted = this.sorted_segment(index, segment, &decoder).await?;
+                            let at = (at as usize).min(sorted.num_rows());
+                            let len = (len as usize).min(sorted.num_rows() - at);
+                            batches.push(sorted.slice(at, len));
+                        } else {
+                            batches
+                                .extend(this.fetch_range(&segment.query, at, len, &decoder).await?);
                         }
-                        Ok::<_, DataFusionError>(batches)
-                    })
-                    .await
-                    .map_err(external)?
-                }
-            })
-            .buffered(workers)
+                    }
+                    Ok::<_, DataFusionError>(batches)
+                })
+                .await
+                .map_err(external)?
+            }
+        })
+        .boxed();
+        let stream = refuel_client::window::ordered_within_limit(client, pages, partitions)
             .map_ok(|batches| futures::stream::iter(batches.into_iter().map(Ok)))
             .try_flatten();
         Ok(stream.boxed())
@@ -780,16 +794,12 @@ impl RefuelScanExec {
                         st.skip = 0;
                     }
                     let ask = st.remaining.map_or(page, |r| (r + st.skip).min(page));
-                    let body = {
-                        let _permit = this.requests.acquire().await.map_err(|e| {
-                            DataFusionError::Internal(format!("the scan's request permits: {e}"))
-                        })?;
-                        this.client
-                            .items()
-                            .fetch_bytes(&this.target, &segments[st.segment].query, st.at, ask)
-                            .await
-                            .map_err(external)?
-                    };
+                    let body = this
+                        .client
+                        .items()
+                        .fetch_bytes(&this.target, &segments[st.segment].query, st.at, ask)
+                        .await
+                        .map_err(external)?;
                     let (batch, total) = if this.schema.fields().is_empty() {
                         // No column is read (`count(*)` on a server that does not count):
                         // the page's rows are only counted.
@@ -835,15 +845,10 @@ impl RefuelScanExec {
         if total != Some(0) {
             return Ok(total);
         }
-        let body = {
-            let _permit = self.requests.acquire().await.map_err(|e| {
-                DataFusionError::Internal(format!("the scan's request permits: {e}"))
-            })?;
-            items
-                .fetch_bytes(&self.target, query, 0, 1)
-                .await
-                .map_err(external)?
-        };
+        let body = items
+            .fetch_bytes(&self.target, query, 0, 1)
+            .await
+            .map_err(external)?;
         let (rows, _) =
             rows_of_page(&body).map_err(|e| e.context(format!("a page of {}", self.table)))?;
         Ok((rows == 0).then_some(0))
@@ -887,8 +892,11 @@ impl RefuelScanExec {
     }
 
     /// The `len` rows from `offset` of `query` as batches: one request, or more when the
-    /// server answers with fewer rows than asked for (the rest is asked for from where it
-    /// stopped, until the rows end: an empty page, or the page's `total_count` reached).
+    /// server answers with fewer rows than asked for. When the page says how many rows
+    /// match, a short page before them is the server's page cap: the rest of the range is
+    /// fetched in pages of that size concurrently ([`refuel_client::Items::rest_of_range`]);
+    /// otherwise it is asked for from where it stopped, until the rows end (an empty page,
+    /// or the page's `total_count` reached).
     async fn fetch_range(
         &self,
         query: &ItemQuery,
@@ -896,35 +904,86 @@ impl RefuelScanExec {
         len: u64,
         decoder: &PageDecoder,
     ) -> Result<Vec<RecordBatch>> {
+        let items = self.client.items();
+        let asked = len.min(items.page_rows());
+        let page = self.fetch_page(query, offset, len, decoder).await?;
+        let got = page.batch.num_rows() as u64;
+        let rest = items.rest_of_range(offset, len, asked, got, page.total_count);
+        if rest.is_empty() {
+            return self.continue_range(query, offset, len, decoder, page).await;
+        }
+        let mut batches = vec![page.batch];
+        let more: Vec<Vec<RecordBatch>> = futures::stream::iter(rest)
+            .map(|(at, len)| async move {
+                let page = self.fetch_page(query, at, len, decoder).await?;
+                self.continue_range(query, at, len, decoder, page).await
+            })
+            .buffered(self.client.limiter().bound())
+            .try_collect()
+            .await?;
+        batches.extend(more.into_iter().flatten());
+        Ok(batches)
+    }
+
+    /// One page of `query` from `offset`, at most `len` rows, decoded.
+    async fn fetch_page(
+        &self,
+        query: &ItemQuery,
+        offset: u64,
+        len: u64,
+        decoder: &PageDecoder,
+    ) -> Result<crate::decode::DecodedPage> {
+        let body = self
+            .client
+            .items()
+            .fetch_bytes(&self.target, query, offset, len)
+            .await
+            .map_err(external)?;
+        decoder
+            .decode(&body)
+            .map_err(|e| e.context(format!("decoding a page of {}", self.table)))
+    }
+
+    /// The range `[offset, offset + len)` whose first page is `first`: pages one after
+    /// another from where it stopped, until the range is full or the rows end (an empty
+    /// page, or the page's `total_count` reached).
+    async fn continue_range(
+        &self,
+        query: &ItemQuery,
+        offset: u64,
+        len: u64,
+        decoder: &PageDecoder,
+        first: crate::decode::DecodedPage,
+    ) -> Result<Vec<RecordBatch>> {
         let mut batches = Vec::with_capacity(1);
         let mut at = offset;
         let end = offset.saturating_add(len);
-        while at < end {
-            let body = {
-                let _permit = self.requests.acquire().await.map_err(|e| {
-                    DataFusionError::Internal(format!("the scan's request permits: {e}"))
-                })?;
-                self.client
-                    .items()
-                    .fetch_bytes(&self.target, query, at, end - at)
-                    .await
-                    .map_err(external)?
-            };
-            let page = decoder
-                .decode(&body)
-                .map_err(|e| e.context(format!("decoding a page of {}", self.table)))?;
+        let mut page = first;
+        let mut asked = len.min(self.client.items().page_rows());
+        let mut short = None;
+        loop {
             let got = page.batch.num_rows() as u64;
             if got == 0 {
                 break;
             }
+            // The previous page came back short, yet rows followed: the server's cap.
+            if let Some(rows) = short.take() {
+                self.client.items().learn_page_cap(rows);
+            }
+            if got < asked {
+                short = Some(got);
+            }
             batches.push(page.batch);
             at += got;
-            if page
-                .total_count
-                .is_some_and(|total| total > 0 && at >= total)
+            if at >= end
+                || page
+                    .total_count
+                    .is_some_and(|total| total > 0 && at >= total)
             {
                 break;
             }
+            asked = (end - at).min(self.client.items().page_rows());
+            page = self.fetch_page(query, at, end - at, decoder).await?;
         }
         Ok(batches)
     }

@@ -178,7 +178,7 @@ impl TableProvider for RefuelTable {
         let partitions = state
             .config()
             .target_partitions()
-            .min(self.client.config().max_workers)
+            .min(self.client.limiter().bound())
             .max(1);
         Ok(Arc::new(RefuelScanExec::new(
             self.client.clone(),

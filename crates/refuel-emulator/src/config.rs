@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::labeler;
 use crate::profile::Profile;
+use crate::state::Network;
 
 /// The API key the emulator accepts when none is configured.
 pub const DEFAULT_API_KEY: &str = "refuel-emulator-key";
@@ -27,6 +28,8 @@ pub struct EmulatorConfig {
     /// Which answers to give where the public contract leaves room (default: the
     /// documented behaviour).
     pub profile: Profile,
+    /// Simulated latency, page cap and rate limit (none by default).
+    pub network: Network,
 }
 
 /// Which labeler the emulator uses.
@@ -66,6 +69,7 @@ impl Default for EmulatorConfig {
             labeler: LabelerConfig::default(),
             settings: Settings::default(),
             profile: Profile::Default,
+            network: Network::default(),
         }
     }
 }
@@ -103,6 +107,12 @@ impl EmulatorConfig {
     /// Listens on `addr`.
     pub fn listen(mut self, addr: SocketAddr) -> Self {
         self.listen = addr;
+        self
+    }
+
+    /// Simulates a remote server: latency, a page cap, a rate limit (see [`Network`]).
+    pub fn network(mut self, network: Network) -> Self {
+        self.network = network;
         self
     }
 

@@ -41,7 +41,7 @@ use crate::ingest::IngestSource;
 pub use crate::model::Cell;
 pub use crate::profile::{Profile, UnknownProfile};
 use crate::state::{AppState, Shared};
-pub use crate::state::{Fault, LoggedRequest, StatsView};
+pub use crate::state::{Fault, LoggedRequest, Network, StatsView};
 use crate::store::{Pending, Store};
 
 /// Starts emulators.
@@ -132,6 +132,16 @@ impl EmulatorHandle {
     /// The profile it answers with.
     pub fn profile(&self) -> Profile {
         self.state.profile
+    }
+
+    /// The simulated network conditions now in force.
+    pub fn network(&self) -> Network {
+        *self.state.network.read()
+    }
+
+    /// Changes the simulated network conditions; requests that arrive from now on see them.
+    pub fn set_network(&self, network: Network) {
+        *self.state.network.write() = network;
     }
 
     /// The team id of an API key, if the emulator accepts the key.

@@ -2,10 +2,11 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Parser;
 use refuel_emulator::labeler::OpenAiConfig;
-use refuel_emulator::{DEFAULT_API_KEY, Emulator, EmulatorConfig, LabelerConfig, Profile};
+use refuel_emulator::{DEFAULT_API_KEY, Emulator, EmulatorConfig, LabelerConfig, Network, Profile};
 
 /// A local, durable, Refuel-compatible API server.
 #[derive(Debug, Parser)]
@@ -61,6 +62,22 @@ struct Args {
         env = "REFUEL_EMULATOR_PROFILE"
     )]
     profile: ProfileArg,
+    /// Milliseconds added before each API request is handled, to behave like a remote
+    /// server.
+    #[arg(long, default_value_t = 0, env = "REFUEL_EMULATOR_LATENCY_MS")]
+    latency_ms: u64,
+    /// Random variation of that delay, plus or minus this many milliseconds (default: a
+    /// tenth of the latency).
+    #[arg(long, env = "REFUEL_EMULATOR_LATENCY_JITTER_MS")]
+    latency_jitter_ms: Option<u64>,
+    /// The most rows one page answers, whatever a request asks for (default: the profile's
+    /// cap, 10,000 rows, or 100 in the other profiles).
+    #[arg(long, env = "REFUEL_EMULATOR_MAX_PAGE_ROWS", value_parser = clap::value_parser!(u64).range(1..))]
+    max_page_rows: Option<u64>,
+    /// Requests per second allowed per API key (a bucket holding one second's worth);
+    /// beyond it, 429 with Retry-After and Retry-After-Ms.
+    #[arg(long, env = "REFUEL_EMULATOR_RATE_LIMIT")]
+    rate_limit: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -134,6 +151,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
     config.settings.finetune_stage =
         std::time::Duration::from_secs_f64(args.finetune_stage_seconds);
+    config.network = network(&args)?;
     let default_key = args.api_keys.is_empty();
     for key in args.api_keys {
         config = config.api_key(key);
@@ -148,6 +166,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
     if profile != Profile::Default {
         eprintln!("profile: {profile}");
     }
+    let network = handle.network();
+    if network != Network::default() {
+        eprintln!("network: {network:?}");
+    }
     match &args.data_dir {
         Some(dir) => eprintln!("data: {}", dir.display()),
         None => eprintln!("data: in memory (pass --data-dir to keep it)"),
@@ -156,6 +178,25 @@ async fn run(args: Args) -> anyhow::Result<()> {
     eprintln!("refuel-emulator: stopping");
     handle.shutdown().await;
     Ok(())
+}
+
+/// The simulated network the flags ask for.
+fn network(args: &Args) -> anyhow::Result<Network> {
+    let latency = Duration::from_millis(args.latency_ms);
+    let mut network = Network::with_latency(latency);
+    if let Some(jitter) = args.latency_jitter_ms {
+        network.jitter = Duration::from_millis(jitter);
+    }
+    network.max_page_rows = args
+        .max_page_rows
+        .map(|rows| usize::try_from(rows).unwrap_or(usize::MAX));
+    if let Some(rate) = args.rate_limit {
+        if !(rate.is_finite() && rate > 0.0) {
+            anyhow::bail!("--rate-limit must be a positive number of requests per second");
+        }
+        network.rate_limit = Some(rate);
+    }
+    Ok(network)
 }
 
 async fn shutdown_signal() {

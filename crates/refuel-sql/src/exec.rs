@@ -9,8 +9,11 @@ use std::time::Instant;
 
 use anyhow::Context;
 use datafusion::logical_expr::{DdlStatement, LogicalPlan};
+use datafusion::physical_plan::execute_stream;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::sql::parser::{DFParser, Statement};
 use datafusion::sql::sqlparser::dialect::GenericDialect;
+use futures::StreamExt;
 use rustyline::error::ReadlineError;
 use rustyline::history::DefaultHistory;
 use rustyline::{Config, Editor};
@@ -24,6 +27,7 @@ use crate::error::{ShellError, one_line};
 use crate::helper::ShellHelper;
 use crate::print_options::PrintOptions;
 use crate::progress::Progress;
+use crate::scan_progress::ScanProgress;
 use crate::statement::{Chunk, split_script};
 use crate::subcommands::{self, SubCommand};
 
@@ -60,6 +64,7 @@ async fn shell(cli: &Cli, connection: &Connection) -> anyhow::Result<ExitCode> {
         ctx,
         print,
         verbose: cli.verbose,
+        progress: Progress::new(cli.quiet),
     };
     if !cli.commands.is_empty() || !cli.files.is_empty() {
         for command in &cli.commands {
@@ -101,6 +106,8 @@ struct Shell {
     ctx: ShellContext,
     print: PrintOptions,
     verbose: bool,
+    /// Where the progress of long scans goes.
+    progress: Progress,
 }
 
 impl Shell {
@@ -142,9 +149,20 @@ impl Shell {
         let plan = state.statement_to_plan(statement).await?;
         self.refuse_dropping_refuel_tables(&plan).await?;
         let frame = self.ctx.ctx.execute_logical_plan(plan).await?;
-        let stream = frame.execute_stream().await?;
+        let task_ctx = Arc::new(frame.task_ctx());
+        let physical = frame.create_physical_plan().await?;
+        let stream = execute_stream(Arc::clone(&physical), task_ctx)?;
         let schema = stream.schema();
-        self.print.print(schema, stream, started).await
+        // Rows read and their rate while nothing is printed yet; gone at the first batch.
+        let watch = Arc::new(ScanProgress::start(&self.progress, physical));
+        let first = Arc::clone(&watch);
+        let stream = RecordBatchStreamAdapter::new(
+            Arc::clone(&schema),
+            stream.inspect(move |_| first.stop()),
+        );
+        let printed = self.print.print(schema, Box::pin(stream), started).await;
+        watch.stop();
+        printed
     }
 
     /// DataFusion answers `DROP TABLE` on a table it may not drop with "doesn't exist";

@@ -18,5 +18,6 @@ pub mod helper;
 pub mod print_format;
 pub mod print_options;
 pub mod progress;
+pub mod scan_progress;
 pub mod statement;
 pub mod subcommands;

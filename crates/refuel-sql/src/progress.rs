@@ -24,6 +24,11 @@ impl Progress {
         }
     }
 
+    /// Whether progress is drawn on a terminal (not quiet).
+    pub fn is_terminal(&self) -> bool {
+        self.tty && !self.quiet
+    }
+
     /// A message on its own line.
     pub fn line(&self, message: &str) {
         if !self.quiet {

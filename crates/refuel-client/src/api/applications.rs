@@ -197,7 +197,8 @@ impl<'c> Applications<'c> {
     }
 
     /// Labels inputs (rows keyed by the task's input columns) with an application, one
-    /// request per input as the Python SDK does, at most `max_workers` at a time.
+    /// request per input as the Python SDK does, as many at a time as the client's
+    /// [`crate::RequestLimiter`] allows.
     ///
     /// The outer error is for what fails before any input is sent (the application cannot
     /// be found, the options are invalid). Then there is one result per input, in input
@@ -215,7 +216,7 @@ impl<'c> Applications<'c> {
         let id = self.id(app).await?;
         let params = options.params(Some(&id), false)?;
         let path = format!("/applications/{}/label", super::segment(&id));
-        let workers = self.client.config().max_workers.max(1);
+        let workers = self.client.limiter().bound();
         let transport = self.client.transport();
         let results = stream::iter(inputs.iter().enumerate())
             .map(|(i, input)| {

@@ -192,13 +192,14 @@ impl<'c> Items<'c> {
     /// The rows of a query decoded as `T`, as a stream of pages in offset order.
     ///
     /// It asks for the count first (`max_items=0`, as the Python SDK does). With a positive
-    /// count it fetches pages of [`Items::page_rows`] rows concurrently (at most
-    /// `max_workers` in flight) and yields them in order; a page answered short is continued
-    /// from where it stopped. Without a count (or with 0, which the SDK does not trust) it
+    /// count it fetches pages of [`Items::page_rows`] rows concurrently (as many in flight as
+    /// the client's [`crate::RequestLimiter`] allows) and yields them in order; a page
+    /// answered short before the counted rows teaches the client the server's page cap,
+    /// and the rest is planned in pages of that size. Without a count (or with 0, which the SDK does not trust) it
     /// reads pages one after another until an empty one (or one shorter than asked from a
     /// server known to answer pages of that size in full). Pages are fetched only as fast as
-    /// the consumer takes them (back-pressure), so memory stays bounded by `max_workers`
-    /// pages. Rows keep a stable order across pages as long as the dataset does not change
+    /// the consumer takes them (back-pressure), so memory stays bounded by the limiter's
+    /// bound in pages. Rows keep a stable order across pages as long as the dataset does not change
     /// during the scan; give the query an explicit order for stability under concurrent
     /// appends.
     pub fn stream_as<T: DeserializeOwned + Send + 'static>(
@@ -257,16 +258,111 @@ impl<'c> Items<'c> {
     /// `len` rows from `offset`, in as many requests as the server needs: a page shorter
     /// than asked is continued from where it stopped, until `len` rows, an empty page, the
     /// server's positive `total_count`, or a short page from a server known to answer pages
-    /// of that size in full.
-    pub async fn fetch_range<T: DeserializeOwned>(
+    /// of that size in full. When the page says how many rows match, a short page before
+    /// them is a page cap: it is learned ([`Items::learn_page_cap`]) and the rest of the
+    /// range is fetched in pages of that size concurrently (see [`Items::rest_of_range`]).
+    pub async fn fetch_range<T: DeserializeOwned + Send + 'static>(
         &self,
         target: &ResolvedTarget,
         query: &ItemQuery,
         offset: u64,
         len: u64,
     ) -> Result<Page<T>> {
+        let (page, asked): (Dataset<T>, u64) = self.fetch_page(target, query, offset, len).await?;
+        let total = page.total_count;
+        let mut items = page.items.unwrap_or_default();
+        let n = items.len() as u64;
         let paging = &self.client.transport().paging;
-        let mut items: Vec<T> = Vec::new();
+        let done = n == 0
+            || n >= len
+            || total.is_some_and(|t| t > 0 && offset + n >= t)
+            || (n < asked && paging.honours(asked));
+        if done {
+            return Ok(Page { offset, items });
+        }
+        let rest = self.rest_of_range(offset, len, asked, n, total);
+        if rest.is_empty() {
+            let short = (n < asked).then_some(n);
+            return self
+                .continue_range(target, query, offset, len, items, short)
+                .await;
+        }
+        let client = self.client.clone();
+        let pages: Vec<Page<T>> = stream::iter(rest)
+            .map(|(at, len)| {
+                let (client, target, query) = (client.clone(), target.clone(), query.clone());
+                async move {
+                    client
+                        .items()
+                        .continue_range(&target, &query, at, len, Vec::new(), None)
+                        .await
+                }
+            })
+            .buffered(self.client.limiter().bound())
+            .try_collect()
+            .await?;
+        for page in pages {
+            items.extend(page.items);
+        }
+        Ok(Page { offset, items })
+    }
+
+    /// Tells the client that its server answered `rows` rows to a page that asked for
+    /// more while more rows followed: the server caps pages at `rows`. Later pages ask for
+    /// at most that many, and callers that plan pages ([`Items::page_rows`]) plan them at
+    /// that size, so that they are fetched concurrently rather than continued one after
+    /// another. The smallest cap learned wins.
+    pub fn learn_page_cap(&self, rows: u64) {
+        let paging = &self.client.transport().paging;
+        if rows > 0 && paging.cap().is_none_or(|cap| rows < cap) {
+            tracing::debug!(rows, "the server caps pages; planning pages of that size");
+            paging.set_cap(rows);
+        }
+    }
+
+    /// After the first page of the range `[offset, offset + len)` asked `asked` rows and
+    /// got `got`, with the page's `total_count`: the rest of the range as pages to fetch
+    /// concurrently, when the page proves a cap (it came back short before the rows the
+    /// server counts). Empty when the range is done or the rest must be read in order
+    /// (the server gave no count). Learns the cap.
+    pub fn rest_of_range(
+        &self,
+        offset: u64,
+        len: u64,
+        asked: u64,
+        got: u64,
+        total_count: Option<u64>,
+    ) -> Vec<(u64, u64)> {
+        let end = offset.saturating_add(len);
+        let Some(total) = total_count.filter(|t| *t > 0) else {
+            return Vec::new();
+        };
+        let end = end.min(total);
+        let at = offset + got;
+        if got == 0 || got >= asked || at >= end {
+            return Vec::new();
+        }
+        self.learn_page_cap(got);
+        let size = self.page_rows();
+        (at..end)
+            .step_by(usize::try_from(size).unwrap_or(usize::MAX))
+            .map(|o| (o, size.min(end - o)))
+            .collect()
+    }
+
+    /// The range `[offset, offset + len)` with `items` already read from its start: pages
+    /// one after another from where they stopped, until the range is full or the rows end.
+    /// `short` is the size of the last page read when it came back shorter than asked.
+    async fn continue_range<T: DeserializeOwned>(
+        &self,
+        target: &ResolvedTarget,
+        query: &ItemQuery,
+        offset: u64,
+        len: u64,
+        mut items: Vec<T>,
+        mut short: Option<u64>,
+    ) -> Result<Page<T>> {
+        let paging = &self.client.transport().paging;
         while (items.len() as u64) < len {
             let at = offset + items.len() as u64;
             let (page, asked): (Dataset<T>, u64) = self
@@ -278,14 +374,21 @@ impl<'c> Items<'c> {
             if n == 0 {
                 break;
             }
+            // The previous page came back short, yet rows followed: a cap.
+            if let Some(rows) = short.take() {
+                self.learn_page_cap(rows);
+            }
             items.extend(got);
             // The server said how many rows match: nothing lies past them. (A 0 beside rows
             // says nothing.)
             if total.is_some_and(|t| t > 0 && offset + items.len() as u64 >= t) {
                 break;
             }
-            if n < asked && paging.honours(asked) {
-                break;
+            if n < asked {
+                if paging.honours(asked) {
+                    break;
+                }
+                short = Some(n);
             }
         }
         Ok(Page { offset, items })
@@ -461,32 +564,36 @@ fn page_stream<T: DeserializeOwned + Send + 'static>(
     query: ItemQuery,
     total: u64,
 ) -> BoxStream<'static, Result<Page<T>>> {
-    let page_size = client.items().page_rows();
-    let workers = client.config().max_workers.max(1);
+    let limited = client.clone();
     let start = query.offset;
     let end = match query.max_items {
         Some(max) => total.min(start.saturating_add(max)),
         None => total,
     };
-    let ranges = (start..end)
-        .step_by(usize::try_from(page_size).unwrap_or(usize::MAX))
-        .map(move |o| (o, page_size.min(end - o)));
-    stream::iter(ranges)
-        .map(move |(offset, len)| {
-            let client = client.clone();
-            let target = target.clone();
-            let query = query.clone();
-            // Each page is fetched and decoded on its own task, so decoding runs on every
-            // core; `buffered` still bounds the pages in flight (back-pressure).
-            let task = AbortOnDrop(tokio::spawn(async move {
-                client
-                    .items()
-                    .fetch_range(&target, &query, offset, len)
-                    .await
-            }));
-            task.join()
-        })
-        .buffered(workers)
+    // Each range is sized when it is planned, so once the server's page cap is learned the
+    // ranges follow it.
+    let planner = client.clone();
+    let pages = stream::unfold(start, move |o| {
+        let size = planner.items().page_rows();
+        futures::future::ready((o < end).then(|| ((o, size.min(end - o)), o + size)))
+    })
+    .map(move |(offset, len)| {
+        let client = client.clone();
+        let target = target.clone();
+        let query = query.clone();
+        // Each page is fetched and decoded on its own task, so decoding runs on every
+        // core; the window below still bounds the pages in flight (back-pressure).
+        let task = AbortOnDrop(tokio::spawn(async move {
+            client
+                .items()
+                .fetch_range(&target, &query, offset, len)
+                .await
+        }));
+        task.join()
+    })
+    .boxed();
+    // Pages are planned (and fetched) only as far ahead as the limiter lets requests go.
+    crate::window::ordered_within_limit(limited, pages, 1)
         .try_filter(|page: &Page<T>| futures::future::ready(!page.items.is_empty()))
         .boxed()
 }

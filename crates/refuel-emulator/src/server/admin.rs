@@ -1,7 +1,9 @@
 //! Emulator-only endpoints, without auth: request statistics and fault injection.
 //!
 //! - `GET /_emulator/stats`: `{"requests": {"GET /datasets/{dataset_id}": n, ...},
-//!   "rows_served": n, "requests_total": n}`.
+//!   "rows_served": n, "requests_total": n, "throttled": n, "peak_in_flight": n}`
+//!   (`throttled`: answers `429` of the simulated rate limit; `peak_in_flight`: the most
+//!   API requests handled at once).
 //! - `GET /_emulator/requests`: the last requests (at most 10,000), oldest first, as
 //!   `[{"method": "GET", "path": "/datasets/…", "query": [["offset", "0"], …]}]` with the
 //!   query string decoded into its pairs in order; for golden tests of what clients send.
@@ -49,6 +51,7 @@ pub(crate) async fn observe(State(state): State<AppState>, req: Request, next: N
             query,
         },
     );
+    let _in_flight = state.stats.in_flight();
     if let Some(fault) = state.faults.take(&method, &path) {
         let status = StatusCode::from_u16(fault.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
         let mut resp =

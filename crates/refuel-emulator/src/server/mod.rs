@@ -11,6 +11,7 @@ mod exports;
 mod finetuning;
 mod items;
 mod links;
+mod network;
 mod params;
 mod projects;
 mod rejections;
@@ -122,6 +123,10 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/_emulator/downloads/{export_id}", get(exports::download));
     api.merge(admin)
         .fallback(rejections::unknown_route)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            network::simulate,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             admin::observe,

@@ -36,7 +36,7 @@ pub(crate) fn query_response(
     let limit = max_items
         .map(|m| usize::try_from(m).unwrap_or(usize::MAX))
         .unwrap_or(DEFAULT_PAGE)
-        .min(state.profile.page_cap());
+        .min(state.page_cap());
     let offset = usize::try_from(offset).unwrap_or(usize::MAX);
 
     let meta = entry.meta.read();

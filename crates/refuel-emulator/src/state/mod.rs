@@ -2,6 +2,7 @@
 //! counters, and the background work a shutdown waits for.
 
 mod faults;
+mod network;
 mod stats;
 
 use std::collections::{HashMap, HashSet};
@@ -9,11 +10,13 @@ use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use tokio::task::JoinHandle;
 
 pub use self::faults::Fault;
 pub(crate) use self::faults::Faults;
+pub use self::network::Network;
+pub(crate) use self::network::RateLimits;
 pub(crate) use self::stats::Stats;
 pub use self::stats::{LoggedRequest, StatsView};
 use crate::config::{DEFAULT_API_KEY, EmulatorConfig, LabelerConfig, Settings};
@@ -45,6 +48,10 @@ pub(crate) struct Shared {
     pub(crate) settings: Settings,
     /// Which answers to give where the contract leaves room.
     pub(crate) profile: Profile,
+    /// Simulated network and quota conditions; changeable while running.
+    pub(crate) network: RwLock<Network>,
+    /// The rate limiters of the API keys (with [`Network::rate_limit`]).
+    pub(crate) rate_limits: RateLimits,
     /// Set when the server stops: background work ends at its next step.
     pub(crate) stopping: AtomicBool,
     /// Background work (ingests, runs, async labels), awaited on shutdown.
@@ -83,6 +90,8 @@ impl Shared {
             pending_labels: Mutex::default(),
             settings: config.settings,
             profile: config.profile,
+            network: RwLock::new(config.network),
+            rate_limits: RateLimits::default(),
             stopping: AtomicBool::default(),
             background: Mutex::default(),
         })
@@ -94,6 +103,15 @@ impl Shared {
         let mut tasks = self.background.lock();
         tasks.retain(|t| !t.is_finished());
         tasks.push(handle);
+    }
+
+    /// The most rows one page answers: the simulated network's cap, else the profile's.
+    pub(crate) fn page_cap(&self) -> usize {
+        self.network
+            .read()
+            .max_page_rows
+            .unwrap_or_else(|| self.profile.page_cap())
+            .max(1)
     }
 }
 

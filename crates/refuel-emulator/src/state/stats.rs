@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 pub(crate) struct Stats {
     by_route: Mutex<BTreeMap<String, u64>>,
     rows_served: AtomicU64,
+    throttled: AtomicU64,
+    in_flight: AtomicU64,
+    peak_in_flight: AtomicU64,
     log: Mutex<VecDeque<LoggedRequest>>,
 }
 
@@ -35,6 +38,18 @@ impl Stats {
         self.rows_served.fetch_add(n as u64, Ordering::Relaxed);
     }
 
+    /// Counts an API request being handled until the guard is dropped.
+    pub(crate) fn in_flight(&self) -> InFlight<'_> {
+        let now = self.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        self.peak_in_flight.fetch_max(now, Ordering::Relaxed);
+        InFlight(self)
+    }
+
+    /// Counts a request answered `429` by the simulated rate limit.
+    pub(crate) fn throttled(&self) {
+        self.throttled.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Counts a request by its route and keeps it in the log.
     pub(crate) fn request(&self, route: String, logged: LoggedRequest) {
         *self.by_route.lock().entry(route).or_insert(0) += 1;
@@ -52,6 +67,8 @@ impl Stats {
             requests_total: requests.values().sum(),
             requests,
             rows_served: self.rows_served.load(Ordering::Relaxed),
+            throttled: self.throttled.load(Ordering::Relaxed),
+            peak_in_flight: self.peak_in_flight.load(Ordering::Relaxed),
         }
     }
 
@@ -65,6 +82,9 @@ impl Stats {
         self.by_route.lock().clear();
         self.log.lock().clear();
         self.rows_served.store(0, Ordering::Relaxed);
+        self.throttled.store(0, Ordering::Relaxed);
+        self.peak_in_flight
+            .store(self.in_flight.load(Ordering::Relaxed), Ordering::Relaxed);
     }
 }
 
@@ -77,4 +97,20 @@ pub struct StatsView {
     pub requests_total: u64,
     /// Rows sent in row-query responses.
     pub rows_served: u64,
+    /// Requests answered `429` by the simulated rate limit (counted in `requests` too).
+    #[serde(default)]
+    pub throttled: u64,
+    /// The most API requests handled at once (since the last reset).
+    #[serde(default)]
+    pub peak_in_flight: u64,
+}
+
+/// An API request being handled; counted out when dropped.
+#[derive(Debug)]
+pub(crate) struct InFlight<'a>(&'a Stats);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
 }
