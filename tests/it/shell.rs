@@ -971,3 +971,42 @@ fn repl_through_a_pseudo_terminal() {
     repl.send_control('d').unwrap();
     repl.exp_eof().unwrap();
 }
+
+/// A long scan shows the rows read and their rate on a terminal, before its result.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_long_scan_shows_its_progress_on_a_terminal() {
+    let emu = emulator().await;
+    let c = client_with_project(&emu, "shop").await;
+    let dir = tempfile::tempdir().unwrap();
+    let csv: String = std::iter::once("id,amount\n".to_string())
+        .chain((0..3000).map(|i| format!("{i},{}\n", i % 7)))
+        .collect();
+    upload_csv(&c, dir.path(), "orders", &csv).await;
+    // Each request takes 0.6 s: the count and the pages take longer than the progress
+    // line waits before it shows.
+    emu.set_network(refuel::emulator::Network::with_latency(
+        std::time::Duration::from_millis(600),
+    ));
+    let url = emu.url().to_string();
+    let home = dir.path().to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let mut cmd = bare_shell(&home);
+        cmd.args(["--endpoint", &url, "--api-key", KEY, "--project", "shop"])
+            .stdin(Stdio::inherit())
+            .env("TERM", "xterm");
+        let mut repl = rexpect::session::spawn_command(cmd, Some(60_000)).unwrap();
+        repl.exp_string("shop> ").unwrap();
+        repl.send_line("SELECT sum(amount) AS total FROM orders;")
+            .unwrap();
+        repl.exp_string("rows from Refuel").unwrap();
+        repl.exp_string("rows/s").unwrap();
+        repl.exp_string("8994").unwrap();
+        repl.exp_string("shop> ").unwrap();
+        repl.send_line("\\q").unwrap();
+        repl.exp_eof().unwrap();
+    })
+    .await
+    .unwrap();
+    emu.shutdown().await;
+}

@@ -46,6 +46,7 @@ use datafusion::arrow::compute::{
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::runtime::SpawnedTask;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::expressions::Column;
@@ -701,7 +702,9 @@ impl RefuelScanExec {
             let segments = Arc::clone(&segments);
             async move {
                 let at = this.skip + offset;
-                tokio::spawn(async move {
+                // Aborted when the scan is dropped (a query that stopped early or was
+                // cancelled fetches no more).
+                SpawnedTask::spawn(async move {
                     let mut batches = Vec::with_capacity(1);
                     for (index, segment, at, len) in segments.ranges(at, len) {
                         if segment.sort_here {
@@ -716,6 +719,7 @@ impl RefuelScanExec {
                     }
                     Ok::<_, DataFusionError>(batches)
                 })
+                .join()
                 .await
                 .map_err(external)?
             }

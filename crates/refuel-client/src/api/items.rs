@@ -72,11 +72,20 @@ impl<'c> Items<'c> {
     }
 
     /// Resolves the dataset (and the query's task) to ids.
+    /// With a task, the dataset and the task are looked up at once (after the project),
+    /// each a round trip at most.
     pub async fn resolve(&self, dataset: &str, query: &ItemQuery) -> Result<ResolvedTarget> {
-        let dataset_id = self.client.datasets().id(dataset).await?;
-        let task_id = match &query.task {
-            Some(task) => Some(self.client.tasks().id(task).await?),
-            None => None,
+        let (dataset_id, task_id) = match &query.task {
+            Some(task) => {
+                self.client.project_id().await?;
+                let (dataset_id, task_id) = futures::future::try_join(
+                    self.client.datasets().id(dataset),
+                    self.client.tasks().id(task),
+                )
+                .await?;
+                (dataset_id, Some(task_id))
+            }
+            None => (self.client.datasets().id(dataset).await?, None),
         };
         Ok(ResolvedTarget {
             dataset_id,

@@ -1,0 +1,356 @@
+//! Remote-speed benchmark: full scans of a 100,000-row label table against a server 50 ms
+//! away that caps pages at 100 rows, then under a rate limit.
+//!
+//! Run with `cargo bench --bench remote` (release build; it needs the Python SDK's venv,
+//! which `bash scripts/python-env.sh` makes). One in-process emulator holds the dataset
+//! `reviews` labeled by the task `sentiment`. Then, with `--latency-ms 50` (±5 ms jitter)
+//! and `--max-page-rows 100` in force:
+//!
+//! - `refuel-sql`: `SELECT * FROM sentiment_labels` written as CSV to `/dev/null`, run as a
+//!   whole process (this benchmark's executable in its shell mode, which is `refuel-sql`'s
+//!   `main`), with the defaults a new user has (adaptive concurrency, 1,000-row pages asked);
+//! - the client's stream (`items().stream_as` with the task, default configuration);
+//! - the Python SDK's `get_items` (`benches/sdk_scan.py`, whole `get_items` call);
+//!
+//! each with the page requests the emulator served, the most requests it had in flight
+//! (the concurrency reached) and the ideal time `pages x latency / concurrency reached`.
+//! Then with `--rate-limit 40` as well: `refuel-sql` and the client's stream again, with
+//! their throughput as a share of the allowed rate and the share of requests answered 429.
+
+#![allow(missing_docs, unreachable_pub, clippy::too_many_lines)]
+
+use std::io::Write;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use futures::TryStreamExt;
+use refuel::client::models::{FieldType, ItemQuery, LabeledItem};
+use refuel::client::{ClientConfig, RefuelClient, TaskField, WaitOptions};
+use refuel::emulator::{Emulator, EmulatorConfig, Network, StatsView};
+
+const KEY: &str = "bench-key";
+const PROJECT: &str = "bench";
+const ROWS: usize = 100_000;
+const LATENCY: Duration = Duration::from_millis(50);
+const PAGE_CAP: usize = 100;
+const RATE: f64 = 40.0;
+const SCAN: &str = "SELECT * FROM sentiment_labels";
+
+fn write_csv(path: &std::path::Path) {
+    let mut w = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    writeln!(w, "id,title,review,category,price").unwrap();
+    let cats = ["books", "electronics", "garden", "toys", "grocery"];
+    let opinions = [
+        "great value, would buy again",
+        "terrible, broke after a day",
+        "okay for the price",
+        "excellent quality and fast delivery",
+        "average, nothing special",
+    ];
+    for i in 0..ROWS {
+        writeln!(
+            w,
+            "{i},Item {i},\"{} (order {})\",{},{}",
+            opinions[i % opinions.len()],
+            i * 31 % 9973,
+            cats[i % cats.len()],
+            (i * 7919 % 100_000) as f64 / 100.0
+        )
+        .unwrap();
+    }
+}
+
+fn config(url: &str) -> ClientConfig {
+    ClientConfig::default()
+        .with_api_key(KEY)
+        .with_base_url(url)
+        .unwrap()
+        .with_project(PROJECT)
+}
+
+/// The dataset and its labels, made before the network is slowed down.
+async fn setup(url: &str) {
+    let setup = RefuelClient::new(config(url)).unwrap();
+    setup
+        .projects()
+        .create(PROJECT, "remote bench")
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("reviews.csv");
+    write_csv(&path);
+    setup
+        .datasets()
+        .upload_file(&path, "reviews")
+        .await
+        .unwrap();
+    let wait = WaitOptions {
+        poll_interval: Duration::from_millis(50),
+        timeout: Duration::from_secs(900),
+    };
+    setup
+        .datasets()
+        .wait_for_ingest("reviews", wait)
+        .await
+        .unwrap();
+    let field = TaskField::new("sentiment", FieldType::Classification)
+        .labels(["positive", "negative", "neutral"])
+        .guidelines("positive: great, excellent\nnegative: terrible\nneutral: okay, average")
+        .input_column("review");
+    setup
+        .tasks()
+        .create("sentiment", "reviews", "Product reviews", &[field], None)
+        .await
+        .unwrap();
+    setup
+        .runs()
+        .start("sentiment", "reviews", None)
+        .await
+        .unwrap();
+    setup
+        .runs()
+        .wait_for_completion("sentiment", "reviews", wait, |_| {})
+        .await
+        .unwrap();
+}
+
+async fn stats(url: &str) -> StatsView {
+    reqwest::get(format!("{url}/_emulator/stats"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn reset(url: &str) {
+    reqwest::Client::new()
+        .post(format!("{url}/_emulator/stats/reset"))
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Page requests (row queries) among the requests served.
+fn page_requests(s: &StatsView) -> u64 {
+    s.requests
+        .iter()
+        .filter(|(route, _)| route.starts_with("GET /tasks/{task_id}/datasets"))
+        .map(|(_, n)| n)
+        .sum()
+}
+
+/// One measured scan.
+struct Measured {
+    seconds: f64,
+    rows: u64,
+    stats: StatsView,
+    ok: bool,
+}
+
+/// `refuel-sql -c SCAN` as a child process: its wall time.
+async fn shell_process(url: &str) -> Measured {
+    reset(url).await;
+    let exe = std::env::current_exe().unwrap();
+    let started = Instant::now();
+    let out = Command::new(exe)
+        .args(["--shell", "--endpoint", url, "--api-key", KEY])
+        .args([
+            "--project",
+            PROJECT,
+            "--format",
+            "csv",
+            "-o",
+            "/dev/null",
+            "-q",
+        ])
+        .args(["-c", SCAN])
+        .output()
+        .unwrap();
+    let seconds = started.elapsed().as_secs_f64();
+    if !out.status.success() {
+        eprintln!(
+            "refuel-sql failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Measured {
+        seconds,
+        rows: ROWS as u64,
+        stats: stats(url).await,
+        ok: out.status.success(),
+    }
+}
+
+/// The client's stream of labeled rows, default configuration (a fresh client).
+async fn client_stream(url: &str) -> Measured {
+    reset(url).await;
+    let started = Instant::now();
+    let client = RefuelClient::new(config(url)).unwrap();
+    let pages: Result<Vec<_>, _> = client
+        .items()
+        .stream_as::<LabeledItem>("reviews", ItemQuery::new().task("sentiment"))
+        .try_collect()
+        .await;
+    let seconds = started.elapsed().as_secs_f64();
+    let ok = pages.is_ok();
+    let rows = pages
+        .map(|p| p.iter().map(|p| p.items.len() as u64).sum())
+        .unwrap_or(0);
+    eprintln!("client limiter: {:?}", client.limiter().stats());
+    Measured {
+        seconds,
+        rows,
+        stats: stats(url).await,
+        ok,
+    }
+}
+
+/// The Python SDK's `get_items` over the label table.
+async fn python_sdk(url: &str) -> Measured {
+    let venv = Command::new("bash")
+        .arg("scripts/python-env.sh")
+        .output()
+        .unwrap();
+    let python = String::from_utf8_lossy(&venv.stdout)
+        .lines()
+        .last()
+        .unwrap_or("python3")
+        .to_string();
+    reset(url).await;
+    let out = Command::new(python)
+        .args([
+            "benches/sdk_scan.py",
+            url,
+            KEY,
+            PROJECT,
+            "reviews",
+            "sentiment",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the Python SDK run failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    Measured {
+        seconds: v["seconds"].as_f64().unwrap(),
+        rows: v["rows"].as_u64().unwrap(),
+        stats: stats(url).await,
+        ok: true,
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--shell") {
+        // `refuel-sql`'s main, with the rest of the arguments.
+        let cli = refuel_sql::cli::Cli::parse_from(
+            std::iter::once("refuel-sql".to_string()).chain(args[2..].iter().cloned()),
+        );
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let code = runtime.block_on(refuel_sql::exec::run(cli));
+        runtime.shutdown_timeout(Duration::from_secs(2));
+        match code {
+            Ok(_) => std::process::exit(0),
+            Err(e) => {
+                eprintln!("{e:#}");
+                std::process::exit(1);
+            }
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(run());
+}
+
+async fn run() {
+    let emu = Emulator::start(EmulatorConfig::new().api_key(KEY))
+        .await
+        .unwrap();
+    let url = emu.url().to_string();
+    let started = Instant::now();
+    setup(&url).await;
+    eprintln!(
+        "{ROWS} rows uploaded and labeled in {:.1?}",
+        started.elapsed()
+    );
+
+    // REFUEL_BENCH_LATENCY_MS overrides the latency (0 shows the CPU floor).
+    let latency = std::env::var("REFUEL_BENCH_LATENCY_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(LATENCY, Duration::from_millis);
+    let mut network = Network::with_latency(latency);
+    network.max_page_rows = Some(PAGE_CAP);
+    emu.set_network(network);
+    println!(
+        "\n### {ROWS}-row label table, latency {} ms (±{} ms), pages capped at {PAGE_CAP} rows\n",
+        latency.as_millis(),
+        network.jitter.as_millis()
+    );
+    println!(
+        "| scan | rows | seconds | page requests | concurrency reached | ideal (s) | time / ideal | SDK time / this |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    let shell = shell_process(&url).await;
+    let stream = client_stream(&url).await;
+    let sdk = python_sdk(&url).await;
+    for (name, m) in [
+        ("refuel-sql (whole process)", &shell),
+        ("client stream", &stream),
+        ("Python SDK get_items", &sdk),
+    ] {
+        let pages = page_requests(&m.stats);
+        let peak = m.stats.peak_in_flight.max(1);
+        let ideal = pages as f64 * latency.as_secs_f64() / peak as f64;
+        println!(
+            "| {name} | {} | {:.2} | {pages} | {peak} | {ideal:.2} | {:.2} | {:.1}x |{}",
+            m.rows,
+            m.seconds,
+            m.seconds / ideal,
+            sdk.seconds / m.seconds,
+            if m.ok { "" } else { " FAILED" }
+        );
+    }
+
+    network.rate_limit = Some(RATE);
+    emu.set_network(network);
+    println!("\n### The same with --rate-limit {RATE} (requests per second per key)\n");
+    println!(
+        "| scan | seconds | requests | answered 429 | 429 share | ok requests / s | share of the allowed rate | failed |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for name in ["refuel-sql (whole process)", "client stream"] {
+        // A full bucket for each run.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let m = if name.starts_with("refuel-sql") {
+            shell_process(&url).await
+        } else {
+            client_stream(&url).await
+        };
+        let total = m.stats.requests_total;
+        let throttled = m.stats.throttled;
+        let ok_rate = (total - throttled) as f64 / m.seconds;
+        println!(
+            "| {name} | {:.2} | {total} | {throttled} | {:.1}% | {ok_rate:.1} | {:.0}% | {} |",
+            m.seconds,
+            100.0 * throttled as f64 / total.max(1) as f64,
+            100.0 * ok_rate / RATE,
+            if m.ok && m.rows == ROWS as u64 {
+                "no"
+            } else {
+                "YES"
+            }
+        );
+    }
+    emu.shutdown().await;
+}
