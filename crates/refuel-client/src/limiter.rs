@@ -6,9 +6,9 @@
 //!   number is also a hard bound; otherwise the limiter may grow to
 //!   [`crate::config::ADAPTIVE_MAX_WORKERS`].
 //! - **Grow** while the server keeps up: a success whose latency is flat (at most twice the
-//!   lowest seen, plus 20 ms) on a limiter that was full adds one request in flight per
-//!   success until the first sign of overload (doubling every round trip), then one per
-//!   round trip.
+//!   lowest seen, plus 20 ms) on a limiter that was full (at least half full while
+//!   doubling) adds one request in flight per success until the first sign of overload
+//!   (doubling every round trip), then one per round trip.
 //! - **Shrink** on `429 Too Many Requests` and `503 Service Unavailable`: halve the requests
 //!   in flight, once per round of requests (answers to requests sent before the last
 //!   decrease do not count again).
@@ -203,7 +203,14 @@ impl RequestLimiter {
         s.in_flight += 1;
         s.peak = s.peak.max(s.in_flight);
         s.sent += 1;
-        let saturated = s.in_flight >= allowed(s.limit);
+        // Whether the limit is what holds requests back (as TCP's "cwnd-limited"): while
+        // doubling, half of it in use counts, since requests come and go in waves.
+        let used = if s.slow_start {
+            2 * s.in_flight
+        } else {
+            s.in_flight
+        };
+        let saturated = used >= allowed(s.limit);
         let slot = match s.pace {
             Some((rate, since)) => {
                 let slot = s.next_slot.max(now);

@@ -45,8 +45,8 @@ use datafusion::arrow::compute::{
 };
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
-use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::runtime::SpawnedTask;
+use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::expressions::Column;
@@ -58,7 +58,7 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
 };
-use futures::{StreamExt, TryStreamExt};
+use futures::{FutureExt, StreamExt, TryStreamExt};
 use refuel_client::RefuelClient;
 use refuel_client::api::items::ResolvedTarget;
 use refuel_client::models::{Direction, Filter, FilterOp, ItemQuery, OrderBy};
@@ -642,6 +642,10 @@ impl RefuelScanExec {
             });
         }
         let segments = self.segments();
+        let decoder = Arc::new(decoder);
+        // Partition 0's first page is asked for beside the count, not after it: a round
+        // trip less (the page is cut to the rows the count then plans for it).
+        let head = self.head_page(partition, &segments, page, &decoder);
         let counts = self
             .counts
             .get_or_try_init(|| {
@@ -652,7 +656,7 @@ impl RefuelScanExec {
         let Some(counts) = counts.into_iter().collect::<Option<Vec<u64>>>() else {
             // The server did not say how many rows match: read in order until the rows end.
             return Ok(if partition == 0 {
-                self.sequential(Arc::new(decoder))
+                self.sequential(decoder)
             } else {
                 futures::stream::empty().boxed()
             });
@@ -663,17 +667,7 @@ impl RefuelScanExec {
         if self.schema.fields().is_empty() {
             // No column is read: the count is the answer.
             let rows = if partition == 0 { wanted } else { 0 };
-            let schema = Arc::clone(&self.schema);
-            let batches = (0..rows).step_by(8192).map(move |start| {
-                let n = (rows - start).min(8192) as usize;
-                RecordBatch::try_new_with_options(
-                    Arc::clone(&schema),
-                    vec![],
-                    &RecordBatchOptions::new().with_row_count(Some(n)),
-                )
-                .map_err(DataFusionError::from)
-            });
-            return Ok(futures::stream::iter(batches.collect::<Vec<_>>()).boxed());
+            return Ok(futures::stream::iter(columnless_batches(&self.schema, rows)).boxed());
         }
         // Each partition reads a contiguous share of the rows, in pages sized when they are
         // planned: once the client learns the server's page cap, the pages follow it.
@@ -687,10 +681,17 @@ impl RefuelScanExec {
         let client = self.client.clone();
         let partitions = self.partitions;
         let this = Arc::new(self);
-        let decoder = Arc::new(decoder);
         let segments = Arc::new(Segments::new(segments, counts));
         let planner = Arc::clone(&this);
-        let pages = futures::stream::unfold(first, move |offset| {
+        let head_rows = if head.is_some() { page.min(last) } else { 0 };
+        let head = futures::stream::iter(head).map(move |task| {
+            async move {
+                let batches = task.join().await.map_err(external)??;
+                Ok(cut(batches, head_rows))
+            }
+            .boxed()
+        });
+        let pages = futures::stream::unfold(first + head_rows, move |offset| {
             let size = planner.page_rows();
             futures::future::ready(
                 (offset < last).then(|| ((offset, size.min(last - offset)), offset + size)),
@@ -723,12 +724,34 @@ impl RefuelScanExec {
                 .await
                 .map_err(external)?
             }
-        })
-        .boxed();
+            .boxed()
+        });
+        let pages = head.chain(pages).boxed();
         let stream = refuel_client::window::ordered_within_limit(client, pages, partitions)
             .map_ok(|batches| futures::stream::iter(batches.into_iter().map(Ok)))
             .try_flatten();
         Ok(stream.boxed())
+    }
+
+    /// Partition 0's first page, fetched at once (beside the count), when the scan reads
+    /// columns from the start of one segment the server orders.
+    fn head_page(
+        &self,
+        partition: usize,
+        segments: &[Segment],
+        page: u64,
+        decoder: &Arc<PageDecoder>,
+    ) -> Option<SpawnedTask<Result<Vec<RecordBatch>>>> {
+        let simple = partition == 0
+            && self.skip == 0
+            && !self.schema.fields().is_empty()
+            && matches!(segments, [only] if !only.sort_here);
+        simple.then(|| {
+            let this = self.clone();
+            let decoder = Arc::clone(decoder);
+            let query = segments[0].query.clone();
+            SpawnedTask::spawn(async move { this.fetch_range(&query, 0, page, &decoder).await })
+        })
     }
 
     /// The scan's rows from `skip`, at most `limit`, read one page after another through
@@ -991,6 +1014,37 @@ impl RefuelScanExec {
         }
         Ok(batches)
     }
+}
+
+/// `rows` rows of no column, in batches of at most 8192.
+fn columnless_batches(schema: &SchemaRef, rows: u64) -> Vec<Result<RecordBatch>> {
+    (0..rows)
+        .step_by(8192)
+        .map(|start| {
+            let n = (rows - start).min(8192) as usize;
+            RecordBatch::try_new_with_options(
+                Arc::clone(schema),
+                vec![],
+                &RecordBatchOptions::new().with_row_count(Some(n)),
+            )
+            .map_err(DataFusionError::from)
+        })
+        .collect()
+}
+
+/// The first `rows` rows of `batches`.
+fn cut(batches: Vec<RecordBatch>, rows: u64) -> Vec<RecordBatch> {
+    let mut left = rows as usize;
+    let mut out = Vec::with_capacity(batches.len());
+    for batch in batches {
+        if left == 0 {
+            break;
+        }
+        let keep = batch.num_rows().min(left);
+        left -= keep;
+        out.push(batch.slice(0, keep));
+    }
+    out
 }
 
 /// The number of rows in a page answer and its `total_count`, when given.

@@ -664,9 +664,16 @@ async fn order_by_passes_a_filter_that_stays_in_datafusion() {
     let dir = tempfile::tempdir().unwrap();
     upload_csv(&c, dir.path(), "m", &to_csv(&mixed_rows(20_000))).await;
     let ctx = SessionContext::new();
-    ctx.register_refuel("refuel", client_for(emu.url(), KEY, None))
-        .await
-        .unwrap();
+    // Two requests at most in flight: how far the scan reads ahead of a query that stops
+    // early then does not depend on how far the limiter has grown.
+    let config = refuel::client::ClientConfig::default()
+        .with_api_key(KEY)
+        .with_base_url(emu.url())
+        .unwrap()
+        .with_semantics(refuel::client::ServerSemantics::emulator())
+        .with_max_workers(2);
+    let client = refuel::client::RefuelClient::new(config).unwrap();
+    ctx.register_refuel("refuel", client).await.unwrap();
     let all = ctx
         .sql("SELECT * FROM refuel.p.m")
         .await

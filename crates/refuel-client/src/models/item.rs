@@ -72,27 +72,51 @@ fn lenient_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Err
 }
 
 fn labels_list_or_map<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Label>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum ListOrMap {
-        List(Vec<Option<Label>>),
-        Map(indexmap::IndexMap<String, Option<Label>>),
-        Null(()),
-    }
-    Ok(match ListOrMap::deserialize(d)? {
-        ListOrMap::List(list) => list.into_iter().flatten().collect(),
-        ListOrMap::Map(map) => map
-            .into_iter()
-            .filter_map(|(id, label)| Some((id, label?)))
-            .map(|(id, mut label)| {
-                if label.id.is_empty() {
-                    label.id = id;
+    // A visitor rather than an untagged enum: no buffering of every row's labels.
+    struct Labels;
+    impl<'de> serde::de::Visitor<'de> for Labels {
+        type Value = Vec<Label>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a list of labels, a map from task field id to label, or null")
+        }
+
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut labels = Vec::with_capacity(seq.size_hint().unwrap_or(1));
+            while let Some(label) = seq.next_element::<Option<Label>>()? {
+                labels.extend(label);
+            }
+            Ok(labels)
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut labels = Vec::with_capacity(map.size_hint().unwrap_or(1));
+            while let Some((id, label)) = map.next_entry::<String, Option<Label>>()? {
+                if let Some(mut label) = label {
+                    if label.id.is_empty() {
+                        label.id = id;
+                    }
+                    labels.push(label);
                 }
-                label
-            })
-            .collect(),
-        ListOrMap::Null(()) => Vec::new(),
-    })
+            }
+            Ok(labels)
+        }
+
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+    }
+    d.deserialize_any(Labels)
 }
 
 /// A row query: filters, order, the range of rows, and optionally a task whose labels come

@@ -26,19 +26,18 @@ pub(super) struct Listing {
 
 impl Listing {
     pub(super) async fn read(client: &RefuelClient, project: &str) -> Result<Self> {
-        let datasets = client
-            .datasets()
-            .list()
+        // Both listings at once (after the project): a round trip each, not two in a row.
+        client.project_id().await.map_err(external)?;
+        let datasets = client.datasets();
+        let tasks = client.tasks();
+        let (datasets, tasks) = futures::future::try_join(datasets.list(), tasks.list())
             .await
-            .map_err(external)?
+            .map_err(external)?;
+        let datasets = datasets
             .into_iter()
             .map(|d| (d.dataset_name.clone(), d))
             .collect();
-        let tasks = client
-            .tasks()
-            .list()
-            .await
-            .map_err(external)?
+        let tasks = tasks
             .into_iter()
             .map(|t| (t.task_name.clone(), t))
             .collect();
