@@ -7,8 +7,8 @@
 //!   [`crate::config::ADAPTIVE_MAX_WORKERS`].
 //! - **Grow** while the server keeps up: a success whose latency is flat (at most twice the
 //!   lowest seen, plus 20 ms) on a limiter that was full (at least half full while
-//!   doubling) adds one request in flight per success until the first sign of overload
-//!   (doubling every round trip), then one per round trip.
+//!   growing fast) adds three requests in flight per success until the first sign of
+//!   overload (quadrupling every round trip), then one per round trip.
 //! - **Shrink** on `429 Too Many Requests` and `503 Service Unavailable`: halve the requests
 //!   in flight, once per round of requests (answers to requests sent before the last
 //!   decrease do not count again).
@@ -34,6 +34,9 @@ use tokio::sync::Notify;
 const FLAT_FACTOR: u32 = 2;
 /// See [`FLAT_FACTOR`]: room for noise on fast (loopback) servers.
 const FLAT_SLACK: Duration = Duration::from_millis(20);
+/// Requests added per flat success until the first sign of overload: the limit
+/// quadruples per round trip (a `429` or `503` halves it at once).
+const SLOW_START_STEP: f64 = 3.0;
 /// The share of the granted rate the pace is set to after a `429`.
 const PACE_BACKOFF: f64 = 0.85;
 /// How much the pace rises per second without a `429`: this share of it...
@@ -204,7 +207,7 @@ impl RequestLimiter {
         s.peak = s.peak.max(s.in_flight);
         s.sent += 1;
         // Whether the limit is what holds requests back (as TCP's "cwnd-limited"): while
-        // doubling, half of it in use counts, since requests come and go in waves.
+        // growing fast, half of it in use counts, since requests come and go in waves.
         let used = if s.slow_start {
             2 * s.in_flight
         } else {
@@ -240,7 +243,11 @@ impl RequestLimiter {
                 let flat = latency <= floor * FLAT_FACTOR + FLAT_SLACK;
                 if flat && permit.saturated {
                     let limit = s.limit;
-                    s.limit += if s.slow_start { 1.0 } else { 1.0 / limit };
+                    s.limit += if s.slow_start {
+                        SLOW_START_STEP
+                    } else {
+                        1.0 / limit
+                    };
                     s.limit = s.limit.min(self.bound as f64);
                 }
                 // A pace that no longer binds (more than the concurrency can use at the
