@@ -12,8 +12,9 @@ use futures::stream::{Fuse, FuturesOrdered, Stream, StreamExt};
 use crate::RefuelClient;
 
 /// The futures of `source`, their outputs in the order of `source`, run at most the
-/// limiter's current limit divided by `shares` at once (`shares` streams that run side by
-/// side, e.g. the partitions of a scan, each take their share; at least one each).
+/// limiter's current limit (plus a quarter, see below) divided by `shares` at once
+/// (`shares` streams that run side by side, e.g. the partitions of a scan, each take their
+/// share; at least one each). Futures past the limit wait for the limiter itself.
 pub fn ordered_within_limit<St>(client: RefuelClient, source: St, shares: usize) -> WithinLimit<St>
 where
     St: Stream + Unpin,
@@ -61,7 +62,10 @@ where
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
-        let window = this.client.limiter().limit().div_ceil(this.shares);
+        // A quarter more than the requests allowed: futures that completed out of order
+        // and wait for an earlier one would otherwise leave the limiter idle.
+        let limit = this.client.limiter().limit();
+        let window = (limit + limit / 4).div_ceil(this.shares);
         while this.running.len() < window {
             match this.source.poll_next_unpin(cx) {
                 Poll::Ready(Some(future)) => this.running.push_back(future),
