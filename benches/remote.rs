@@ -29,6 +29,10 @@ use refuel::client::models::{FieldType, ItemQuery, LabeledItem};
 use refuel::client::{ClientConfig, RefuelClient, TaskField, WaitOptions};
 use refuel::emulator::{Emulator, EmulatorConfig, Network, StatsView};
 
+#[path = "support/mod.rs"]
+mod support;
+use support::{reset, sdk_python, stats};
+
 const KEY: &str = "bench-key";
 const PROJECT: &str = "bench";
 const ROWS: usize = 100_000;
@@ -115,23 +119,6 @@ async fn setup(url: &str) {
         .unwrap();
 }
 
-async fn stats(url: &str) -> StatsView {
-    reqwest::get(format!("{url}/_emulator/stats"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
-async fn reset(url: &str) {
-    reqwest::Client::new()
-        .post(format!("{url}/_emulator/stats/reset"))
-        .send()
-        .await
-        .unwrap();
-}
-
 /// Page requests (row queries) among the requests served.
 fn page_requests(s: &StatsView) -> u64 {
     s.requests
@@ -209,15 +196,7 @@ async fn client_stream(url: &str) -> Measured {
 
 /// The Python SDK's `get_items` over the label table.
 async fn python_sdk(url: &str) -> Measured {
-    let venv = Command::new("bash")
-        .arg("scripts/python-env.sh")
-        .output()
-        .unwrap();
-    let python = String::from_utf8_lossy(&venv.stdout)
-        .lines()
-        .last()
-        .unwrap_or("python3")
-        .to_string();
+    let python = sdk_python();
     reset(url).await;
     let out = Command::new(python)
         .args([

@@ -19,7 +19,11 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use futures::StreamExt;
 use refuel::client::{ClientConfig, RefuelClient, ServerSemantics, WaitOptions};
 use refuel::datafusion::RefuelContextExt;
-use refuel::emulator::{Emulator, EmulatorConfig, EmulatorHandle, Profile, StatsView};
+use refuel::emulator::{Emulator, EmulatorConfig, EmulatorHandle, Profile};
+
+#[path = "support/mod.rs"]
+mod support;
+use support::{reset, stats};
 
 const KEY: &str = "bench-key";
 const ROWS: usize = 100_000;
@@ -98,23 +102,6 @@ async fn session(client: RefuelClient) -> SessionContext {
     );
     ctx.register_refuel("refuel", client).await.unwrap();
     ctx
-}
-
-async fn stats(url: &str) -> StatsView {
-    reqwest::get(format!("{url}/_emulator/stats"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
-async fn reset(url: &str) {
-    reqwest::Client::new()
-        .post(format!("{url}/_emulator/stats/reset"))
-        .send()
-        .await
-        .unwrap();
 }
 
 /// The median time of `sql` over [`RUNS`] runs, its rows, and the requests of one run.

@@ -37,6 +37,10 @@ use refuel::datafusion::decode::PageDecoder;
 use refuel::datafusion::{RefuelContextExt, RefuelTable};
 use refuel::emulator::{Emulator, EmulatorConfig, LoggedRequest, StatsView};
 
+#[path = "support/mod.rs"]
+mod support;
+use support::{reset, sdk_python};
+
 const KEY: &str = "bench-key";
 const ROWS: usize = 100_000;
 const BIG_ROWS: usize = 1_000_000;
@@ -124,14 +128,6 @@ async fn get_json<T: serde::de::DeserializeOwned>(url: String) -> T {
     reqwest::get(url).await.unwrap().json().await.unwrap()
 }
 
-async fn reset(url: &str) {
-    reqwest::Client::new()
-        .post(format!("{url}/_emulator/stats/reset"))
-        .send()
-        .await
-        .unwrap();
-}
-
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -198,15 +194,7 @@ async fn fetch_bodies(url: &str, requests: &[LoggedRequest]) -> Vec<Vec<u8>> {
 
 /// The SDK's timings; it runs on the cores this process may use.
 fn python_sdk(url: &str, dataset: &str) -> Vec<(String, f64, u64)> {
-    let venv = Command::new("bash")
-        .arg("scripts/python-env.sh")
-        .output()
-        .unwrap();
-    let python = String::from_utf8_lossy(&venv.stdout)
-        .lines()
-        .last()
-        .unwrap_or("python3")
-        .to_string();
+    let python = sdk_python();
     let out = Command::new(python)
         .args([
             "benches/sdk_get_items.py",

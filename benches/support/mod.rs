@@ -1,0 +1,39 @@
+//! What several benchmarks share: the emulator's statistics endpoints and the Python SDK's
+//! interpreter. Included with `#[path = "support/mod.rs"] mod support;`.
+
+#![allow(dead_code)]
+
+use refuel::emulator::StatsView;
+
+/// The emulator's request statistics (`GET /_emulator/stats`).
+pub async fn stats(url: &str) -> StatsView {
+    reqwest::get(format!("{url}/_emulator/stats"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Zeroes the emulator's statistics and empties its request log.
+pub async fn reset(url: &str) {
+    reqwest::Client::new()
+        .post(format!("{url}/_emulator/stats/reset"))
+        .send()
+        .await
+        .unwrap();
+}
+
+/// The Python interpreter of the SDK's virtual environment (`scripts/python-env.sh` makes it
+/// and prints its path last).
+pub fn sdk_python() -> String {
+    let venv = std::process::Command::new("bash")
+        .arg("scripts/python-env.sh")
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&venv.stdout)
+        .lines()
+        .last()
+        .unwrap_or("python3")
+        .to_string()
+}
