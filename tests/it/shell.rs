@@ -1010,3 +1010,62 @@ async fn a_long_scan_shows_its_progress_on_a_terminal() {
     .unwrap();
     emu.shutdown().await;
 }
+
+/// Lake data in the shell: `COPY` to S3, a URL table and an external table over it, with
+/// credentials from the usual `AWS_*` variables; `\d` lists the session's table beside
+/// the project's; without credentials, one line naming the store and the variable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn object_stores_and_file_urls_in_the_shell() {
+    use crate::s3_server::{S3_BUCKET, S3_KEY, S3_SECRET, S3Server};
+    let s3 = S3Server::start().await;
+    let dir = seeded_dir();
+    let files = tempfile::tempdir().unwrap();
+    let local = files.path().join("labels.csv");
+    let object = format!("s3://{S3_BUCKET}/demo/labels.parquet");
+    let mut cmd = shell(dir.path());
+    cmd.env("AWS_ENDPOINT", s3.endpoint())
+        .env("AWS_ALLOW_HTTP", "true")
+        .env("AWS_ACCESS_KEY_ID", S3_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", S3_SECRET)
+        .env("AWS_REGION", "us-east-1")
+        .args(["--format", "csv", "-q"])
+        .args(["-c", &format!(
+            "COPY (SELECT review_id, sentiment_label FROM reviews_sentiment_labels) TO '{object}' STORED AS PARQUET"
+        )])
+        .args(["-c", &format!("SELECT count(*) AS n FROM '{object}'")])
+        .args(["-c", &format!("CREATE EXTERNAL TABLE lake STORED AS PARQUET LOCATION '{object}'")])
+        .args(["-c", &format!("COPY (SELECT * FROM lake WHERE sentiment_label = 'positive') TO '{}' STORED AS CSV", local.display())])
+        .args(["-c", &format!(
+            "SELECT (SELECT count(*) FROM '{}') = (SELECT count(*) FROM reviews_sentiment_labels WHERE sentiment_label = 'positive') AS same",
+            local.display()
+        )])
+        .args(["-c", "SELECT count(*) AS n FROM reviews"])
+        .args(["-c", "\\d"]);
+    let out = output_off_runtime(cmd, None).await;
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}\n{stdout}", text(&out.stderr));
+    let reviews: Vec<&str> = stdout.lines().collect();
+    // The count of the copied rows equals the dataset's.
+    let counts: Vec<&str> = reviews
+        .windows(2)
+        .filter(|w| w[0] == "n")
+        .map(|w| w[1])
+        .collect();
+    assert_eq!(counts.len(), 2, "{stdout}");
+    assert_eq!(counts[0], counts[1], "{stdout}");
+    assert!(stdout.contains("same\ntrue\n"), "{stdout}");
+    assert!(stdout.contains("lake,session table\n"), "{stdout}");
+    assert!(stdout.contains("reviews,dataset\n"), "{stdout}");
+
+    // No credentials: one line naming the store and the variable.
+    let mut cmd = shell(dir.path());
+    cmd.env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .args(["-c", "SELECT * FROM 's3://lake/labels.parquet'"]);
+    let out = output_off_runtime(cmd, None).await;
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("no credentials for s3 bucket 'lake'"), "{err}");
+    assert!(err.contains("AWS_ACCESS_KEY_ID"), "{err}");
+}

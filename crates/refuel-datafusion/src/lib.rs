@@ -13,6 +13,8 @@
 //!   `CREATE TABLE ... AS` new datasets through `refuel-sink`.
 //! - The physical rules that push ORDER BY past filters and OFFSET into scans ([`rules`]).
 //! - `refuel://` URLs ([`url`]).
+//! - Lake data beside Refuel's ([`lake`]): object stores on demand, store options and URL
+//!   tables, as datafusion-cli has them ([`enable_lake`]).
 
 pub mod catalog;
 pub mod columns;
@@ -21,6 +23,7 @@ pub mod decode;
 mod error;
 pub mod exec;
 pub mod filter;
+pub mod lake;
 pub mod metadata;
 pub mod provider;
 pub mod rules;
@@ -32,6 +35,7 @@ pub use catalog::{
 };
 pub use context::RefuelContextExt;
 pub use exec::RefuelScanExec;
+pub use lake::enable_lake;
 pub use provider::RefuelTable;
 pub use url::RefuelUrl;
 pub use write::RefuelWriteOptions;

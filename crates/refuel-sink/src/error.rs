@@ -46,6 +46,14 @@ pub enum ErrorKind {
         /// The store's message, with URL query strings removed.
         message: String,
     },
+    /// A cloud store has no credential source configured.
+    #[error("no credentials for {store}: {hint}")]
+    NoCredentials {
+        /// The store, e.g. `s3 bucket 'lake'`.
+        store: String,
+        /// What to set.
+        hint: &'static str,
+    },
     /// An option was unknown or its value invalid.
     #[error("invalid option: {0}")]
     InvalidOption(String),

@@ -46,7 +46,7 @@ mod writer;
 pub use error::{Cleanup, ErrorKind, Result, SinkError, Step, StoreErrorKind, redact_text};
 pub use format::{PARQUET_MAGIC, StagingFormat, default_parquet_properties};
 pub use handoff::{HandoffKind, SinkOutcome};
-pub use location::{Cloud, Location};
+pub use location::{Cloud, Location, object_store_for};
 pub use options::{Progress, ProgressFn, SinkOptions};
 pub use register::register_object;
 pub use staging::{Handoff, StagedObject, StagingArea};

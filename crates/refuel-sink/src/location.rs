@@ -178,12 +178,19 @@ pub(crate) fn build_cloud(
         ))
     };
     let built = |e: object_store::Error| ErrorKind::store(&e);
+    let missing = |hint: &'static str| ErrorKind::NoCredentials {
+        store: cloud.describe(bucket),
+        hint,
+    };
     let (store, signer): (Arc<dyn ObjectStore>, Arc<dyn Signer>) = match cloud {
         Cloud::S3 => {
             let mut b = AmazonS3Builder::from_env().with_url(base.clone());
             for (k, v) in options {
                 let key: AmazonS3ConfigKey = k.parse().map_err(|_| bad_key(k))?;
                 b = b.with_config(key, v);
+            }
+            if !s3_has_credentials(&b) {
+                return Err(missing(S3_CREDENTIALS));
             }
             let s = Arc::new(b.build().map_err(built)?);
             (s.clone(), s)
@@ -194,6 +201,9 @@ pub(crate) fn build_cloud(
                 let key: GoogleConfigKey = k.parse().map_err(|_| bad_key(k))?;
                 b = b.with_config(key, v);
             }
+            if !gcs_has_credentials(&b) {
+                return Err(missing(GCS_CREDENTIALS));
+            }
             let s = Arc::new(b.build().map_err(built)?);
             (s.clone(), s)
         }
@@ -202,6 +212,9 @@ pub(crate) fn build_cloud(
             for (k, v) in options {
                 let key: AzureConfigKey = k.parse().map_err(|_| bad_key(k))?;
                 b = b.with_config(key, v);
+            }
+            if !azure_has_credentials(&b) {
+                return Err(missing(AZURE_CREDENTIALS));
             }
             let s = Arc::new(b.build().map_err(built)?);
             (s.clone(), s)
@@ -213,6 +226,115 @@ pub(crate) fn build_cloud(
         root: base,
         name: cloud.describe(bucket),
     })
+}
+
+// Without any credential source the stores' builders fall back to a cloud's instance
+// metadata service, which off that cloud means a minute of retries and then an error that
+// names neither the store nor a variable. So a store is built only when some credential
+// source is configured; on a cloud VM, naming the metadata endpoint opts into it.
+
+const S3_CREDENTIALS: &str = "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or the options \
+     access_key_id and secret_access_key); AWS_SKIP_SIGNATURE=true for a public bucket, \
+     AWS_METADATA_ENDPOINT for an instance role";
+const GCS_CREDENTIALS: &str = "set GOOGLE_APPLICATION_CREDENTIALS or GOOGLE_SERVICE_ACCOUNT to a \
+     service account file (or the option service_account_path); GOOGLE_SKIP_SIGNATURE=true for \
+     a public bucket";
+const AZURE_CREDENTIALS: &str = "set AZURE_STORAGE_ACCOUNT_KEY or AZURE_STORAGE_SAS_TOKEN (or \
+     the options account_key, sas_token, or use_emulator for Azurite); AZURE_SKIP_SIGNATURE=true \
+     for a public container, AZURE_MSI_ENDPOINT for a managed identity";
+
+fn set(value: Option<String>) -> bool {
+    value.is_some_and(|v| !v.trim().is_empty())
+}
+
+fn truthy(value: Option<String>) -> bool {
+    value.is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "true" | "1" | "yes"))
+}
+
+fn s3_has_credentials(b: &AmazonS3Builder) -> bool {
+    use AmazonS3ConfigKey as K;
+    let get = |k: K| b.get_config_value(&k);
+    [
+        K::AccessKeyId,
+        K::WebIdentityTokenFile,
+        K::ContainerCredentialsRelativeUri,
+        K::ContainerCredentialsFullUri,
+        K::MetadataEndpoint,
+    ]
+    .into_iter()
+    .any(|k| set(get(k)))
+        || truthy(get(K::SkipSignature))
+}
+
+fn gcs_has_credentials(b: &GoogleCloudStorageBuilder) -> bool {
+    use GoogleConfigKey as K;
+    let get = |k: K| b.get_config_value(&k);
+    [K::ServiceAccount, K::ServiceAccountKey, K::ApplicationCredentials]
+        .into_iter()
+        .any(|k| set(get(k)))
+        || truthy(get(K::SkipSignature))
+        // gcloud's application default credentials.
+        || std::env::var_os("HOME").is_some_and(|home| {
+            PathBuf::from(home)
+                .join(".config/gcloud/application_default_credentials.json")
+                .is_file()
+        })
+}
+
+fn azure_has_credentials(b: &MicrosoftAzureBuilder) -> bool {
+    use AzureConfigKey as K;
+    let get = |k: K| b.get_config_value(&k);
+    [
+        K::AccessKey,
+        K::SasKey,
+        K::Token,
+        K::ClientSecret,
+        K::FederatedTokenFile,
+        K::MsiEndpoint,
+        K::ObjectId,
+        K::MsiResourceId,
+        K::FabricSessionToken,
+    ]
+    .into_iter()
+    .any(|k| set(get(k)))
+        || [K::UseEmulator, K::UseAzureCli, K::SkipSignature]
+            .into_iter()
+            .any(|k| truthy(get(k)))
+}
+
+/// The object store holding the objects of `url` (`s3://`, `gs://`, `az://`, `abfs[s]://`,
+/// `http(s)://`, `file://` or a local path), for reading and writing tables: cloud stores
+/// are built as staging areas are (credentials from the environment, then `options`, keys
+/// as object_store spells them, e.g. `aws_region`, `aws_endpoint`, `use_emulator`), rooted
+/// at the bucket; an `http(s)` store at the host; the local file system at `/`. A cloud
+/// store with no credential source configured is an [`ErrorKind::NoCredentials`] naming the
+/// store and the variables to set.
+pub fn object_store_for(
+    url: &str,
+    options: &[(String, String)],
+) -> Result<Arc<dyn ObjectStore>, ErrorKind> {
+    match Location::parse(url)? {
+        Location::Cloud {
+            cloud, url, bucket, ..
+        } => Ok(build_cloud(cloud, &url, &bucket, options)?.store),
+        Location::Http(url) => {
+            if let Some((key, _)) = options.first() {
+                return Err(ErrorKind::InvalidOption(format!(
+                    "http(s) locations take no store options ('{key}')"
+                )));
+            }
+            let base = format!("{}://{}", url.scheme(), url.authority());
+            let store = object_store::http::HttpBuilder::new()
+                .with_url(base)
+                .build()
+                .map_err(|e| ErrorKind::store(&e))?;
+            Ok(Arc::new(store))
+        }
+        Location::Local(_) => Ok(Arc::new(object_store::local::LocalFileSystem::new())),
+        Location::Memory(_) => Err(ErrorKind::InvalidLocation(
+            "a memory:// URL names a new, empty store: register an in-memory store instead".into(),
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -288,5 +410,22 @@ mod tests {
             .err()
             .unwrap();
         assert!(err.to_string().contains("unknown s3 option 'aws_nonsense'"));
+    }
+
+    #[test]
+    fn explicit_credentials_and_public_buckets_are_credentials() {
+        let url = Url::parse("s3://b/p").unwrap();
+        let with = |options: &[(&str, &str)]| {
+            let options: Vec<(String, String)> = options
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            build_cloud(Cloud::S3, &url, "b", &options).map(|_| ())
+        };
+        with(&[("aws_access_key_id", "k"), ("aws_secret_access_key", "s")]).unwrap();
+        with(&[("aws_skip_signature", "true")]).unwrap();
+        let azure = Url::parse("az://c/p").unwrap();
+        let options = [("use_emulator".to_string(), "true".to_string())];
+        build_cloud(Cloud::Azure, &azure, "c", &options).unwrap();
     }
 }

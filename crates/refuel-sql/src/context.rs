@@ -1,5 +1,6 @@
 //! The shell's DataFusion session: the `refuel` catalog as the default catalog, the current
-//! project as the default schema, `information_schema` on.
+//! project as the default schema, `information_schema` on, and lake data (object stores
+//! on demand, URL tables: `refuel_datafusion::lake`).
 
 use std::sync::Arc;
 
@@ -45,6 +46,7 @@ impl ShellContext {
         let refuel = ctx.register_refuel(CATALOG, client.clone()).await?;
         let catalog = Arc::new(ShellCatalog::new(refuel));
         ctx.register_catalog(CATALOG, Arc::clone(&catalog) as Arc<dyn CatalogProvider>);
+        refuel_datafusion::enable_lake(&ctx)?;
         let shell = Self {
             ctx,
             client,

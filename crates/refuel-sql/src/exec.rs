@@ -177,10 +177,15 @@ impl Shell {
             .name
             .clone()
             .resolve(&options.default_catalog, &options.default_schema);
-        let schema = state
-            .catalog_list()
-            .catalog(&resolved.catalog)
-            .and_then(|c| c.schema(&resolved.schema));
+        // The shell's own catalog, not the session's view of it (which wraps schemas).
+        let schema = if resolved.catalog.as_ref() == crate::context::CATALOG {
+            datafusion::catalog::CatalogProvider::schema(self.ctx.catalog(), &resolved.schema)
+        } else {
+            state
+                .catalog_list()
+                .catalog(&resolved.catalog)
+                .and_then(|c| c.schema(&resolved.schema))
+        };
         if let Some(schema) = schema
             && let Ok(Some(table)) = schema.table(&resolved.table).await
         {

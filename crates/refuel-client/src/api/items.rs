@@ -200,17 +200,18 @@ impl<'c> Items<'c> {
 
     /// The rows of a query decoded as `T`, as a stream of pages in offset order.
     ///
-    /// It asks for the count first (`max_items=0`, as the Python SDK does). With a positive
-    /// count it fetches pages of [`Items::page_rows`] rows concurrently (as many in flight as
-    /// the client's [`crate::RequestLimiter`] allows) and yields them in order; a page
-    /// answered short before the counted rows teaches the client the server's page cap,
-    /// and the rest is planned in pages of that size. Without a count (or with 0, which the SDK does not trust) it
-    /// reads pages one after another until an empty one (or one shorter than asked from a
-    /// server known to answer pages of that size in full). Pages are fetched only as fast as
-    /// the consumer takes them (back-pressure), so memory stays bounded by the limiter's
-    /// bound in pages. Rows keep a stable order across pages as long as the dataset does not change
-    /// during the scan; give the query an explicit order for stability under concurrent
-    /// appends.
+    /// It asks for the count (`max_items=0`, as the Python SDK does) and, beside it, for the
+    /// first page, so the count costs no round trip of its own. With a positive count it
+    /// fetches the following pages of [`Items::page_rows`] rows concurrently (as many in
+    /// flight as the client's [`crate::RequestLimiter`] allows) and yields them in order; a
+    /// page answered short before the counted rows teaches the client the server's page cap,
+    /// and the rest is planned in pages of that size. Without a count (or with 0, which the
+    /// SDK does not trust) it reads pages one after another until an empty one (or one
+    /// shorter than asked from a server known to answer pages of that size in full). Pages
+    /// are fetched only as fast as the consumer takes them (back-pressure), so memory stays
+    /// bounded by the limiter's bound in pages. Rows keep a stable order across pages as long
+    /// as the dataset does not change during the scan; give the query an explicit order for
+    /// stability under concurrent appends.
     pub fn stream_as<T: DeserializeOwned + Send + 'static>(
         &self,
         dataset: &str,
@@ -221,11 +222,28 @@ impl<'c> Items<'c> {
         stream::once(async move {
             let items = client.items();
             let target = items.resolve(&dataset, &query).await?;
-            let total = items.total_resolved(&target, &query).await?;
-            Ok::<_, Error>(match total {
-                Some(total) if total > 0 => page_stream(client.clone(), target, query, total),
-                _ => sequential_pages(client.clone(), target, query),
-            })
+            let head_len = items.page_rows().min(query.max_items.unwrap_or(u64::MAX));
+            if head_len == 0 {
+                return Ok::<_, Error>(stream::empty().boxed());
+            }
+            let (total, head) = futures::try_join!(
+                items.total_resolved(&target, &query),
+                items.fetch_range::<T>(&target, &query, query.offset, head_len),
+            )?;
+            // `fetch_range` comes back short only at the end of the rows.
+            let got = head.items.len() as u64;
+            let rest = ItemQuery {
+                offset: query.offset + got,
+                max_items: query.max_items.map(|m| m - got),
+                ..query
+            };
+            let rest = match total {
+                _ if got < head_len => stream::empty().boxed(),
+                Some(total) if total > 0 => page_stream(client.clone(), target, rest, total),
+                _ => sequential_pages(client.clone(), target, rest),
+            };
+            let head = (got > 0).then_some(Ok(head));
+            Ok(stream::iter(head).chain(rest).boxed())
         })
         .try_flatten()
         .boxed()

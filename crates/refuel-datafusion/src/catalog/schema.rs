@@ -196,6 +196,10 @@ impl SchemaProvider for RefuelSchema {
         if name == REFUEL_ITEMS {
             return Ok(None);
         }
+        // A path or URL is no dataset: the session may read it as files (see `lake`).
+        if crate::lake::looks_like_location(name) {
+            return Ok(None);
+        }
         // Not known: perhaps made since the last listing.
         self.refresh().await?;
         self.listing().table(&self.client, name).await
