@@ -1069,3 +1069,40 @@ async fn object_stores_and_file_urls_in_the_shell() {
     assert!(err.contains("no credentials for s3 bucket 'lake'"), "{err}");
     assert!(err.contains("AWS_ACCESS_KEY_ID"), "{err}");
 }
+
+/// The README's labeling recipe: new rows from a CSV file labeled with `refuel_label`, the
+/// duplicate sent once; `\df` lists the functions and the demo's application.
+#[test]
+fn refuel_label_labels_a_csv_file_and_df_lists_it() {
+    let dir = seeded_dir();
+    let csv = dir.path().join("new_reviews.csv");
+    std::fs::write(
+        &csv,
+        "review_id,text\n9001,\"Love it, works perfectly and arrived early\"\n\
+         9002,\"Broken on arrival, asking for a refund\"\n\
+         9003,\"Broken on arrival, asking for a refund\"\n",
+    )
+    .unwrap();
+    let out = ok(shell(dir.path()).args([
+        "--format",
+        "csv",
+        "-c",
+        &format!(
+            "SELECT review_id, refuel_label('reviews_sentiment', text)['sentiment']['label'] AS sentiment \
+             FROM '{}' ORDER BY review_id",
+            csv.display()
+        ),
+        "-c",
+        "\\df",
+    ]));
+    assert!(
+        out.starts_with("review_id,sentiment\n9001,positive\n9002,negative\n9003,negative\n"),
+        "{out}"
+    );
+    assert!(out.contains("refuel_label,scalar (async)"), "{out}");
+    assert!(out.contains("refuel_items,table"), "{out}");
+    assert!(
+        out.contains("refuel_label,application,\"('reviews_sentiment', text)\""),
+        "{out}"
+    );
+}

@@ -12,8 +12,11 @@ use datafusion::prelude::SessionContext;
 use refuel_client::RefuelClient;
 
 use crate::catalog::{REFUEL_ITEMS, RefuelCatalog, RefuelItemsFunction, RefuelTableFactory};
+use crate::label::{LabelConfig, LabelGroupKeys, LabelInBatches, RefuelLabel};
 use crate::rules::{PushOffsetIntoScan, PushSortThroughFilter};
 use crate::write::{RefuelFormatFactory, RefuelWriteOptions};
+use datafusion::logical_expr::async_udf::AsyncScalarUDF;
+use datafusion::optimizer::AnalyzerRule;
 
 /// DataFusion's default read-ahead of a scan whose order replaced a sort.
 const DATAFUSION_SORT_BUFFER: usize = 1 << 30;
@@ -25,10 +28,13 @@ const SORT_BUFFER: usize = 32 << 20;
 pub trait RefuelContextExt {
     /// Registers the client's team as catalog `name` (`name.<project>.<table>`; `CREATE
     /// TABLE name.<project>.<new> AS ...` makes a dataset), the `refuel_items` table
-    /// function, `STORED AS REFUEL` for `CREATE EXTERNAL TABLE` (reads) and `COPY ... TO
+    /// function, the `refuel_label(application, inputs...)` function (see [`crate::label`];
+    /// names resolve in the client's project, and its `refuel.label.*` options), `STORED AS
+    /// REFUEL` for `CREATE EXTERNAL TABLE` (reads) and `COPY ... TO
     /// 'refuel://<project>/<dataset>'` (new datasets, streamed), and adds the
-    /// physical rules that push ORDER BY past filters ([`PushSortThroughFilter`]) and
-    /// OFFSET into scans ([`PushOffsetIntoScan`]). Unless the session set it, it lowers
+    /// physical rules that push ORDER BY past filters ([`PushSortThroughFilter`]), label in
+    /// small batches with a fetch ([`LabelInBatches`]) and push OFFSET into scans
+    /// ([`PushOffsetIntoScan`]). Unless the session set it, it lowers
     /// `datafusion.execution.sort_pushdown_buffer_capacity` from 1 GiB to 32 MiB: how far an
     /// ordered scan reads ahead of its consumer.
     ///
@@ -71,6 +77,8 @@ impl RefuelContextExt for SessionContext {
                 client.project().map(str::to_string),
             )),
         );
+        let label = Arc::new(RefuelLabel::new(Arc::clone(catalog.applications())));
+        self.register_udf(AsyncScalarUDF::new(Arc::clone(&label) as _).into_scalar_udf());
         let state_ref = self.state_ref();
         let mut state = state_ref.write();
         state.table_factories_mut().insert(
@@ -78,20 +86,43 @@ impl RefuelContextExt for SessionContext {
             Arc::new(RefuelTableFactory::new(client.clone())),
         );
         state.register_file_format(Arc::new(RefuelFormatFactory::new(client, writes)), true)?;
-        let rules = state.physical_optimizers();
-        let has = |name: &str| rules.iter().any(|r| r.name() == name);
-        if !has(PushSortThroughFilter.name()) || !has(PushOffsetIntoScan.name()) {
-            // Ours first (the sort, before DataFusion plans distribution) and last (the
-            // offset, once DataFusion has placed its limits).
+        let labels = LabelInBatches::new(label);
+        let ours = [
+            PushSortThroughFilter.name().to_string(),
+            labels.name().to_string(),
+            PushOffsetIntoScan.name().to_string(),
+        ];
+        {
+            // Ours first (the sort, before DataFusion plans distribution; labeling in
+            // batches, before LimitPushdown gives it its fetch) and last (the offset, once
+            // DataFusion has placed its limits). Registering again replaces them.
             let mut rules: Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> =
-                vec![Arc::new(PushSortThroughFilter)];
-            rules.extend(state.physical_optimizers().iter().cloned());
+                vec![Arc::new(PushSortThroughFilter), Arc::new(labels)];
+            rules.extend(
+                state
+                    .physical_optimizers()
+                    .iter()
+                    .filter(|r| !ours.iter().any(|n| n == r.name()))
+                    .cloned(),
+            );
             rules.push(Arc::new(PushOffsetIntoScan));
-            *state = SessionStateBuilder::new_from_existing(state.clone())
-                .with_physical_optimizer_rules(rules)
-                .build();
+            let mut builder = SessionStateBuilder::new_from_existing(state.clone())
+                .with_physical_optimizer_rules(rules);
+            if !state
+                .analyzer()
+                .rules
+                .iter()
+                .any(|r| r.name() == LabelGroupKeys.name())
+            {
+                builder = builder.with_analyzer_rule(Arc::new(LabelGroupKeys));
+            }
+            *state = builder.build();
         }
-        let execution = &mut state.config_mut().options_mut().execution;
+        let options = state.config_mut().options_mut();
+        if options.extensions.get::<LabelConfig>().is_none() {
+            options.extensions.insert(LabelConfig::default());
+        }
+        let execution = &mut options.execution;
         if execution.sort_pushdown_buffer_capacity == DATAFUSION_SORT_BUFFER {
             // An ordered scan read ahead of its consumer: a few pages, not a gigabyte.
             execution.sort_pushdown_buffer_capacity = SORT_BUFFER;

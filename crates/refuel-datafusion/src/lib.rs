@@ -12,6 +12,7 @@
 //! - Writes ([`write`]): `INSERT INTO` a dataset, `COPY ... TO 'refuel://...'` and
 //!   `CREATE TABLE ... AS` new datasets through `refuel-sink`.
 //! - The physical rules that push ORDER BY past filters and OFFSET into scans ([`rules`]).
+//! - LLM labeling from SQL: `refuel_label(...)` ([`label`]).
 //! - `refuel://` URLs ([`url`]).
 //! - Lake data beside Refuel's ([`lake`]): object stores on demand, store options and URL
 //!   tables, as datafusion-cli has them ([`enable_lake`]).
@@ -23,6 +24,7 @@ pub mod decode;
 mod error;
 pub mod exec;
 pub mod filter;
+pub mod label;
 pub mod lake;
 pub mod metadata;
 pub mod provider;

@@ -29,6 +29,8 @@ pub enum Command {
     ListTables,
     /// `\d TABLE`: a table's columns and types.
     Describe(String),
+    /// `\df`: the Refuel functions, and the applications `refuel_label` can name.
+    ListFunctions,
     /// `\use PROJECT`: make a project current.
     Use(String),
     /// `\format [FORMAT]`: set (or show) the output format.
@@ -73,6 +75,13 @@ pub const COMMANDS: &[CommandSpec] = &[
                 "describe a table: columns, types and where the types came from",
             ),
         ],
+    },
+    CommandSpec {
+        names: &["df"],
+        forms: &[(
+            "\\df",
+            "list the Refuel functions and the applications refuel_label can use",
+        )],
     },
     CommandSpec {
         names: &["use", "c", "connect"],
@@ -151,6 +160,7 @@ impl FromStr for Command {
             "?" => none(Command::Help),
             "q" => none(Command::Quit),
             "l" => none(Command::ListProjects),
+            "df" => none(Command::ListFunctions),
             "d" => Ok(match arg {
                 None => Command::ListTables,
                 Some(table) => Command::Describe(table.to_string()),
@@ -208,6 +218,7 @@ impl Command {
             Command::ListProjects => list_projects(shell, print).await?,
             Command::ListTables => list_tables(shell, print).await?,
             Command::Describe(table) => describe(shell, print, table).await?,
+            Command::ListFunctions => list_functions(shell, print).await?,
             Command::Use(project) => {
                 shell.use_project(project).await?;
                 if !print.quiet {
@@ -320,6 +331,56 @@ async fn list_tables(shell: &ShellContext, print: &mut PrintOptions) -> anyhow::
         Field::new("kind", DataType::Utf8, false),
     ]));
     let batch = RecordBatch::try_new(schema, vec![text_column(names), text_column(kinds)])?;
+    print_batch(print, batch).await
+}
+
+async fn list_functions(shell: &ShellContext, print: &mut PrintOptions) -> anyhow::Result<()> {
+    let mut rows: Vec<[String; 4]> = vec![
+        [
+            "refuel_label".into(),
+            "scalar (async)".into(),
+            "('<application>', input1 [, input2 ...]) or ('<application>', named_struct(...))".into(),
+            "labels each row through a deployed application: a struct of its fields, each {label, confidence, explanation, error}; SET refuel.label.explain / on_error / model / max_rows / batch_size".into(),
+        ],
+        [
+            "refuel_items".into(),
+            "table".into(),
+            "('<project>/<dataset>' [, '<task>'])".into(),
+            "the rows of a dataset, with a task's labels when one is named".into(),
+        ],
+    ];
+    // What refuel_label can name in the current project, with its inputs and fields.
+    if shell.project().is_some() {
+        let mut apps = shell.client().applications().list().await?;
+        apps.sort_by(|a, b| a.name.cmp(&b.name));
+        for app in apps {
+            let mut inputs: Vec<String> = Vec::new();
+            for column in app.subtasks.iter().flat_map(|s| s.input_columns.iter()) {
+                if !inputs.contains(column) {
+                    inputs.push(column.clone());
+                }
+            }
+            let fields: Vec<String> = app
+                .subtasks
+                .iter()
+                .map(|s| format!("{} ({})", s.name, s.field_type))
+                .collect();
+            rows.push([
+                "refuel_label".into(),
+                "application".into(),
+                format!("('{}', {})", app.name, inputs.join(", ")),
+                format!("fields: {}", fields.join(", ")),
+            ]);
+        }
+    }
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("function", DataType::Utf8, false),
+        Field::new("kind", DataType::Utf8, false),
+        Field::new("arguments", DataType::Utf8, false),
+        Field::new("description", DataType::Utf8, false),
+    ]));
+    let column = |i: usize| text_column(rows.iter().map(|r| r[i].clone()).collect());
+    let batch = RecordBatch::try_new(schema, vec![column(0), column(1), column(2), column(3)])?;
     print_batch(print, batch).await
 }
 

@@ -93,6 +93,8 @@ impl ShellContext {
         }
         self.check_project(project)?;
         self.client = self.client.with_project(project);
+        // refuel_label('<application>') names applications of the current project.
+        self.catalog.refuel().applications().set_project(project);
         let state = self.ctx.state_ref();
         let mut state = state.write();
         state.config_mut().options_mut().catalog.default_schema = project.to_string();

@@ -12,6 +12,7 @@ use refuel::datafusion::RefuelTable;
 use crate::common::*;
 
 mod golden;
+mod label;
 mod lake;
 mod slt;
 mod types;

@@ -215,9 +215,7 @@ impl<'c> Applications<'c> {
         options.query_params()?;
         let id = self.id(app).await?;
         let params = options.params(Some(&id), false)?;
-        let path = format!("/applications/{}/label", super::segment(&id));
         let workers = self.client.limiter().bound();
-        let transport = self.client.transport();
         let results = stream::iter(inputs.iter().enumerate())
             .map(|(i, input)| {
                 let context = if inputs.len() == 1 {
@@ -225,19 +223,41 @@ impl<'c> Applications<'c> {
                 } else {
                     format!("label input #{i} with application '{app}'")
                 };
-                let call = Call::new(Method::POST, path.clone(), context.clone())
-                    .queries(params.clone())
-                    .idempotency(Idempotency::Idempotent)
-                    .body_with(move |rb| Ok(rb.json(std::slice::from_ref(input))));
-                async move {
-                    let response: LabelResponse = transport.call(&call).await?;
-                    first_output(&context, response)
-                }
+                self.send_label(&id, params.clone(), input, context)
             })
             .buffered(workers)
             .collect()
             .await;
         Ok(results)
+    }
+
+    /// Labels one input with the application whose id is `app_id` (no lookup): one
+    /// request, as each input of [`Applications::label`] is sent, with the same retries.
+    pub async fn label_one(
+        &self,
+        app_id: &str,
+        input: &Row,
+        options: &LabelOptions,
+    ) -> Result<LabelOutput> {
+        let params = options.params(Some(app_id), false)?;
+        let context = format!("label an input with application {app_id}");
+        self.send_label(app_id, params, input, context).await
+    }
+
+    async fn send_label(
+        &self,
+        app_id: &str,
+        params: Vec<(&'static str, String)>,
+        input: &Row,
+        context: String,
+    ) -> Result<LabelOutput> {
+        let path = format!("/applications/{}/label", super::segment(app_id));
+        let call = Call::new(Method::POST, path, context.clone())
+            .queries(params)
+            .idempotency(Idempotency::Idempotent)
+            .body_with(move |rb| Ok(rb.json(std::slice::from_ref(input))));
+        let response: LabelResponse = self.client.transport().call(&call).await?;
+        first_output(&context, response)
     }
 
     /// Submits inputs for labeling later, all in one request (`is_async=True`). The

@@ -43,6 +43,7 @@ use crate::write::RefuelWriteOptions;
 #[derive(Debug)]
 pub struct RefuelCatalog {
     client: RefuelClient,
+    applications: Arc<crate::label::ApplicationDirectory>,
     schemas: RwLock<BTreeMap<String, Arc<RefuelSchema>>>,
     writes: Arc<RefuelWriteOptions>,
 }
@@ -56,12 +57,18 @@ impl RefuelCatalog {
     /// The same, with how `CREATE TABLE ... AS` writes new datasets.
     pub async fn try_new_with(client: RefuelClient, writes: RefuelWriteOptions) -> Result<Self> {
         let catalog = Self {
+            applications: Arc::new(crate::label::ApplicationDirectory::new(client.clone())),
             client,
             schemas: RwLock::default(),
             writes: Arc::new(writes),
         };
         catalog.refresh().await?;
         Ok(catalog)
+    }
+
+    /// The applications `refuel_label` resolves names in (the client's project first).
+    pub fn applications(&self) -> &Arc<crate::label::ApplicationDirectory> {
+        &self.applications
     }
 
     /// Reads the team's projects again (with their datasets and tasks): projects made or
