@@ -10,6 +10,7 @@
 
 mod openai;
 mod reference;
+mod vocabulary;
 
 use std::fmt::Debug;
 

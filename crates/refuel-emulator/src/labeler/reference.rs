@@ -13,7 +13,12 @@ use crate::model::words;
 /// lowercased.
 ///
 /// - **classification**: each label's keywords are the words of the label itself, plus the
-///   words listed on a guidelines line `<label>: word, word, ...` (any case). A label's score
+///   words listed on a guidelines line `<label>: word, word, ...` (any case). When the
+///   guidelines have no such line for any label, a built-in vocabulary stands in for them
+///   (`labeler/vocabulary.rs`): a small sentiment lexicon for labels named like `positive`,
+///   `negative`, `neutral`, and words for common label names (`shipping`, `price`,
+///   `quality`, `support`, `usability`, `billing`, `bug`, ...), so a task written without
+///   keyword lines still labels sensibly offline. A label's score
 ///   is how many of the input's words are among its keywords. The best score wins (ties go
 ///   to the label listed first). Confidence is `(best + 1) / (best + second + 2)`, rounded to
 ///   4 decimals: 0.5 for a tie, towards 1 as the margin grows. No keyword at all: the
@@ -99,8 +104,30 @@ fn fallback(field: &Subtask) -> serde_json::Value {
     )
 }
 
-fn keywords(field: &Subtask, label: &str) -> Vec<String> {
+/// Whether the guidelines have a keyword line (`<label>: ...`) for any of the field's labels.
+fn has_keyword_lines(field: &Subtask) -> bool {
+    let labels = field.labels.as_deref().unwrap_or_default();
+    field.guidelines.as_deref().is_some_and(|g| {
+        g.lines().any(|line| {
+            line.split_once(':').is_some_and(|(head, _)| {
+                labels
+                    .iter()
+                    .any(|l| head.trim().eq_ignore_ascii_case(l.trim()))
+            })
+        })
+    })
+}
+
+fn keywords(field: &Subtask, label: &str, builtin: bool) -> Vec<String> {
     let mut kws = words(label);
+    if builtin {
+        let own = kws.clone();
+        kws.extend(
+            super::vocabulary::words_for(&own)
+                .into_iter()
+                .map(str::to_string),
+        );
+    }
     if let Some(guidelines) = &field.guidelines {
         for line in guidelines.lines() {
             if let Some((head, rest)) = line.split_once(':') {
@@ -121,10 +148,12 @@ fn round4(x: f64) -> f64 {
 
 fn classify(field: &Subtask, input: &[String], multi: bool) -> FieldLabel {
     let labels = field.labels.clone().unwrap_or_default();
+    // Keyword lines take precedence: the built-in vocabulary is for fields without them.
+    let builtin = !has_keyword_lines(field);
     let scored: Vec<(String, usize, Vec<String>)> = labels
         .iter()
         .map(|l| {
-            let kws = keywords(field, l);
+            let kws = keywords(field, l, builtin);
             let hits: Vec<String> = input
                 .iter()
                 .filter(|w| kws.binary_search(w).is_ok())
@@ -348,5 +377,41 @@ mod tests {
         );
         assert_eq!(out.fields[1].llm_label, serde_json::json!("120"));
         assert_eq!(out.fields[1].confidence, Some(0.9));
+    }
+
+    #[test]
+    fn fields_without_keyword_lines_use_the_built_in_vocabulary() {
+        let plain = field(
+            "sentiment",
+            FieldType::Classification,
+            &["positive", "negative", "neutral"],
+            "How does the customer feel?",
+        );
+        let spec = TaskSpec {
+            context: String::new(),
+            fields: vec![plain.clone()],
+            model: None,
+        };
+        let label = |text: &str| label_row(&spec, &row(text)).fields[0].llm_label.clone();
+        assert_eq!(label("I love it, works perfectly"), "positive");
+        assert_eq!(label("Arrived broken, I want a refund"), "negative");
+        assert_eq!(label("It is okay, about what I expected"), "neutral");
+        assert_eq!(label("tuesday"), "unknown");
+        // A keyword line for any label: the guidelines alone decide, as before.
+        let keyed = field(
+            "sentiment",
+            FieldType::Classification,
+            &["positive", "negative"],
+            "positive: splendid",
+        );
+        let spec = TaskSpec {
+            context: String::new(),
+            fields: vec![keyed],
+            model: None,
+        };
+        assert_eq!(
+            label_row(&spec, &row("I love it")).fields[0].llm_label,
+            "unknown"
+        );
     }
 }
