@@ -21,13 +21,13 @@ use std::time::{Duration, Instant};
 
 use datafusion::prelude::SessionContext;
 use refuel::client::models::FieldType;
-use refuel::client::{ClientConfig, RefuelClient, TaskField, WaitOptions};
+use refuel::client::{RefuelClient, TaskField, WaitOptions};
 use refuel::datafusion::RefuelContextExt;
-use refuel::emulator::{Emulator, EmulatorConfig, Network};
+use refuel::emulator::Network;
 
 #[path = "support/mod.rs"]
 mod support;
-use support::{reset, sdk_python, stats};
+use support::{emulator_with_project, reset, sdk_python, stats};
 
 const KEY: &str = "bench-key";
 const PROJECT: &str = "bench";
@@ -60,20 +60,8 @@ async fn label_requests(url: &str) -> u64 {
 }
 
 async fn run() {
-    let emu = Emulator::start(EmulatorConfig::new().api_key(KEY))
-        .await
-        .unwrap();
-    let base = ClientConfig::default()
-        .with_api_key(KEY)
-        .with_base_url(emu.url())
-        .unwrap();
-    RefuelClient::new(base.clone())
-        .unwrap()
-        .projects()
-        .create(PROJECT, "")
-        .await
-        .unwrap();
-    let c = RefuelClient::new(base.with_project(PROJECT)).unwrap();
+    let (emu, config) = emulator_with_project(KEY, PROJECT).await;
+    let c = RefuelClient::new(config).unwrap();
     let dir = tempfile::tempdir().unwrap();
     // A small dataset for the task the application deploys; the rows to label are a file.
     let seed = dir.path().join("seed.csv");

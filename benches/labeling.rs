@@ -24,6 +24,9 @@ use refuel::emulator::labeler::{Labeler, ReferenceLabeler, RowInput, TaskSpec};
 use refuel::emulator::{Emulator, EmulatorConfig};
 use serde_json::json;
 
+#[path = "support/mod.rs"]
+mod support;
+
 const KEY: &str = "bench-key";
 const ROWS: usize = 10_000;
 const WORDS: [&str; 10] = [
@@ -175,20 +178,8 @@ async fn run() {
     }
 
     println!("\n## label() with 1,000 inputs (median of 3)\n");
-    let emu = Emulator::start(EmulatorConfig::new().api_key(KEY))
-        .await
-        .unwrap();
-    let base = ClientConfig::default()
-        .with_api_key(KEY)
-        .with_base_url(emu.url())
-        .unwrap();
-    RefuelClient::new(base.clone())
-        .unwrap()
-        .projects()
-        .create("bench", "")
-        .await
-        .unwrap();
-    let c = RefuelClient::new(base.with_project("bench").with_max_workers(8)).unwrap();
+    let (emu, config) = support::emulator_with_project(KEY, "bench").await;
+    let c = RefuelClient::new(config.with_max_workers(8)).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("seed.csv");
     std::fs::write(&path, format!("id,text\n0,{}\n", text(0))).unwrap();

@@ -3,7 +3,27 @@
 
 #![allow(dead_code)]
 
-use refuel::emulator::StatsView;
+use refuel::client::{ClientConfig, RefuelClient};
+use refuel::emulator::{Emulator, EmulatorConfig, EmulatorHandle, StatsView};
+
+/// An in-process emulator accepting `key`, with the project `project`, and the client
+/// configuration for it (set to that project).
+pub async fn emulator_with_project(key: &str, project: &str) -> (EmulatorHandle, ClientConfig) {
+    let emu = Emulator::start(EmulatorConfig::new().api_key(key))
+        .await
+        .unwrap();
+    let base = ClientConfig::default()
+        .with_api_key(key)
+        .with_base_url(emu.url())
+        .unwrap();
+    RefuelClient::new(base.clone())
+        .unwrap()
+        .projects()
+        .create(project, "")
+        .await
+        .unwrap();
+    (emu, base.with_project(project))
+}
 
 /// The emulator's request statistics (`GET /_emulator/stats`).
 pub async fn stats(url: &str) -> StatsView {

@@ -354,12 +354,7 @@ async fn list_functions(shell: &ShellContext, print: &mut PrintOptions) -> anyho
         let mut apps = shell.client().applications().list().await?;
         apps.sort_by(|a, b| a.name.cmp(&b.name));
         for app in apps {
-            let mut inputs: Vec<String> = Vec::new();
-            for column in app.subtasks.iter().flat_map(|s| s.input_columns.iter()) {
-                if !inputs.contains(column) {
-                    inputs.push(column.clone());
-                }
-            }
+            let inputs = app.inputs();
             let fields: Vec<String> = app
                 .subtasks
                 .iter()

@@ -12,7 +12,7 @@ use refuel::datafusion::RefuelContextExt;
 use refuel::emulator::EmulatorHandle;
 use serde_json::json;
 
-use super::run;
+use super::{error_of, run};
 use crate::common::*;
 
 const LABEL_ROUTE: &str = "POST /applications/{application_id}/label";
@@ -106,18 +106,6 @@ async fn collect(
         .collect()
         .await
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
-}
-
-async fn error_of(ctx: &SessionContext, sql: &str) -> String {
-    match ctx.sql(sql).await {
-        Err(e) => e.to_string(),
-        Ok(frame) => frame
-            .collect()
-            .await
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_else(|| panic!("{sql}: no error")),
-    }
 }
 
 async fn label_requests(emu: &EmulatorHandle) -> u64 {

@@ -9,7 +9,7 @@ use refuel::client::models::{FieldType, ItemQuery};
 use refuel::datafusion::{RefuelContextExt, enable_lake};
 use refuel::emulator::EmulatorHandle;
 
-use super::run;
+use super::{error_of, run};
 use crate::common::*;
 use crate::s3_server::{S3_BUCKET, S3_KEY, S3_SECRET, S3Server};
 
@@ -200,14 +200,11 @@ async fn azure_and_local_tables() {
 
     // Bare names stay Refuel's; a quoted name that is no file is no table.
     assert_eq!(lines(&ctx, "SELECT id, name, score FROM 'm'").await, want);
-    let err = ctx
-        .sql(&format!(
-            "SELECT * FROM '{}/missing.parquet'",
-            dir.path().display()
-        ))
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = error_of(
+        &ctx,
+        &format!("SELECT * FROM '{}/missing.parquet'", dir.path().display()),
+    )
+    .await;
     assert!(err.contains("missing.parquet"), "{err}");
 }
 
@@ -216,45 +213,37 @@ async fn store_errors_name_the_store_and_what_to_set() {
     let (_emu, _c, ctx) = setup().await;
     // No credential anywhere (the test environment sets no AWS_* key).
     assert!(std::env::var_os("AWS_ACCESS_KEY_ID").is_none());
-    let err = ctx
-        .sql("CREATE EXTERNAL TABLE x STORED AS PARQUET LOCATION 's3://nowhere/x.parquet'")
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = error_of(
+        &ctx,
+        "CREATE EXTERNAL TABLE x STORED AS PARQUET LOCATION 's3://nowhere/x.parquet'",
+    )
+    .await;
     assert!(
         err.contains("no credentials for s3 bucket 'nowhere'"),
         "{err}"
     );
     assert!(err.contains("AWS_ACCESS_KEY_ID"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
-    let err = ctx
-        .sql("SELECT * FROM 's3://nowhere/x.parquet'")
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = error_of(&ctx, "SELECT * FROM 's3://nowhere/x.parquet'").await;
     assert!(
         err.contains("no credentials for s3 bucket 'nowhere'"),
         "{err}"
     );
 
     // Options for another cloud, and unknown options, are named.
-    let err = ctx
-        .sql(
-            "CREATE EXTERNAL TABLE x STORED AS PARQUET LOCATION 's3://b/x.parquet' \
+    let err = error_of(
+        &ctx,
+        "CREATE EXTERNAL TABLE x STORED AS PARQUET LOCATION 's3://b/x.parquet' \
              OPTIONS ('azure.account_name' 'a')",
-        )
-        .await
-        .unwrap_err()
-        .to_string();
+    )
+    .await;
     assert!(err.contains("'azure.account_name' is for az://"), "{err}");
-    let err = ctx
-        .sql(
-            "CREATE EXTERNAL TABLE x STORED AS PARQUET LOCATION 's3://b/x.parquet' \
+    let err = error_of(
+        &ctx,
+        "CREATE EXTERNAL TABLE x STORED AS PARQUET LOCATION 's3://b/x.parquet' \
              OPTIONS ('aws.nonsense' '1', 'aws.secret_access_key' 'hidden-secret')",
-        )
-        .await
-        .unwrap_err()
-        .to_string();
+    )
+    .await;
     assert!(err.contains("unknown s3 option 'nonsense'"), "{err}");
     assert!(!err.contains("hidden-secret"), "{err}");
 }

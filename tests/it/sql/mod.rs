@@ -77,6 +77,19 @@ fn rounded(table: &str) -> String {
         .join("\n")
 }
 
+/// The error of a statement, whether planning or running it fails.
+async fn error_of(ctx: &SessionContext, sql: &str) -> String {
+    match ctx.sql(sql).await {
+        Err(e) => e.to_string(),
+        Ok(frame) => frame
+            .collect()
+            .await
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_else(|| panic!("{sql}: no error")),
+    }
+}
+
 async fn explain(ctx: &SessionContext, sql: &str) -> String {
     run(ctx, &format!("EXPLAIN {sql}")).await
 }

@@ -622,6 +622,7 @@ mod tests {
             project_id: None,
             task_id: None,
             status: None,
+            input_columns: vec![],
             subtasks: vec![subtask("s-1", "sentiment"), subtask("s-2", "topic")],
             created_at: None,
         }

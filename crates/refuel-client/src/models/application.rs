@@ -22,12 +22,34 @@ pub struct Application {
     /// `active` once deployed.
     #[serde(default)]
     pub status: Option<String>,
+    /// The columns an input must have (the TypeScript SDK declares them; empty when absent
+    /// or `null`: see [`Application::inputs`]).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub input_columns: Vec<String>,
     /// The task's fields (empty when `null`).
     #[serde(default, deserialize_with = "null_as_default")]
     pub subtasks: Vec<Subtask>,
     /// Creation time.
     #[serde(default)]
     pub created_at: Option<String>,
+}
+
+impl Application {
+    /// The application's input columns: `input_columns` as the server states them, else
+    /// (a server that leaves them out) the input columns of its fields, in the order they
+    /// first appear.
+    pub fn inputs(&self) -> Vec<String> {
+        if !self.input_columns.is_empty() {
+            return self.input_columns.clone();
+        }
+        let mut inputs: Vec<String> = Vec::new();
+        for column in self.subtasks.iter().flat_map(|s| &s.input_columns) {
+            if !inputs.contains(column) {
+                inputs.push(column.clone());
+            }
+        }
+        inputs
+    }
 }
 
 /// The answer of a label call.

@@ -18,8 +18,8 @@ pub struct LabelApp {
     pub id: String,
     /// Its name.
     pub name: String,
-    /// The input columns of its fields, in the order they first appear: the order the
-    /// function's positional arguments bind in.
+    /// Its input columns ([`Application::inputs`]): the order the function's positional
+    /// arguments bind in.
     pub inputs: Vec<String>,
     /// Its fields (name and type), in order: the children of the function's result.
     pub fields: Vec<(String, FieldType)>,
@@ -27,14 +27,7 @@ pub struct LabelApp {
 
 impl LabelApp {
     fn from_application(app: &Application) -> Self {
-        let mut inputs: Vec<String> = Vec::new();
-        for sub in &app.subtasks {
-            for column in &sub.input_columns {
-                if !inputs.contains(column) {
-                    inputs.push(column.clone());
-                }
-            }
-        }
+        let inputs = app.inputs();
         let fields = app
             .subtasks
             .iter()

@@ -72,20 +72,12 @@ pub fn build(app: &LabelApp, outcomes: &[Option<Outcome>]) -> Result<ArrayRef> {
         let mut explanation = StringBuilder::new();
         let mut error = StringBuilder::new();
         for outcome in outcomes {
-            let output = match outcome {
-                Some(Ok(output)) => output.refuel_fields.get(name),
-                Some(Err(message)) => {
-                    error.append_value(message.as_ref());
-                    None
-                }
-                None => {
-                    error.append_null();
-                    None
-                }
+            let (output, failure) = match outcome {
+                Some(Ok(output)) => (output.refuel_fields.get(name), None),
+                Some(Err(message)) => (None, Some(message.as_ref())),
+                None => (None, None),
             };
-            if matches!(outcome, Some(Ok(_))) {
-                error.append_null();
-            }
+            error.append_option(failure);
             match (&mut labels, output) {
                 (Labels::One(b), Some(o)) => b.append_option(o.label.first().map(text)),
                 (Labels::One(b), None) => b.append_null(),

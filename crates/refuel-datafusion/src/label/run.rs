@@ -80,7 +80,7 @@ impl LabelRun {
                     )));
                 }
                 self.sent.fetch_add(1, Ordering::Relaxed);
-                let future = label_one(client.clone(), app.clone(), row, options.clone())
+                let future = label_one(client.clone(), app.id.clone(), row, options.clone())
                     .boxed()
                     .shared();
                 outcomes.insert(key, future.clone());
@@ -100,13 +100,13 @@ impl LabelRun {
 
 async fn label_one(
     client: RefuelClient,
-    app: LabelApp,
+    app_id: String,
     row: Row,
     options: LabelOptions,
 ) -> Outcome {
     client
         .applications()
-        .label_one(&app.id, &row, &options)
+        .label_one(&app_id, &row, &options)
         .await
         .map(Arc::new)
         .map_err(|e| Arc::from(e.to_string()))

@@ -437,19 +437,11 @@ fn run_metrics(obj: &mut Map<String, Value>, task: &TaskRec, dataset: &DatasetEn
 }
 
 fn application(ctx: &Context<'_>, obj: &mut Map<String, Value>) {
+    // `input_columns` comes with the application's view (`views::application`).
     let task = text(obj, "task_id").and_then(|t| ctx.state.store.task(ctx.team, t).ok());
-    let mut inputs: Vec<String> = Vec::new();
-    if let Some(t) = &task {
-        for c in t.subtasks.iter().flat_map(|s| &s.input_columns) {
-            if !inputs.contains(c) {
-                inputs.push(c.clone());
-            }
-        }
-    }
     let created = obj.get("created_at").cloned().unwrap_or(Value::Null);
     add(obj, "emoji", Value::Null);
     add(obj, "task_updated_at", Value::Null);
-    add(obj, "input_columns", json!(inputs));
     add(
         obj,
         "model_name",

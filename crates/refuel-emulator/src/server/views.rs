@@ -227,15 +227,19 @@ pub(crate) fn application(
     a: &AppRec,
     task: Option<&TaskRec>,
 ) -> refuel_client::models::Application {
-    refuel_client::models::Application {
+    let mut app = refuel_client::models::Application {
         id: a.id.clone(),
         name: a.name.clone(),
         project_id: Some(a.project_id.clone()),
         task_id: Some(a.task_id.clone()),
         status: Some("active".into()),
+        input_columns: Vec::new(),
         subtasks: task.map(|t| t.subtasks.clone()).unwrap_or_default(),
         created_at: Some(a.created_at.clone()),
-    }
+    };
+    // As the API states them: its fields' input columns, in the order they first appear.
+    app.input_columns = app.inputs();
+    app
 }
 
 /// A dataset as the get call shows it, without rows.
