@@ -114,7 +114,7 @@ async fn labeler_alone(task: &TaskSpec) -> Duration {
         .collect();
     let t = Instant::now();
     for r in &rows {
-        std::hint::black_box(ReferenceLabeler.label(task, r).await.unwrap());
+        std::hint::black_box(ReferenceLabeler.label(task, r, None).await.unwrap());
     }
     t.elapsed()
 }
@@ -143,6 +143,7 @@ async fn run() {
         context: String::new(),
         fields: subtasks,
         model: None,
+        examples: Default::default(),
     };
 
     println!("## Task run of {ROWS} rows, reference labeler (median of 3)\n");

@@ -1027,3 +1027,187 @@ async fn a_run_killed_mid_way_resumes_after_a_restart() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// Support tickets for the routing task: three teams, two phrasings each, with ground truth
+/// on the first `labeled` rows only.
+fn tickets_csv(rows: usize, labeled: usize) -> (String, Vec<&'static str>) {
+    const TEAMS: [(&str, [&str; 2]); 3] = [
+        (
+            "ledger",
+            [
+                "invoice {} was charged twice",
+                "refund for invoice {} not received",
+            ],
+        ),
+        (
+            "identity",
+            [
+                "cannot reset my password for account {}",
+                "two factor code for account {} never arrives",
+            ],
+        ),
+        (
+            "logistics",
+            ["parcel {} stuck at the depot", "courier lost parcel {}"],
+        ),
+    ];
+    let mut csv = String::from("id,text,gold_team\n");
+    let mut expected = Vec::new();
+    for i in 0..rows {
+        let (team, phrasings) = TEAMS[i % 3];
+        let text = phrasings[(i / 3) % 2].replace("{}", &(1000 + i).to_string());
+        let gold = if i < labeled { team } else { "" };
+        csv.push_str(&format!("{i},{text},{gold}\n"));
+        expected.push(team);
+    }
+    (csv, expected)
+}
+
+/// One input row `{"text": text}`.
+fn text_row(text: &str) -> Vec<Row> {
+    vec![json!({ "text": text }).as_object().unwrap().clone()]
+}
+
+/// Labels one text with the router application: its label, confidence and explanation.
+async fn route(c: &RefuelClient, text: &str, model: Option<&str>) -> (Vec<Value>, f64, String) {
+    let mut opts = LabelOptions::new().explain(true);
+    if let Some(m) = model {
+        opts = opts.model(m);
+    }
+    let out = c
+        .applications()
+        .label("router-app", &text_row(text), &opts)
+        .await
+        .unwrap();
+    let f = out.into_iter().next().unwrap().unwrap().refuel_fields["owner"].clone();
+    (f.label, f.confidence.unwrap(), f.explanation.unwrap())
+}
+
+#[tokio::test]
+async fn the_reference_labeler_learns_from_ground_truth_feedback_and_finetuning() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let emu = durable_emulator(data_dir.path()).await;
+    let c = client_with_project(&emu, "p").await;
+    let files = tempfile::tempdir().unwrap();
+    let (csv, expected) = tickets_csv(48, 24);
+    upload_csv(&c, files.path(), "tickets", &csv).await;
+    // No keyword lines, label names no built-in vocabulary knows: only examples can help.
+    let field = TaskField::new("owner", FieldType::Classification)
+        .labels(["ledger", "identity", "logistics"])
+        .guidelines("Route the ticket to the team that owns it.")
+        .input_column("text")
+        .ground_truth_column("gold_team")
+        .fallback_value("unrouted");
+    c.tasks()
+        .create("router", "tickets", "Support tickets.", &[field], None)
+        .await
+        .unwrap();
+    c.runs().start("router", "tickets", None).await.unwrap();
+    c.runs()
+        .wait_for_completion("router", "tickets", quick(), |_| {})
+        .await
+        .unwrap();
+    let labeled = c
+        .items()
+        .query_labeled("tickets", &ItemQuery::new().task("router"))
+        .await
+        .unwrap();
+    assert_eq!(labeled.len(), 48);
+    for item in &labeled {
+        let i = item.fields["id"].as_i64().unwrap() as usize;
+        let l = &item.labels[0];
+        assert_eq!(l.label, Some(json!(expected[i])), "row {i}: {item:?}");
+        let confidence = l.confidence.unwrap();
+        // A row's own ground truth never counts: no labeled row matches itself exactly.
+        assert!(
+            confidence > 0.5 && confidence < 1.0,
+            "row {i}: {confidence}"
+        );
+    }
+
+    c.applications()
+        .deploy("router", Some("router-app"))
+        .await
+        .unwrap();
+    let label = |text, model| route(&c, text, model);
+    // New rows follow the nearest ground truth; unrelated text falls back.
+    let (l, _, why) = label("refund for invoice 77 never received", None).await;
+    assert_eq!(l, vec![json!("ledger")]);
+    assert!(why.contains("ground truth"), "{why}");
+    let (l, conf, _) = label("the weather is nice today", None).await;
+    assert_eq!((l, conf), (vec![json!("unrouted")], 0.0));
+
+    // A human label becomes an example: the same text is labeled as the human said.
+    let out = c
+        .applications()
+        .label(
+            "router-app",
+            &text_row("my cat walked on the keyboard"),
+            &LabelOptions::new(),
+        )
+        .await
+        .unwrap();
+    let uuid = out[0].as_ref().unwrap().refuel_uuid.clone().unwrap();
+    assert_eq!(
+        out[0].as_ref().unwrap().refuel_fields["owner"].label,
+        vec![json!("unrouted")]
+    );
+    c.applications()
+        .feedback("router-app", &uuid, &[("owner", json!("identity"))])
+        .await
+        .unwrap();
+    let (l, conf, why) = label("My cat walked on the keyboard!", None).await;
+    assert_eq!((l, conf), (vec![json!("identity")], 1.0));
+    assert!(why.contains("verified label"), "{why}");
+
+    // A finetuned model labels with what it was trained on, which later feedback does not
+    // change; its training survives a restart.
+    let model = c
+        .finetuning()
+        .start(
+            "router",
+            "refuel-llm-v2-small",
+            &Hyperparameters::default(),
+            &["tickets", "router-app (application log)"],
+        )
+        .await
+        .unwrap();
+    let out = c
+        .applications()
+        .label(
+            "router-app",
+            &text_row("printer on fire"),
+            &LabelOptions::new(),
+        )
+        .await
+        .unwrap();
+    let late = out[0].as_ref().unwrap().refuel_uuid.clone().unwrap();
+    c.applications()
+        .feedback("router-app", &late, &[("owner", json!("logistics"))])
+        .await
+        .unwrap();
+    assert_eq!(
+        label("printer on fire", None).await.0,
+        vec![json!("logistics")]
+    );
+    emu.shutdown().await;
+    let emu = durable_emulator(data_dir.path()).await;
+    let c = client(&emu, "p");
+    let label = |text, model| route(&c, text, model);
+    let trained = Some(model.id.as_str());
+    let (l, conf, why) = label("my cat walked on the keyboard", trained).await;
+    assert_eq!((l, conf), (vec![json!("identity")], 1.0));
+    assert!(why.contains("training example"), "{why}");
+    // Ground truth rows were training data too, exact matches included.
+    let (l, conf, _) = label("courier lost parcel 1005", trained).await;
+    assert_eq!((l, conf), (vec![json!("logistics")], 1.0));
+    // Feedback given after training is not in the model, but is in the task's examples.
+    assert_eq!(
+        label("printer on fire", trained).await.0,
+        vec![json!("unrouted")]
+    );
+    assert_eq!(
+        label("printer on fire", None).await.0,
+        vec![json!("logistics")]
+    );
+}

@@ -8,7 +8,7 @@ use futures::StreamExt;
 use refuel_client::models::RunStatus;
 
 use crate::labeler::Labeler;
-use crate::model::{Cell, FieldLabel, LabeledRow, RowInput, TaskSpec};
+use crate::model::{Cell, FieldLabel, LabeledRow, RowInput, RowKey, TaskSpec};
 use crate::state::{AppState, blocking};
 use crate::store::{DatasetEntry, RunState, TaskRec};
 
@@ -142,7 +142,7 @@ async fn execute(state: &AppState, run: &Arc<RunState>) -> Result<Option<RunStat
         if batch.is_empty() {
             return Ok(Some(RunStatus::Completed));
         }
-        let labeled = label_rows(state, &task, batch).await;
+        let labeled = label_rows(state, &task, entry.serial, batch).await;
         let failures = labeled.iter().filter(|(_, r)| r.is_err()).count();
         if failures == labeled.len() {
             if let Some((_, Err(e))) = labeled.first() {
@@ -181,46 +181,56 @@ pub(crate) fn error_labels(task: &TaskRec, error: &str) -> Vec<FieldLabel> {
         .collect()
 }
 
-/// Labels rows with the emulator's labeler, keeping their order. A labeler that computes
-/// without waiting labels on blocking threads, one chunk per core; one that waits (on a
-/// model server) labels a bounded number of rows at once.
+/// Labels rows of a dataset (given by its serial) with the emulator's labeler, keeping
+/// their order. The labeler sees the task with its labeled examples
+/// ([`crate::store::Store::labeling_spec`]). A labeler that computes without waiting labels
+/// on blocking threads, one chunk per core; one that waits (on a model server) labels a
+/// bounded number of rows at once.
 pub(crate) async fn label_rows(
     state: &AppState,
     task: &TaskRec,
+    dataset: u64,
     rows: Vec<(u32, RowInput)>,
 ) -> Vec<(u32, Result<LabeledRow, String>)> {
-    let spec: TaskSpec = task.spec();
+    let spec: TaskSpec = state.store.labeling_spec(task);
+    let origin = move |row: u32| Some(RowKey { dataset, row });
     let labeler = Arc::clone(&state.labeler);
     if labeler.labels_now() {
         if rows.len() <= INLINE_ROWS {
             // A few rows cost less than handing them to another thread.
             return rows
                 .into_iter()
-                .map(|(i, row)| (i, label_now(labeler.as_ref(), &spec, &row)))
+                .map(|(i, row)| (i, label_now(labeler.as_ref(), &spec, &row, origin(i))))
                 .collect();
         }
-        return label_on_blocking_threads(labeler, spec, rows).await;
+        return label_on_blocking_threads(labeler, spec, dataset, rows).await;
     }
     let spec = &spec;
     futures::stream::iter(rows)
         .map(|(i, row)| {
             let labeler = Arc::clone(&labeler);
-            async move { (i, labeler.label(spec, &row).await) }
+            async move { (i, labeler.label(spec, &row, origin(i)).await) }
         })
         .buffered(CONCURRENCY)
         .collect()
         .await
 }
 
-fn label_now(labeler: &dyn Labeler, spec: &TaskSpec, row: &RowInput) -> Result<LabeledRow, String> {
+fn label_now(
+    labeler: &dyn Labeler,
+    spec: &TaskSpec,
+    row: &RowInput,
+    origin: Option<RowKey>,
+) -> Result<LabeledRow, String> {
     labeler
-        .label_now(spec, row)
+        .label_now(spec, row, origin)
         .unwrap_or_else(|| Err("the labeler cannot label synchronously".into()))
 }
 
 async fn label_on_blocking_threads(
     labeler: Arc<dyn Labeler>,
     spec: TaskSpec,
+    dataset: u64,
     rows: Vec<(u32, RowInput)>,
 ) -> Vec<(u32, Result<LabeledRow, String>)> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -234,7 +244,10 @@ async fn label_on_blocking_threads(
         let (labeler, spec) = (Arc::clone(&labeler), Arc::clone(&spec));
         let handle = tokio::task::spawn_blocking(move || {
             part.into_iter()
-                .map(|(i, row)| (i, label_now(labeler.as_ref(), &spec, &row)))
+                .map(|(i, row)| {
+                    let origin = Some(RowKey { dataset, row: i });
+                    (i, label_now(labeler.as_ref(), &spec, &row, origin))
+                })
                 .collect::<Vec<_>>()
         });
         chunks.push((indices, handle));

@@ -8,6 +8,7 @@
 //!   prompted with the task's context, guidelines, labels and the row's input columns, and
 //!   asked for JSON.
 
+mod neighbours;
 mod openai;
 mod reference;
 mod vocabulary;
@@ -20,7 +21,10 @@ use refuel_client::models::{FieldType, Subtask};
 pub use self::openai::{OpenAiConfig, OpenAiLabeler};
 pub use self::reference::ReferenceLabeler;
 use crate::model::label_text;
-pub use crate::model::{Cell, FieldLabel, LabeledRow, RowInput, TaskSpec};
+pub use crate::model::{
+    Cell, Example, ExampleSource, FieldExamples, FieldLabel, LabeledRow, RowInput, RowKey,
+    TaskExamples, TaskSpec,
+};
 
 /// Produces labels.
 pub trait Labeler: Send + Sync + Debug {
@@ -35,17 +39,24 @@ pub trait Labeler: Send + Sync + Debug {
     }
 
     /// Labels one row at once on the calling thread; `None` for labelers that must wait on
-    /// something (use [`Labeler::label`]).
-    fn label_now(&self, _task: &TaskSpec, _row: &RowInput) -> Option<Result<LabeledRow, String>> {
+    /// something (use [`Labeler::label`]). `origin` is the dataset row being labeled, when
+    /// it is one: its own labeled example (in `task.examples`) must not be used for it.
+    fn label_now(
+        &self,
+        _task: &TaskSpec,
+        _row: &RowInput,
+        _origin: Option<RowKey>,
+    ) -> Option<Result<LabeledRow, String>> {
         None
     }
 
     /// Labels one row: one [`FieldLabel`] per field of `task`, in order. An error fails
-    /// the row (a run records it and goes on).
+    /// the row (a run records it and goes on). `origin` as for [`Labeler::label_now`].
     fn label<'a>(
         &'a self,
         task: &'a TaskSpec,
         row: &'a RowInput,
+        origin: Option<RowKey>,
     ) -> BoxFuture<'a, Result<LabeledRow, String>>;
 }
 

@@ -6,7 +6,7 @@ use futures::future::BoxFuture;
 use refuel_client::models::FieldType;
 use serde_json::{Value, json};
 
-use super::{FieldLabel, LabeledRow, Labeler, RowInput, TaskSpec, as_input, field_inputs};
+use super::{FieldLabel, LabeledRow, Labeler, RowInput, RowKey, TaskSpec, as_input, field_inputs};
 
 /// Where and how to reach an OpenAI-compatible server.
 #[derive(Clone)]
@@ -103,7 +103,9 @@ impl Labeler for OpenAiLabeler {
         &'a self,
         task: &'a TaskSpec,
         row: &'a RowInput,
+        _origin: Option<RowKey>,
     ) -> BoxFuture<'a, Result<LabeledRow, String>> {
+        // Labeled examples are the reference labeler's; the prompt carries none.
         Box::pin(async move {
             let mut inputs = serde_json::Map::new();
             for f in &task.fields {
@@ -262,6 +264,7 @@ mod tests {
                 },
             ],
             model: None,
+            examples: Default::default(),
         };
         let body = json!({
             "choices": [{"message": {"content": "```json\n{\"sentiment\": {\"label\": \"positive\", \"confidence\": 0.93, \"explanation\": \"liked\"}, \"brand\": {\"label\": \"Acme\"}}\n```"}}],

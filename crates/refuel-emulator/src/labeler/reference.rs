@@ -3,7 +3,10 @@
 use futures::future::BoxFuture;
 use refuel_client::models::{FieldType, Subtask};
 
-use super::{FieldLabel, LabeledRow, Labeler, RowInput, TaskSpec, as_input, field_inputs};
+use super::{
+    FieldExamples, FieldLabel, LabeledRow, Labeler, RowInput, RowKey, TaskSpec, as_input,
+    field_inputs, neighbours,
+};
 use crate::model::words;
 
 /// Labels by documented rules, offline and deterministically. **Not an LLM.**
@@ -12,26 +15,39 @@ use crate::model::words;
 /// columns naming a field), joined with spaces; its words are runs of letters and digits,
 /// lowercased.
 ///
-/// - **classification**: each label's keywords are the words of the label itself, plus the
-///   words listed on a guidelines line `<label>: word, word, ...` (any case). When the
-///   guidelines have no such line for any label, a built-in vocabulary stands in for them
-///   (`labeler/vocabulary.rs`): a small sentiment lexicon for labels named like `positive`,
-///   `negative`, `neutral`, and words for common label names (`shipping`, `price`,
-///   `quality`, `support`, `usability`, `billing`, `bug`, ...), so a task written without
-///   keyword lines still labels sensibly offline. A label's score
-///   is how many of the input's words are among its keywords. The best score wins (ties go
-///   to the label listed first). Confidence is `(best + 1) / (best + second + 2)`, rounded to
-///   4 decimals: 0.5 for a tie, towards 1 as the margin grows. No keyword at all: the
-///   field's fallback value (`default_value`, `-` when unset) with confidence 0.
-/// - **multilabel_classification**: every label with a score above 0, in label order, each
-///   with confidence `score / (score + 1)`; the field's confidence is their mean. None: the
-///   fallback value, confidence 0.
-/// - **attribute_extraction**: with a guidelines line `regex: PATTERN`, the first match in
-///   the input text (its first group when it has one), confidence 0.9; else the first input
-///   column's text, trimmed to 200 characters, confidence 0.5; empty input: the fallback,
-///   confidence 0.
-/// - The explanation names the matched keywords and the scores.
-/// - Token counts (for telemetry): the input's words read, the label's words written.
+/// A field's label comes from the first of these rules that gives one:
+/// 1. **A finetuned model's training data** (when the task or request names one of the
+///    team's finetuned models): the nearest training examples vote, as in rule 3.
+/// 2. **Keyword lines**: when the guidelines have a line `<label>: word, word, ...` (any
+///    case) for any label, or a `regex: PATTERN` line for an extraction, those lines alone
+///    decide (so labels stay what they were before examples existed).
+/// 3. **Nearest labeled examples**: the task's verified (feedback) labels and its
+///    ground-truth column (`store/examples.rs`; a row's own label never counts for that
+///    row). The 5 examples most similar to the input vote, each with its similarity, the
+///    Jaccard index of the two word sets, if at least 0.3. Classification: the label with
+///    the most weight wins (ties: the label listed first); confidence is its share of the
+///    weight times `(1 + closest similarity) / 2`, so an exact, unanimous match gives 1.
+///    Multilabel: every label with at least half the weight. Extraction: only an example
+///    with the same words counts; its label is copied, confidence 0.95.
+/// 4. **Built-in vocabulary** (`labeler/vocabulary.rs`), for classification fields without
+///    keyword lines: a small sentiment lexicon for labels named like `positive`,
+///    `negative`, `neutral`, and words for common label names (`shipping`, `price`,
+///    `quality`, `support`, `usability`, `billing`, `bug`, ...).
+/// 5. Otherwise the field's fallback value (`default_value`, `-` when unset), confidence 0;
+///    an extraction without a regex line copies its first input column's text instead
+///    (trimmed to 200 characters, confidence 0.5).
+///
+/// Keyword scoring (rules 2 and 4): each label's keywords are the words of the label
+/// itself plus its keyword line's (or the vocabulary's) words; a label's score is how many
+/// of the input's words are among them. Classification: the best score wins (ties go to the
+/// label listed first), with confidence `(best + 1) / (best + second + 2)`, rounded to 4
+/// decimals: 0.5 for a tie, towards 1 as the margin grows. Multilabel: every label with a
+/// score above 0, in label order, each with confidence `score / (score + 1)`; the field's
+/// confidence is their mean. Extraction by regex: the first match in the input text (its
+/// first group when it has one), confidence 0.9; no match: the fallback value.
+///
+/// The explanation names the matched keywords or the voting examples. Token counts (for
+/// telemetry): the input's words read, the label's words written.
 #[derive(Debug, Clone, Default)]
 pub struct ReferenceLabeler;
 
@@ -51,24 +67,32 @@ impl Labeler for ReferenceLabeler {
         true
     }
 
-    fn label_now(&self, task: &TaskSpec, row: &RowInput) -> Option<Result<LabeledRow, String>> {
-        Some(Ok(label_row(task, row)))
+    fn label_now(
+        &self,
+        task: &TaskSpec,
+        row: &RowInput,
+        origin: Option<RowKey>,
+    ) -> Option<Result<LabeledRow, String>> {
+        Some(Ok(label_row(task, row, origin)))
     }
 
     fn label<'a>(
         &'a self,
         task: &'a TaskSpec,
         row: &'a RowInput,
+        origin: Option<RowKey>,
     ) -> BoxFuture<'a, Result<LabeledRow, String>> {
-        Box::pin(async move { Ok(label_row(task, row)) })
+        Box::pin(async move { Ok(label_row(task, row, origin)) })
     }
 }
 
 /// Labels a row by the reference rules (synchronously).
-pub(super) fn label_row(task: &TaskSpec, row: &RowInput) -> LabeledRow {
+pub(super) fn label_row(task: &TaskSpec, row: &RowInput, origin: Option<RowKey>) -> LabeledRow {
     let mut context = row.clone();
     let mut out = LabeledRow::default();
-    for field in &task.fields {
+    let trained = task.examples.trained;
+    for (i, field) in task.fields.iter().enumerate() {
+        let examples = task.examples.field(i);
         let inputs = field_inputs(field, &context);
         let text: String = inputs
             .iter()
@@ -78,9 +102,20 @@ pub(super) fn label_row(task: &TaskSpec, row: &RowInput) -> LabeledRow {
         let input_words = words(&text);
         out.prompt_tokens += input_words.len() as u64;
         let label = match &field.field_type {
-            FieldType::Classification => classify(field, &input_words, false),
-            FieldType::MultilabelClassification => classify(field, &input_words, true),
-            _ => extract(field, &inputs, &text),
+            FieldType::Classification => {
+                classify(field, examples, trained, &input_words, origin, false)
+            }
+            FieldType::MultilabelClassification => {
+                classify(field, examples, trained, &input_words, origin, true)
+            }
+            _ => {
+                let same = || examples.and_then(|e| neighbours::extract(e, &input_words, origin));
+                if trained {
+                    same().unwrap_or_else(|| extract(field, &inputs, &text, same))
+                } else {
+                    extract(field, &inputs, &text, same)
+                }
+            }
         };
         out.completion_tokens += words(
             &super::label_text(&label.llm_label)
@@ -146,10 +181,47 @@ fn round4(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
 }
 
-fn classify(field: &Subtask, input: &[String], multi: bool) -> FieldLabel {
+/// A (multilabel) classification, by the first rule that gives one: a finetuned model's
+/// training examples; the guidelines' keyword lines when the field has any (they alone
+/// decide then); else the nearest labeled examples, then the built-in vocabulary; else the
+/// fallback value.
+fn classify(
+    field: &Subtask,
+    examples: Option<&FieldExamples>,
+    trained: bool,
+    input: &[String],
+    origin: Option<RowKey>,
+    multi: bool,
+) -> FieldLabel {
+    let keyed = has_keyword_lines(field);
+    let near = || examples.and_then(|e| neighbours::classify(field, e, input, origin, multi));
+    let found = if trained {
+        near().or_else(|| by_keywords(field, input, multi, !keyed))
+    } else if keyed {
+        by_keywords(field, input, multi, false)
+    } else {
+        near().or_else(|| by_keywords(field, input, multi, true))
+    };
+    found.unwrap_or_else(|| FieldLabel {
+        llm_label: fallback(field),
+        confidence: Some(0.0),
+        explanation: Some(
+            "no keyword of any label appears in the input, and no labeled example is similar"
+                .into(),
+        ),
+        ..Default::default()
+    })
+}
+
+/// A (multilabel) classification by keywords: the guidelines' keyword lines, or the
+/// built-in vocabulary with `builtin`; `None` when no keyword appears in the input.
+fn by_keywords(
+    field: &Subtask,
+    input: &[String],
+    multi: bool,
+    builtin: bool,
+) -> Option<FieldLabel> {
     let labels = field.labels.clone().unwrap_or_default();
-    // Keyword lines take precedence: the built-in vocabulary is for fields without them.
-    let builtin = !has_keyword_lines(field);
     let scored: Vec<(String, usize, Vec<String>)> = labels
         .iter()
         .map(|l| {
@@ -166,12 +238,7 @@ fn classify(field: &Subtask, input: &[String], multi: bool) -> FieldLabel {
         let chosen: Vec<&(String, usize, Vec<String>)> =
             scored.iter().filter(|s| s.1 > 0).collect();
         if chosen.is_empty() {
-            return FieldLabel {
-                llm_label: fallback(field),
-                confidence: Some(0.0),
-                explanation: Some("no keyword of any label appears in the input".into()),
-                ..Default::default()
-            };
+            return None;
         }
         let confs: Vec<f64> = chosen
             .iter()
@@ -183,7 +250,7 @@ fn classify(field: &Subtask, input: &[String], multi: bool) -> FieldLabel {
             .map(|s| format!("'{}' matched {}", s.0, s.2.join(", ")))
             .collect::<Vec<_>>()
             .join("; ");
-        return FieldLabel {
+        return Some(FieldLabel {
             llm_label: serde_json::Value::Array(
                 chosen
                     .iter()
@@ -194,7 +261,7 @@ fn classify(field: &Subtask, input: &[String], multi: bool) -> FieldLabel {
             multilabel_confidence: Some(confs),
             explanation: Some(explanation),
             error: None,
-        };
+        });
     }
     let mut best: Option<&(String, usize, Vec<String>)> = None;
     for s in &scored {
@@ -202,38 +269,38 @@ fn classify(field: &Subtask, input: &[String], multi: bool) -> FieldLabel {
             best = Some(s);
         }
     }
-    match best.filter(|b| b.1 > 0) {
-        None => FieldLabel {
-            llm_label: fallback(field),
-            confidence: Some(0.0),
-            explanation: Some("no keyword of any label appears in the input".into()),
+    best.filter(|b| b.1 > 0).map(|b| {
+        let second = scored
+            .iter()
+            .filter(|s| !std::ptr::eq(*s, b))
+            .map(|s| s.1)
+            .max()
+            .unwrap_or(0);
+        let confidence = round4((b.1 as f64 + 1.0) / (b.1 as f64 + second as f64 + 2.0));
+        FieldLabel {
+            llm_label: serde_json::Value::String(b.0.clone()),
+            confidence: Some(confidence),
+            explanation: Some(format!(
+                "'{}' matched {} (score {} against {} for the next label)",
+                b.0,
+                b.2.join(", "),
+                b.1,
+                second
+            )),
             ..Default::default()
-        },
-        Some(b) => {
-            let second = scored
-                .iter()
-                .filter(|s| !std::ptr::eq(*s, b))
-                .map(|s| s.1)
-                .max()
-                .unwrap_or(0);
-            let confidence = round4((b.1 as f64 + 1.0) / (b.1 as f64 + second as f64 + 2.0));
-            FieldLabel {
-                llm_label: serde_json::Value::String(b.0.clone()),
-                confidence: Some(confidence),
-                explanation: Some(format!(
-                    "'{}' matched {} (score {} against {} for the next label)",
-                    b.0,
-                    b.2.join(", "),
-                    b.1,
-                    second
-                )),
-                ..Default::default()
-            }
         }
-    }
+    })
 }
 
-fn extract(field: &Subtask, inputs: &[(String, String)], text: &str) -> FieldLabel {
+/// An extraction: by the guidelines' `regex:` line when there is one (it alone decides);
+/// else copied from an example with the same words (`same`); else the first input
+/// column's text, or the fallback value for an empty input.
+fn extract(
+    field: &Subtask,
+    inputs: &[(String, String)],
+    text: &str,
+    same: impl Fn() -> Option<FieldLabel>,
+) -> FieldLabel {
     let pattern = field.guidelines.as_deref().and_then(|g| {
         g.lines().find_map(|l| {
             let l = l.trim();
@@ -272,6 +339,9 @@ fn extract(field: &Subtask, inputs: &[(String, String)], text: &str) -> FieldLab
                 ..Default::default()
             },
         };
+    }
+    if let Some(label) = same() {
+        return label;
     }
     let first = inputs.first().map(|(_, t)| t.trim()).unwrap_or("");
     if first.is_empty() {
@@ -326,20 +396,21 @@ mod tests {
                 "positive: great, love, excellent\nnegative: broken, refund, awful",
             )],
             model: None,
+            examples: Default::default(),
         };
-        let out = label_row(&spec, &row("Great phone, I love it"));
+        let out = label_row(&spec, &row("Great phone, I love it"), None);
         assert_eq!(out.fields[0].llm_label, serde_json::json!("positive"));
         assert_eq!(out.fields[0].confidence, Some(0.75)); // (2+1)/(2+0+2)
-        let out = label_row(&spec, &row("great but broken, awful"));
+        let out = label_row(&spec, &row("great but broken, awful"), None);
         assert_eq!(out.fields[0].llm_label, serde_json::json!("negative"));
         assert_eq!(out.fields[0].confidence, Some(0.6)); // (2+1)/(2+1+2)
-        let out = label_row(&spec, &row("it arrived on tuesday"));
+        let out = label_row(&spec, &row("it arrived on tuesday"), None);
         assert_eq!(out.fields[0].llm_label, serde_json::json!("unknown"));
         assert_eq!(out.fields[0].confidence, Some(0.0));
         // Deterministic.
         assert_eq!(
-            label_row(&spec, &row("great")).fields,
-            label_row(&spec, &row("great")).fields
+            label_row(&spec, &row("great"), None).fields,
+            label_row(&spec, &row("great"), None).fields
         );
     }
 
@@ -362,10 +433,12 @@ mod tests {
                 ),
             ],
             model: None,
+            examples: Default::default(),
         };
         let out = label_row(
             &spec,
             &row("battery died, screen cracked, paid $120, too expensive"),
+            None,
         );
         assert_eq!(
             out.fields[0].llm_label,
@@ -391,8 +464,13 @@ mod tests {
             context: String::new(),
             fields: vec![plain.clone()],
             model: None,
+            examples: Default::default(),
         };
-        let label = |text: &str| label_row(&spec, &row(text)).fields[0].llm_label.clone();
+        let label = |text: &str| {
+            label_row(&spec, &row(text), None).fields[0]
+                .llm_label
+                .clone()
+        };
         assert_eq!(label("I love it, works perfectly"), "positive");
         assert_eq!(label("Arrived broken, I want a refund"), "negative");
         assert_eq!(label("It is okay, about what I expected"), "neutral");
@@ -408,9 +486,10 @@ mod tests {
             context: String::new(),
             fields: vec![keyed],
             model: None,
+            examples: Default::default(),
         };
         assert_eq!(
-            label_row(&spec, &row("I love it")).fields[0].llm_label,
+            label_row(&spec, &row("I love it"), None).fields[0].llm_label,
             "unknown"
         );
     }

@@ -1,10 +1,12 @@
 //! Labels: what a labeler sees of a task, and what it answers for a row.
 
+use std::sync::Arc;
+
 use indexmap::IndexMap;
 use refuel_client::models::Subtask;
 use serde::{Deserialize, Serialize};
 
-use super::Cell;
+use super::{Cell, TaskExamples};
 
 /// What a labeler sees of a task.
 #[derive(Debug, Clone)]
@@ -15,6 +17,9 @@ pub struct TaskSpec {
     pub fields: Vec<Subtask>,
     /// The model asked for, if any.
     pub model: Option<String>,
+    /// Labeled examples of the fields (ground truth, feedback, or a finetuned model's
+    /// training data), for labelers that use them.
+    pub examples: Arc<TaskExamples>,
 }
 
 /// One labeled field of one row.

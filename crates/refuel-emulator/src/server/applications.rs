@@ -357,7 +357,7 @@ fn label_in_background(
         .collect();
     let bg = state.clone();
     state.spawn_background(async move {
-        let labeled = runner::label_rows(&bg, &task, rows).await;
+        let labeled = runner::label_rows(&bg, &task, log.serial, rows).await;
         let stored = labeled
             .into_iter()
             .map(|(i, r)| {
@@ -390,7 +390,7 @@ async fn label_now(
     batch: LoggedBatch,
     p: &LabelParams,
 ) -> ApiResult<Vec<LabelOutput>> {
-    let labeled = runner::label_rows(state, task, batch.rows).await;
+    let labeled = runner::label_rows(state, task, batch.log.serial, batch.rows).await;
     let mut outputs = Vec::with_capacity(labeled.len());
     let mut stored = Vec::with_capacity(labeled.len());
     for (i, result) in labeled {
@@ -486,7 +486,8 @@ pub(crate) async fn get_item(
                     .zip(cells.iter().cloned())
                     .collect()
             };
-            let mut labeled = runner::label_rows(&state, &task, vec![(index as u32, input)]).await;
+            let mut labeled =
+                runner::label_rows(&state, &task, entry.serial, vec![(index as u32, input)]).await;
             let (_, result) = labeled
                 .pop()
                 .ok_or_else(|| ApiError::internal("labeling produced nothing"))?;

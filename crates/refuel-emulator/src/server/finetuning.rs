@@ -149,6 +149,13 @@ pub(crate) async fn start(
         _ => vec![task.dataset_id.clone()],
     };
     let id = uuid::Uuid::new_v4().to_string();
+    let training = {
+        let (task, datasets) = (task.clone(), datasets.clone());
+        blocking(&state, move |store| {
+            Ok(store.training_examples(&task, &datasets))
+        })
+        .await?
+    };
     let rec = ModelRec {
         name: format!("{}-{}-{}", task.name, req.base_model, &id[..8]),
         id,
@@ -158,6 +165,7 @@ pub(crate) async fn start(
         base_model: req.base_model,
         hyperparameters: req.hyperparameters,
         datasets,
+        training,
         created_at: now(),
         created: Utc::now(),
         interrupted_at: None,

@@ -73,6 +73,8 @@ pub(crate) struct LabelSet {
     pub(crate) machine_labeled: usize,
     /// Bumped by every change; part of the query cache's key.
     pub(crate) version: u64,
+    /// Bumped by every human label (feedback): part of the labeled examples' cache key.
+    pub(crate) feedback_version: u64,
 }
 
 impl LabelSet {
@@ -131,5 +133,6 @@ impl LabelSet {
         }
         row.fields[field].verify(value);
         self.version += 1;
+        self.feedback_version += 1;
     }
 }

@@ -13,6 +13,7 @@
 mod applications;
 mod datasets;
 mod error;
+mod examples;
 mod exports;
 mod label_set;
 mod labels;
@@ -66,6 +67,8 @@ pub(crate) struct Store {
     exports: RwLock<indexmap::IndexMap<String, ExportRec>>,
     secret: Vec<u8>,
     serials: AtomicU64,
+    /// Labeled examples of tasks and of finetuned models, built on first use.
+    examples: examples::ExampleCache,
 }
 
 /// Work the previous process left under way.
@@ -109,6 +112,7 @@ impl Store {
             exports: RwLock::new(indexmap::IndexMap::new()),
             secret,
             serials: AtomicU64::new(1),
+            examples: examples::ExampleCache::default(),
         };
         let mut pending = Pending::default();
         if let Some(dir) = dir {

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::examples::TrainedField;
 use super::records::CatalogRecord;
 use super::{Store, StoreError, StoreResult, now};
 
@@ -26,6 +27,10 @@ pub(crate) struct ModelRec {
     pub(crate) hyperparameters: Value,
     /// Training datasets.
     pub(crate) datasets: Vec<String>,
+    /// What it was trained on: the labeled examples of its task's fields in the training
+    /// datasets when the run started (`store/examples.rs`).
+    #[serde(default)]
+    pub(crate) training: Vec<TrainedField>,
     /// Creation time.
     pub(crate) created_at: String,
     /// Creation time (stored as milliseconds since the epoch).

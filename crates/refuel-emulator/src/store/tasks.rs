@@ -44,6 +44,7 @@ impl TaskRec {
             context: self.context.clone(),
             fields: self.subtasks.clone(),
             model: self.model.clone(),
+            examples: Default::default(),
         }
     }
 
@@ -142,6 +143,7 @@ impl Store {
         self.task(team, id)?;
         self.write_catalog(&CatalogRecord::TaskDeleted { id: id.to_string() })?;
         self.tasks.write().shift_remove(id);
+        self.forget_examples(id);
         for run in self.runs.read().values() {
             if run.rec.lock().task_id == id {
                 run.cancel.store(true, Ordering::SeqCst);
