@@ -226,21 +226,42 @@ impl<'c> Items<'c> {
             if head_len == 0 {
                 return Ok::<_, Error>(stream::empty().boxed());
             }
-            let (total, head) = futures::try_join!(
+            // The count and the first page at once; the first page is one request, so the
+            // rest is planned as soon as it says whether the server caps pages.
+            let (total, (head, asked)) = futures::try_join!(
                 items.total_resolved(&target, &query),
-                items.fetch_range::<T>(&target, &query, query.offset, head_len),
+                items.fetch_page::<T>(&target, &query, query.offset, head_len),
             )?;
-            // `fetch_range` comes back short only at the end of the rows.
+            let total = total.or(head.total_count).filter(|t| *t > 0);
+            let head = Page {
+                offset: query.offset,
+                items: head.items.unwrap_or_default(),
+            };
             let got = head.items.len() as u64;
+            let at = query.offset + got;
+            let wanted_end = query.max_items.map(|m| query.offset.saturating_add(m));
+            let end = match (total, wanted_end) {
+                (Some(t), Some(e)) => Some(t.min(e)),
+                (t, e) => t.or(e),
+            };
+            let paging = &client.transport().paging;
+            // Short before the counted rows: a page cap, learned so the rest is planned in
+            // pages of that size.
+            if got > 0 && got < asked && total.is_some_and(|t| at < t) {
+                items.learn_page_cap(got);
+            }
             let rest = ItemQuery {
-                offset: query.offset + got,
+                offset: at,
                 max_items: query.max_items.map(|m| m - got),
                 ..query
             };
+            let finished = got == 0
+                || end.is_some_and(|e| at >= e)
+                || (total.is_none() && got < asked && paging.honours(asked));
             let rest = match total {
-                _ if got < head_len => stream::empty().boxed(),
-                Some(total) if total > 0 => page_stream(client.clone(), target, rest, total),
-                _ => sequential_pages(client.clone(), target, rest),
+                _ if finished => stream::empty().boxed(),
+                Some(total) => page_stream(client.clone(), target, rest, total),
+                None => sequential_pages(client.clone(), target, rest),
             };
             let head = (got > 0).then_some(Ok(head));
             Ok(stream::iter(head).chain(rest).boxed())
