@@ -257,3 +257,68 @@ async fn pages_follow_a_servers_page_cap() {
     assert!(s.peak_in_flight > 3, "{s:?}");
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_network_is_set_over_http_and_bad_settings_are_refused() {
+    let (emu, data) = remote(Network::default(), 30).await;
+    let http = reqwest::Client::new();
+    let url = format!("{}/_emulator/network", emu.url());
+    let put = |body: serde_json::Value| http.put(&url).json(&body).send();
+    let set = put(serde_json::json!({"latency_ms": 20, "max_page_rows": 7, "rate_limit": 500}))
+        .await
+        .unwrap();
+    assert!(set.status().is_success());
+    let shown: serde_json::Value = http.get(&url).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        shown,
+        serde_json::json!({"latency_ms": 20, "jitter_ms": 2, "max_page_rows": 7, "rate_limit": 500.0})
+    );
+    // The cap holds for any client: a page of 100 asked answers 7 rows, and the client's
+    // stream still reads every row.
+    let c = client_from(&emu, ClientConfig::default());
+    let target = c.items().resolve("big", &ItemQuery::new()).await.unwrap();
+    let page = c
+        .items()
+        .fetch::<Row>(&target, &ItemQuery::new(), 0, 100)
+        .await
+        .unwrap();
+    assert_eq!(page.items.map(|i| i.len()), Some(7));
+    let rows: Vec<Row> = c
+        .items()
+        .stream("big", ItemQuery::new())
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap()
+        .into_iter()
+        .flat_map(|p| p.items)
+        .collect();
+    assert_eq!(rows, data);
+
+    for (body, says) in [
+        (serde_json::json!({"max_page_rows": 0}), "max_page_rows"),
+        (serde_json::json!({"rate_limit": -1}), "rate_limit"),
+        (serde_json::json!({"latency": 5}), "latency"),
+        (serde_json::json!({"latency_ms": "slow"}), "latency_ms"),
+    ] {
+        let resp = put(body.clone()).await.unwrap();
+        assert_eq!(resp.status().as_u16(), 400, "{body}");
+        let text = resp.text().await.unwrap();
+        assert!(text.contains(says), "{body}: {text}");
+    }
+    // A refused setting changed nothing; `{}` turns everything off.
+    let shown: serde_json::Value = http.get(&url).send().await.unwrap().json().await.unwrap();
+    assert_eq!(shown["max_page_rows"], 7);
+    assert!(
+        put(serde_json::json!({}))
+            .await
+            .unwrap()
+            .status()
+            .is_success()
+    );
+    let shown: serde_json::Value = http.get(&url).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        shown,
+        serde_json::json!({"latency_ms": 0, "jitter_ms": 0, "max_page_rows": null, "rate_limit": null})
+    );
+    emu.shutdown().await;
+}

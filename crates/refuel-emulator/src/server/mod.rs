@@ -112,15 +112,7 @@ pub(crate) fn router(state: AppState) -> Router {
             state.clone(),
             auth::authenticate,
         ));
-    let admin = Router::new()
-        .route("/_emulator/stats", get(admin::get_stats))
-        .route("/_emulator/stats/reset", post(admin::reset_stats))
-        .route("/_emulator/requests", get(admin::get_requests))
-        .route(
-            "/_emulator/faults",
-            post(admin::add_fault).delete(admin::clear_faults),
-        )
-        .route("/_emulator/downloads/{export_id}", get(exports::download));
+    let admin = admin::routes();
     api.merge(admin)
         .fallback(rejections::unknown_route)
         .layer(middleware::from_fn_with_state(
