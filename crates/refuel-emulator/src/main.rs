@@ -8,6 +8,11 @@ use clap::Parser;
 use refuel_emulator::labeler::OpenAiConfig;
 use refuel_emulator::{DEFAULT_API_KEY, Emulator, EmulatorConfig, LabelerConfig, Network, Profile};
 
+/// Pages of rows allocate many small values; mimalloc serves them faster than the system
+/// allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A local, durable, Refuel-compatible API server.
 #[derive(Debug, Parser)]
 #[command(name = "refuel-emulator", version, about)]
