@@ -1,8 +1,11 @@
 //! Remote-speed benchmark: full scans of a 100,000-row label table against a server 50 ms
 //! away that caps pages at 100 rows, then under a rate limit.
 //!
+//! The server is the emulator in a process of its own (this executable in its emulator
+//! mode), as a remote server is: its work does not share the scanning process's runtime.
+//!
 //! Run with `cargo bench --bench remote` (release build; it needs the Python SDK's venv,
-//! which `bash scripts/python-env.sh` makes). One in-process emulator holds the dataset
+//! which `bash scripts/python-env.sh` makes). One emulator holds the dataset
 //! `reviews` labeled by the task `sentiment`. Then, with `--latency-ms 50` (±5 ms jitter)
 //! and `--max-page-rows 100` in force:
 //!
@@ -16,6 +19,9 @@
 //! (the concurrency reached) and the ideal time `pages x latency / concurrency reached`.
 //! Then with `--rate-limit 40` as well: `refuel-sql` and the client's stream again, with
 //! their throughput as a share of the allowed rate and the share of requests answered 429.
+//!
+//! `REFUEL_BENCH_ONLY=sql,stream,sdk,rate` runs only the parts named (all by default), and
+//! `REFUEL_BENCH_LATENCY_MS` overrides the latency (0 shows the CPU floor).
 
 #![allow(missing_docs, unreachable_pub, clippy::too_many_lines)]
 
@@ -27,7 +33,7 @@ use clap::Parser;
 use futures::TryStreamExt;
 use refuel::client::models::{FieldType, ItemQuery, LabeledItem};
 use refuel::client::{ClientConfig, RefuelClient, TaskField, WaitOptions};
-use refuel::emulator::{Emulator, EmulatorConfig, Network, StatsView};
+use refuel::emulator::StatsView;
 
 #[path = "support/mod.rs"]
 mod support;
@@ -128,7 +134,14 @@ fn page_requests(s: &StatsView) -> u64 {
         .sum()
 }
 
+/// Whether the part `name` of the benchmark runs (`REFUEL_BENCH_ONLY`, all by default).
+fn wanted(name: &str) -> bool {
+    std::env::var("REFUEL_BENCH_ONLY")
+        .map_or(true, |only| only.split(',').any(|p| p.trim() == name))
+}
+
 /// One measured scan.
+#[derive(Clone)]
 struct Measured {
     seconds: f64,
     rows: u64,
@@ -175,11 +188,28 @@ async fn client_stream(url: &str) -> Measured {
     reset(url).await;
     let started = Instant::now();
     let client = RefuelClient::new(config(url)).unwrap();
+    // When pages arrive (seconds from the start), shown on stderr: where the time goes
+    // (start-up, ramp, steady rate, tail).
+    let marks = std::sync::Mutex::new(Vec::new());
     let pages: Result<Vec<_>, _> = client
         .items()
         .stream_as::<LabeledItem>("reviews", ItemQuery::new().task("sentiment"))
+        .inspect_ok(|_| marks.lock().unwrap().push(started.elapsed().as_secs_f64()))
         .try_collect()
         .await;
+    let m = marks.into_inner().unwrap();
+    if !m.is_empty() {
+        let at = |q: f64| m[((m.len() - 1) as f64 * q) as usize];
+        eprintln!(
+            "pages at: first {:.3} 10% {:.3} 50% {:.3} 90% {:.3} last {:.3} ({} pages)",
+            at(0.0),
+            at(0.1),
+            at(0.5),
+            at(0.9),
+            at(1.0),
+            m.len()
+        );
+    }
     let seconds = started.elapsed().as_secs_f64();
     let ok = pages.is_ok();
     let rows = pages
@@ -223,8 +253,32 @@ async fn python_sdk(url: &str) -> Measured {
     }
 }
 
+/// Sets the emulator's simulated network (`PUT /_emulator/network`).
+async fn set_network(url: &str, latency: Duration, rate_limit: Option<f64>) {
+    let body = serde_json::json!({
+        "latency_ms": latency.as_millis() as u64,
+        "max_page_rows": PAGE_CAP,
+        "rate_limit": rate_limit,
+    });
+    let resp = reqwest::Client::new()
+        .put(format!("{url}/_emulator/network"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{}", resp.text().await.unwrap());
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--emulator") {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(support::serve_emulator(KEY));
+        return;
+    }
     if args.get(1).map(String::as_str) == Some("--shell") {
         // `refuel-sql`'s main, with the rest of the arguments.
         let cli = refuel_sql::cli::Cli::parse_from(
@@ -252,10 +306,9 @@ fn main() {
 }
 
 async fn run() {
-    let emu = Emulator::start(EmulatorConfig::new().api_key(KEY))
-        .await
-        .unwrap();
-    let url = emu.url().to_string();
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command.arg("--emulator");
+    let (mut server, url) = support::spawn_emulator(command);
     let started = Instant::now();
     setup(&url).await;
     eprintln!(
@@ -263,46 +316,54 @@ async fn run() {
         started.elapsed()
     );
 
-    // REFUEL_BENCH_LATENCY_MS overrides the latency (0 shows the CPU floor).
     let latency = std::env::var("REFUEL_BENCH_LATENCY_MS")
         .ok()
         .and_then(|v| v.parse().ok())
         .map_or(LATENCY, Duration::from_millis);
-    let mut network = Network::with_latency(latency);
-    network.max_page_rows = Some(PAGE_CAP);
-    emu.set_network(network);
+    set_network(&url, latency, None).await;
     println!(
         "\n### {ROWS}-row label table, latency {} ms (±{} ms), pages capped at {PAGE_CAP} rows\n",
         latency.as_millis(),
-        network.jitter.as_millis()
+        (latency / 10).as_millis()
     );
     println!(
         "| scan | rows | seconds | page requests | concurrency reached | ideal (s) | time / ideal | SDK time / this |"
     );
     println!("|---|---|---|---|---|---|---|---|");
-    let shell = shell_process(&url).await;
-    let stream = client_stream(&url).await;
-    let sdk = python_sdk(&url).await;
-    for (name, m) in [
-        ("refuel-sql (whole process)", &shell),
-        ("client stream", &stream),
-        ("Python SDK get_items", &sdk),
-    ] {
+    let mut rows = Vec::new();
+    if wanted("sql") {
+        rows.push(("refuel-sql (whole process)", shell_process(&url).await));
+    }
+    if wanted("stream") {
+        rows.push(("client stream", client_stream(&url).await));
+    }
+    let sdk = if wanted("sdk") {
+        let sdk = python_sdk(&url).await;
+        rows.push(("Python SDK get_items", sdk.clone()));
+        Some(sdk.seconds)
+    } else {
+        None
+    };
+    for (name, m) in &rows {
         let pages = page_requests(&m.stats);
         let peak = m.stats.peak_in_flight.max(1);
         let ideal = pages as f64 * latency.as_secs_f64() / peak as f64;
         println!(
-            "| {name} | {} | {:.2} | {pages} | {peak} | {ideal:.2} | {:.2} | {:.1}x |{}",
+            "| {name} | {} | {:.2} | {pages} | {peak} | {ideal:.2} | {:.2} | {} |{}",
             m.rows,
             m.seconds,
             m.seconds / ideal,
-            sdk.seconds / m.seconds,
+            sdk.map_or("-".to_string(), |s| format!("{:.1}x", s / m.seconds)),
             if m.ok { "" } else { " FAILED" }
         );
     }
+    if !wanted("rate") {
+        drop(server.stdin.take());
+        let _ = server.wait();
+        return;
+    }
 
-    network.rate_limit = Some(RATE);
-    emu.set_network(network);
+    set_network(&url, latency, Some(RATE)).await;
     println!("\n### The same with --rate-limit {RATE} (requests per second per key)\n");
     println!(
         "| scan | seconds | requests | answered 429 | 429 share | ok requests / s | share of the allowed rate | failed |"
@@ -331,5 +392,6 @@ async fn run() {
             }
         );
     }
-    emu.shutdown().await;
+    drop(server.stdin.take());
+    let _ = server.wait();
 }

@@ -287,50 +287,27 @@ fn main() {
         return;
     }
     if args.iter().any(|a| a == "--serve") {
-        runtime.block_on(serve());
+        runtime.block_on(support::serve_emulator(KEY));
         return;
     }
     runtime.block_on(run());
 }
 
-/// The emulator alone: prints its URL, serves until stdin closes.
-async fn serve() {
-    let emu = Emulator::start(EmulatorConfig::new().api_key(KEY))
-        .await
-        .unwrap();
-    println!("{}", emu.url());
-    tokio::task::spawn_blocking(|| {
-        let mut sink = String::new();
-        while std::io::stdin().read_line(&mut sink).is_ok_and(|n| n > 0) {}
-    })
-    .await
-    .unwrap();
-    emu.shutdown().await;
-}
-
 /// An emulator in a child process pinned to core 0; this process moves to core 1.
 fn pinned_emulator() -> (std::process::Child, String) {
-    use std::io::BufRead;
-    let exe = std::env::current_exe().unwrap();
-    let mut child = Command::new("taskset")
+    let mut command = Command::new("taskset");
+    command
         .args(["-c", "0"])
-        .arg(exe)
-        .arg("--serve")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("taskset (util-linux) runs the pinned emulator");
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+        .arg(std::env::current_exe().unwrap())
+        .arg("--serve");
+    let (child, url) = support::spawn_emulator(command);
     let status = Command::new("taskset")
         .args(["-a", "-p", "-c", "1", &std::process::id().to_string()])
         .stdout(std::process::Stdio::null())
         .status()
         .unwrap();
     assert!(status.success(), "taskset could not pin the benchmark");
-    (child, line.trim().to_string())
+    (child, url)
 }
 
 async fn run() {

@@ -3,6 +3,11 @@
 
 #![allow(dead_code)]
 
+/// The allocator `refuel-sql` and `refuel-emulator` run with, so that the shell mode of a
+/// benchmark and its in-process emulator run as those binaries do.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use refuel::client::{ClientConfig, RefuelClient};
 use refuel::emulator::{Emulator, EmulatorConfig, EmulatorHandle, StatsView};
 
@@ -56,4 +61,36 @@ pub fn sdk_python() -> String {
         .last()
         .unwrap_or("python3")
         .to_string()
+}
+
+/// A benchmark executable's emulator mode: an emulator accepting `key`, its URL printed on
+/// stdout, serving until stdin closes (the benchmark that started it ended).
+pub async fn serve_emulator(key: &str) {
+    let emu = Emulator::start(EmulatorConfig::new().api_key(key))
+        .await
+        .unwrap();
+    println!("{}", emu.url());
+    tokio::task::spawn_blocking(|| {
+        let mut sink = String::new();
+        while std::io::stdin().read_line(&mut sink).is_ok_and(|n| n > 0) {}
+    })
+    .await
+    .unwrap();
+    emu.shutdown().await;
+}
+
+/// Starts `command`, a benchmark executable in its emulator mode ([`serve_emulator`]):
+/// the child and the emulator's URL. Closing the child's stdin stops it.
+pub fn spawn_emulator(mut command: std::process::Command) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = command
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("the emulator process starts");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    (child, line.trim().to_string())
 }
