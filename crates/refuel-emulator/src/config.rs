@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::labeler;
+use crate::network::Network;
 use crate::profile::Profile;
-use crate::state::Network;
 
 /// The API key the emulator accepts when none is configured.
 pub const DEFAULT_API_KEY: &str = "refuel-emulator-key";

@@ -23,6 +23,7 @@ mod config;
 mod ingest;
 pub mod labeler;
 mod model;
+mod network;
 mod profile;
 mod query;
 mod runner;

@@ -15,12 +15,12 @@ use tokio::task::JoinHandle;
 
 pub use self::faults::Fault;
 pub(crate) use self::faults::Faults;
-pub use self::network::Network;
 pub(crate) use self::network::RateLimits;
 pub(crate) use self::stats::Stats;
 pub use self::stats::{LoggedRequest, StatsView};
 use crate::config::{DEFAULT_API_KEY, EmulatorConfig, LabelerConfig, Settings};
 use crate::labeler::{self, Labeler};
+pub use crate::network::Network;
 use crate::profile::Profile;
 use crate::query::QueryCache;
 use crate::store::{Store, StoreError, StoreResult};
