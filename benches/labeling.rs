@@ -18,10 +18,10 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use refuel::client::models::{FieldType, Row};
-use refuel::client::{ClientConfig, LabelOptions, RefuelClient, TaskField, WaitOptions};
+use refuel::client::{LabelOptions, RefuelClient, TaskField, WaitOptions};
 use refuel::emulator::Cell;
+use refuel::emulator::EmulatorConfig;
 use refuel::emulator::labeler::{Labeler, ReferenceLabeler, RowInput, TaskSpec};
-use refuel::emulator::{Emulator, EmulatorConfig};
 use serde_json::json;
 
 #[path = "support/mod.rs"]
@@ -59,18 +59,8 @@ async fn run_once(durable: bool) -> Duration {
     if durable {
         config = config.data_dir(data.path());
     }
-    let emu = Emulator::start(config).await.unwrap();
-    let base = ClientConfig::default()
-        .with_api_key(KEY)
-        .with_base_url(emu.url())
-        .unwrap();
-    RefuelClient::new(base.clone())
-        .unwrap()
-        .projects()
-        .create("bench", "")
-        .await
-        .unwrap();
-    let c = RefuelClient::new(base.with_project("bench")).unwrap();
+    let (emu, config) = support::emulator_from(config, KEY, "bench").await;
+    let c = RefuelClient::new(config).unwrap();
     let path = data.path().join("rows.csv");
     let mut w = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
     writeln!(w, "id,text").unwrap();

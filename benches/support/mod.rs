@@ -14,9 +14,17 @@ use refuel::emulator::{Emulator, EmulatorConfig, EmulatorHandle, StatsView};
 /// An in-process emulator accepting `key`, with the project `project`, and the client
 /// configuration for it (set to that project).
 pub async fn emulator_with_project(key: &str, project: &str) -> (EmulatorHandle, ClientConfig) {
-    let emu = Emulator::start(EmulatorConfig::new().api_key(key))
-        .await
-        .unwrap();
+    emulator_from(EmulatorConfig::new().api_key(key), key, project).await
+}
+
+/// As [`emulator_with_project`], for an emulator started from `config` (which accepts
+/// `key`).
+pub async fn emulator_from(
+    config: EmulatorConfig,
+    key: &str,
+    project: &str,
+) -> (EmulatorHandle, ClientConfig) {
+    let emu = Emulator::start(config).await.unwrap();
     let base = ClientConfig::default()
         .with_api_key(key)
         .with_base_url(emu.url())

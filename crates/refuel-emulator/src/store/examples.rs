@@ -71,32 +71,24 @@ impl Store {
 
     /// A task's own examples (see the module documentation).
     fn task_examples(&self, task: &TaskRec) -> Arc<TaskExamples> {
-        let sources: Vec<(Arc<DatasetEntry>, bool)> = self
-            .datasets
-            .read()
-            .values()
-            .filter_map(|d| {
-                let own = d.meta.read().id == task.dataset_id;
-                let labeled = d
-                    .labels
-                    .read()
-                    .get(&task.id)
-                    .is_some_and(|s| s.feedback_version > 0);
-                (own || labeled).then(|| (Arc::clone(d), own))
-            })
-            .collect();
-        let key: Vec<[u64; 3]> = sources
-            .iter()
-            .map(|(d, own)| {
-                let rows = if *own { d.data.read().version } else { 0 };
-                let feedback = d
-                    .labels
-                    .read()
-                    .get(&task.id)
-                    .map_or(0, |s| s.feedback_version);
-                [d.serial, rows, feedback]
-            })
-            .collect();
+        // The task's dataset, and every dataset holding human labels of the task; the key
+        // is each one's serial, rows' version (for the ground truth: the task's dataset
+        // only) and human labels' version.
+        let mut sources: Vec<(Arc<DatasetEntry>, bool)> = Vec::new();
+        let mut key: Vec<[u64; 3]> = Vec::new();
+        for d in self.datasets.read().values() {
+            let own = d.meta.read().id == task.dataset_id;
+            let feedback = d
+                .labels
+                .read()
+                .get(&task.id)
+                .map_or(0, |s| s.feedback_version);
+            if own || feedback > 0 {
+                let rows = if own { d.data.read().version } else { 0 };
+                key.push([d.serial, rows, feedback]);
+                sources.push((Arc::clone(d), own));
+            }
+        }
         if let Some(built) = self.examples.tasks.lock().get(&task.id) {
             if built.key == key {
                 return Arc::clone(&built.examples);
