@@ -25,14 +25,13 @@
 
 #![allow(missing_docs, unreachable_pub, clippy::too_many_lines)]
 
-use std::io::Write;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
 use futures::TryStreamExt;
-use refuel::client::models::{FieldType, ItemQuery, LabeledItem};
-use refuel::client::{ClientConfig, RefuelClient, TaskField, WaitOptions};
+use refuel::client::models::{ItemQuery, LabeledItem};
+use refuel::client::{ClientConfig, RefuelClient};
 use refuel::emulator::StatsView;
 
 #[path = "support/mod.rs"]
@@ -47,30 +46,6 @@ const PAGE_CAP: usize = 100;
 const RATE: f64 = 40.0;
 const SCAN: &str = "SELECT * FROM sentiment_labels";
 
-fn write_csv(path: &std::path::Path) {
-    let mut w = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
-    writeln!(w, "id,title,review,category,price").unwrap();
-    let cats = ["books", "electronics", "garden", "toys", "grocery"];
-    let opinions = [
-        "great value, would buy again",
-        "terrible, broke after a day",
-        "okay for the price",
-        "excellent quality and fast delivery",
-        "average, nothing special",
-    ];
-    for i in 0..ROWS {
-        writeln!(
-            w,
-            "{i},Item {i},\"{} (order {})\",{},{}",
-            opinions[i % opinions.len()],
-            i * 31 % 9973,
-            cats[i % cats.len()],
-            (i * 7919 % 100_000) as f64 / 100.0
-        )
-        .unwrap();
-    }
-}
-
 fn config(url: &str) -> ClientConfig {
     ClientConfig::default()
         .with_api_key(KEY)
@@ -81,48 +56,7 @@ fn config(url: &str) -> ClientConfig {
 
 /// The dataset and its labels, made before the network is slowed down.
 async fn setup(url: &str) {
-    let setup = RefuelClient::new(config(url)).unwrap();
-    setup
-        .projects()
-        .create(PROJECT, "remote bench")
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("reviews.csv");
-    write_csv(&path);
-    setup
-        .datasets()
-        .upload_file(&path, "reviews")
-        .await
-        .unwrap();
-    let wait = WaitOptions {
-        poll_interval: Duration::from_millis(50),
-        timeout: Duration::from_secs(900),
-    };
-    setup
-        .datasets()
-        .wait_for_ingest("reviews", wait)
-        .await
-        .unwrap();
-    let field = TaskField::new("sentiment", FieldType::Classification)
-        .labels(["positive", "negative", "neutral"])
-        .guidelines("positive: great, excellent\nnegative: terrible\nneutral: okay, average")
-        .input_column("review");
-    setup
-        .tasks()
-        .create("sentiment", "reviews", "Product reviews", &[field], None)
-        .await
-        .unwrap();
-    setup
-        .runs()
-        .start("sentiment", "reviews", None)
-        .await
-        .unwrap();
-    setup
-        .runs()
-        .wait_for_completion("sentiment", "reviews", wait, |_| {})
-        .await
-        .unwrap();
+    support::seed_reviews(config(url), ROWS).await;
 }
 
 /// Page requests (row queries) among the requests served.
@@ -255,18 +189,7 @@ async fn python_sdk(url: &str) -> Measured {
 
 /// Sets the emulator's simulated network (`PUT /_emulator/network`).
 async fn set_network(url: &str, latency: Duration, rate_limit: Option<f64>) {
-    let body = serde_json::json!({
-        "latency_ms": latency.as_millis() as u64,
-        "max_page_rows": PAGE_CAP,
-        "rate_limit": rate_limit,
-    });
-    let resp = reqwest::Client::new()
-        .put(format!("{url}/_emulator/network"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert!(resp.status().is_success(), "{}", resp.text().await.unwrap());
+    support::set_network(url, latency, Some(PAGE_CAP), rate_limit).await;
 }
 
 fn main() {

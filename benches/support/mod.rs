@@ -1,5 +1,5 @@
-//! What several benchmarks share: the emulator's statistics endpoints and the Python SDK's
-//! interpreter. Included with `#[path = "support/mod.rs"] mod support;`.
+//! What several benchmarks share: the emulator's statistics and network endpoints, the
+//! labeled reviews dataset, and the Python SDK's interpreter. Included with `#[path = "support/mod.rs"] mod support;`.
 
 #![allow(dead_code)]
 
@@ -8,7 +8,11 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use refuel::client::{ClientConfig, RefuelClient};
+use std::io::Write;
+use std::time::Duration;
+
+use refuel::client::models::FieldType;
+use refuel::client::{ClientConfig, RefuelClient, TaskField, WaitOptions};
 use refuel::emulator::{Emulator, EmulatorConfig, EmulatorHandle, StatsView};
 
 /// An in-process emulator accepting `key`, with the project `project`, and the client
@@ -101,4 +105,98 @@ pub fn spawn_emulator(mut command: std::process::Command) -> (std::process::Chil
         .read_line(&mut line)
         .unwrap();
     (child, line.trim().to_string())
+}
+
+/// `rows` product reviews as CSV: id, title, review, category, price.
+fn write_reviews(path: &std::path::Path, rows: usize) {
+    let mut w = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    writeln!(w, "id,title,review,category,price").unwrap();
+    let cats = ["books", "electronics", "garden", "toys", "grocery"];
+    let opinions = [
+        "great value, would buy again",
+        "terrible, broke after a day",
+        "okay for the price",
+        "excellent quality and fast delivery",
+        "average, nothing special",
+    ];
+    for i in 0..rows {
+        writeln!(
+            w,
+            "{i},Item {i},\"{} (order {})\",{},{}",
+            opinions[i % opinions.len()],
+            i * 31 % 9973,
+            cats[i % cats.len()],
+            (i * 7919 % 100_000) as f64 / 100.0
+        )
+        .unwrap();
+    }
+}
+
+/// Project `config.project` with `rows` reviews (dataset `reviews`) labeled by the task
+/// `sentiment` (the client of `config`).
+pub async fn seed_reviews(config: ClientConfig, rows: usize) {
+    let project = config.project.clone().unwrap_or_default();
+    let setup = RefuelClient::new(config).unwrap();
+    setup
+        .projects()
+        .create(&project, "benchmark")
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("reviews.csv");
+    write_reviews(&path, rows);
+    setup
+        .datasets()
+        .upload_file(&path, "reviews")
+        .await
+        .unwrap();
+    let wait = WaitOptions {
+        poll_interval: Duration::from_millis(50),
+        timeout: Duration::from_secs(900),
+    };
+    setup
+        .datasets()
+        .wait_for_ingest("reviews", wait)
+        .await
+        .unwrap();
+    let field = TaskField::new("sentiment", FieldType::Classification)
+        .labels(["positive", "negative", "neutral"])
+        .guidelines("positive: great, excellent\nnegative: terrible\nneutral: okay, average")
+        .input_column("review");
+    setup
+        .tasks()
+        .create("sentiment", "reviews", "Product reviews", &[field], None)
+        .await
+        .unwrap();
+    setup
+        .runs()
+        .start("sentiment", "reviews", None)
+        .await
+        .unwrap();
+    setup
+        .runs()
+        .wait_for_completion("sentiment", "reviews", wait, |_| {})
+        .await
+        .unwrap();
+}
+
+/// Sets the emulator's simulated network: latency (±10 % jitter), page cap, rate limit.
+pub async fn set_network(
+    url: &str,
+    latency: Duration,
+    page_cap: Option<usize>,
+    rate_limit: Option<f64>,
+) {
+    let body = serde_json::json!({
+        "latency_ms": latency.as_millis() as u64,
+        "max_page_rows": page_cap,
+        "rate_limit": rate_limit,
+    });
+    let resp = reqwest::Client::new()
+        .put(format!("{url}/_emulator/network"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{}", resp.text().await.unwrap());
 }

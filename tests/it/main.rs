@@ -9,6 +9,7 @@ mod common;
 mod s3_server;
 
 mod client;
+mod cluster;
 mod emulator;
 mod labeling;
 mod remote;

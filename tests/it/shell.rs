@@ -1106,3 +1106,33 @@ fn refuel_label_labels_a_csv_file_and_df_lists_it() {
         "{out}"
     );
 }
+
+#[test]
+fn statements_run_on_a_standalone_cluster() {
+    let dir = seeded_dir();
+    let sql = "SELECT sentiment_label, count(*) AS n FROM reviews_sentiment_labels \
+               GROUP BY 1 ORDER BY 1";
+    let local = ok(shell(dir.path()).args(["--format", "csv", "-c", sql]));
+    let cluster =
+        ok(shell(dir.path()).args(["--cluster", "standalone", "--format", "csv", "-c", sql]));
+    assert_eq!(cluster, local);
+    assert!(local.lines().count() > 2, "{local}");
+
+    // Writes and labeling say they run in process.
+    let err = fails(shell(dir.path()).args([
+        "--cluster",
+        "standalone",
+        "-c",
+        "INSERT INTO reviews (review_id) VALUES (424242)",
+    ]));
+    assert!(err.contains("without --cluster"), "{err}");
+
+    // A cluster address that is not one is refused before anything runs.
+    let out = shell(dir.path())
+        .args(["--cluster", "http://host:1", "-c", "SELECT 1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("df://HOST:PORT or standalone"), "{err}");
+}

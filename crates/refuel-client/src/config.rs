@@ -80,6 +80,9 @@ pub struct ClientConfig {
     /// What the server does where the contract leaves it open (`REFUEL_SERVER_SEMANTICS`,
     /// default [`ServerSemantics::conservative`]): decides what SQL pushes into the API.
     pub semantics: ServerSemantics,
+    /// What the client adds to its `User-Agent` (`refuel-rs/<version> <this>`), to tell
+    /// processes apart in a server's logs.
+    pub user_agent: Option<String>,
 }
 
 impl Default for ClientConfig {
@@ -96,6 +99,7 @@ impl Default for ClientConfig {
             retry_base_delay: Duration::from_millis(500),
             retry_max_delay: Duration::from_secs(10),
             semantics: ServerSemantics::conservative(),
+            user_agent: None,
         }
     }
 }
@@ -184,6 +188,12 @@ impl ClientConfig {
     /// [`ADAPTIVE_MAX_WORKERS`].
     pub fn workers_bound(&self) -> usize {
         self.max_workers.unwrap_or(ADAPTIVE_MAX_WORKERS).max(1)
+    }
+
+    /// Adds `agent` to the client's `User-Agent`.
+    pub fn with_user_agent(mut self, agent: impl Into<String>) -> Self {
+        self.user_agent = Some(agent.into());
+        self
     }
 
     /// Sets the page size of paged queries (at least 1).

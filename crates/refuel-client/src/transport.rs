@@ -161,7 +161,10 @@ impl Transport {
             })?;
         auth.set_sensitive(true);
         let http = reqwest::Client::builder()
-            .user_agent(concat!("refuel-rs/", env!("CARGO_PKG_VERSION")))
+            .user_agent(match &config.user_agent {
+                Some(agent) => format!("refuel-rs/{} {agent}", env!("CARGO_PKG_VERSION")),
+                None => format!("refuel-rs/{}", env!("CARGO_PKG_VERSION")),
+            })
             .connect_timeout(config.timeout.min(Duration::from_secs(30)))
             .pool_max_idle_per_host(config.workers_bound().max(4))
             .tcp_nodelay(true)

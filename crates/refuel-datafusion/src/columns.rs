@@ -48,7 +48,7 @@ use refuel_client::models::{
 pub const SAMPLE_ROWS: u64 = 100;
 
 /// Which label value of a task field a column holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum LabelColumn {
     /// `<f>_label`.
     Label,
@@ -93,7 +93,7 @@ impl LabelColumn {
 }
 
 /// Where a SQL column's values come from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ColumnSource {
     /// A dataset column.
     Data {
@@ -120,7 +120,7 @@ pub enum ColumnSource {
 
 /// Where the types of a table's dataset columns came from (label columns have fixed
 /// types).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum TypesFrom {
     /// The dataset schema alone.
     DatasetSchema,

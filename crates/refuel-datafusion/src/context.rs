@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use datafusion::catalog::CatalogProvider;
 use datafusion::error::Result;
-use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::prelude::SessionContext;
 use refuel_client::RefuelClient;
@@ -86,47 +86,63 @@ impl RefuelContextExt for SessionContext {
             Arc::new(RefuelTableFactory::new(client.clone())),
         );
         state.register_file_format(Arc::new(RefuelFormatFactory::new(client, writes)), true)?;
-        let labels = LabelInBatches::new(label);
-        let ours = [
-            PushSortThroughFilter.name().to_string(),
-            labels.name().to_string(),
-            PushOffsetIntoScan.name().to_string(),
-        ];
-        {
-            // Ours first (the sort, before DataFusion plans distribution; labeling in
-            // batches, before LimitPushdown gives it its fetch) and last (the offset, once
-            // DataFusion has placed its limits). Registering again replaces them.
-            let mut rules: Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> =
-                vec![Arc::new(PushSortThroughFilter), Arc::new(labels)];
-            rules.extend(
-                state
-                    .physical_optimizers()
-                    .iter()
-                    .filter(|r| !ours.iter().any(|n| n == r.name()))
-                    .cloned(),
-            );
-            rules.push(Arc::new(PushOffsetIntoScan));
-            let mut builder = SessionStateBuilder::new_from_existing(state.clone())
-                .with_physical_optimizer_rules(rules);
-            if !state
-                .analyzer()
-                .rules
-                .iter()
-                .any(|r| r.name() == LabelGroupKeys.name())
-            {
-                builder = builder.with_analyzer_rule(Arc::new(LabelGroupKeys));
-            }
-            *state = builder.build();
-        }
-        let options = state.config_mut().options_mut();
-        if options.extensions.get::<LabelConfig>().is_none() {
-            options.extensions.insert(LabelConfig::default());
-        }
-        let execution = &mut options.execution;
-        if execution.sort_pushdown_buffer_capacity == DATAFUSION_SORT_BUFFER {
-            // An ordered scan read ahead of its consumer: a few pages, not a gigabyte.
-            execution.sort_pushdown_buffer_capacity = SORT_BUFFER;
-        }
+        install_refuel_planning(&mut state, Some(label));
         Ok(catalog)
+    }
+}
+
+/// Installs Refuel's planning in a session's state, with no catalog or client: the physical
+/// rules that push ORDER BY past filters ([`PushSortThroughFilter`]) and OFFSET into scans
+/// ([`PushOffsetIntoScan`]), the `refuel.label.*` options, and the ordered scans' read-ahead
+/// (lowered from 1 GiB to 32 MiB unless set). With the session's `refuel_label` function,
+/// also the rules that label in small batches ([`LabelInBatches`]) and group labeling
+/// inputs ([`LabelGroupKeys`]). Installing again replaces them.
+///
+/// [`RefuelContextExt::register_refuel`] calls it; a process that plans Refuel scans
+/// without a catalog of its own (a Ballista scheduler) calls it alone.
+pub fn install_refuel_planning(state: &mut SessionState, label: Option<Arc<RefuelLabel>>) {
+    let labels = label.map(LabelInBatches::new);
+    let ours = [
+        PushSortThroughFilter.name().to_string(),
+        LabelInBatches::NAME.to_string(),
+        PushOffsetIntoScan.name().to_string(),
+    ];
+    // Ours first (the sort, before DataFusion plans distribution; labeling in batches,
+    // before LimitPushdown gives it its fetch) and last (the offset, once DataFusion has
+    // placed its limits).
+    let mut rules: Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> =
+        vec![Arc::new(PushSortThroughFilter)];
+    let with_labels = labels.is_some();
+    if let Some(labels) = labels {
+        rules.push(Arc::new(labels));
+    }
+    rules.extend(
+        state
+            .physical_optimizers()
+            .iter()
+            .filter(|r| !ours.iter().any(|n| n == r.name()))
+            .cloned(),
+    );
+    rules.push(Arc::new(PushOffsetIntoScan));
+    let mut builder =
+        SessionStateBuilder::new_from_existing(state.clone()).with_physical_optimizer_rules(rules);
+    if with_labels
+        && !state
+            .analyzer()
+            .rules
+            .iter()
+            .any(|r| r.name() == LabelGroupKeys.name())
+    {
+        builder = builder.with_analyzer_rule(Arc::new(LabelGroupKeys));
+    }
+    *state = builder.build();
+    let options = state.config_mut().options_mut();
+    if options.extensions.get::<LabelConfig>().is_none() {
+        options.extensions.insert(LabelConfig::default());
+    }
+    let execution = &mut options.execution;
+    if execution.sort_pushdown_buffer_capacity == DATAFUSION_SORT_BUFFER {
+        // An ordered scan read ahead of its consumer: a few pages, not a gigabyte.
+        execution.sort_pushdown_buffer_capacity = SORT_BUFFER;
     }
 }

@@ -71,39 +71,43 @@ use crate::error::external;
 /// Scans a Refuel dataset (with a task's labels, for label tables).
 #[derive(Debug, Clone)]
 pub struct RefuelScanExec {
-    client: RefuelClient,
-    target: ResolvedTarget,
+    pub(crate) client: RefuelClient,
+    pub(crate) target: ResolvedTarget,
     /// What is sent: filters and order (offset and limit are added per page).
-    query: ItemQuery,
+    pub(crate) query: ItemQuery,
     /// With an order the server cannot give in one piece, the parts read in turn: see
     /// [`Split`].
-    split: Option<Split>,
+    pub(crate) split: Option<Split>,
     /// The server settings the pushed filters and order rely on.
-    assumes: BTreeSet<&'static str>,
-    table: String,
-    columns: Arc<TableColumns>,
+    pub(crate) assumes: BTreeSet<&'static str>,
+    pub(crate) table: String,
+    pub(crate) columns: Arc<TableColumns>,
     /// The projected schema.
-    schema: SchemaRef,
-    limit: Option<usize>,
+    pub(crate) schema: SchemaRef,
+    pub(crate) limit: Option<usize>,
     /// Rows of the query's result skipped before the first one read (a pushed `OFFSET`).
-    skip: u64,
-    partitions: usize,
+    pub(crate) skip: u64,
+    pub(crate) partitions: usize,
     /// The order the API was asked for, as DataFusion sees it (empty: none).
-    ordering: Vec<PhysicalSortExpr>,
-    props: Arc<PlanProperties>,
+    pub(crate) ordering: Vec<PhysicalSortExpr>,
+    pub(crate) props: Arc<PlanProperties>,
     /// Rows produced per partition (`output_rows`), for `EXPLAIN ANALYZE` and progress.
-    metrics: ExecutionPlanMetricsSet,
+    pub(crate) metrics: ExecutionPlanMetricsSet,
     /// The number of rows matching each segment's query (`None`: the server did not say),
     /// asked for once and shared by the partitions.
-    counts: Arc<tokio::sync::OnceCell<Vec<Option<u64>>>>,
+    pub(crate) counts: Arc<tokio::sync::OnceCell<Vec<Option<u64>>>>,
+    /// The page size the partitions' ranges are cut in, fixed with the count (a client
+    /// learns a server's page cap as it reads; copies of the plan in other processes must
+    /// cut the same ranges).
+    pub(crate) range_page: Arc<std::sync::OnceLock<u64>>,
     /// The segments sorted by the scan (see [`Segment::sort_here`]), each read and sorted
     /// once and shared by the partitions.
-    sorted: Arc<SortedSegments>,
+    pub(crate) sorted: Arc<SortedSegments>,
 }
 
 /// How an ordered scan's rows are read as consecutive segments, each a query of its own.
-#[derive(Debug, Clone)]
-enum Split {
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub(crate) enum Split {
     /// An order whose NULL placement the server does not promise: the key's NULL rows and
     /// its other rows, in SQL's placement.
     Nulls(Box<NullSplit>),
@@ -130,8 +134,8 @@ struct ApiOrder {
 }
 
 /// The filters that split an order's key into its NULL rows and its other rows.
-#[derive(Debug, Clone)]
-struct NullSplit {
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub(crate) struct NullSplit {
     is_null: Filter,
     is_not_null: Filter,
     /// Whether SQL wants the NULL rows first.
@@ -182,6 +186,7 @@ impl RefuelScanExec {
             partitions,
             ordering: Vec::new(),
             counts: Arc::default(),
+            range_page: Arc::default(),
             sorted: Arc::default(),
             props: Arc::new(PlanProperties::new(
                 EquivalenceProperties::new(schema),
@@ -201,10 +206,16 @@ impl RefuelScanExec {
     fn refresh_properties(&mut self) {
         self.metrics = ExecutionPlanMetricsSet::new();
         self.counts = Arc::default();
+        self.range_page = Arc::default();
         self.sorted = Arc::default();
         if self.limit.is_some_and(|l| l as u64 <= self.page_rows()) {
             self.partitions = 1;
         }
+        self.set_properties();
+    }
+
+    /// Computes the plan properties from the partitions and the order.
+    pub(crate) fn set_properties(&mut self) {
         // Ordered or not, each partition reads a contiguous range of offsets, so with an
         // order every partition is sorted and DataFusion merges them.
         let eq = if self.ordering.is_empty() {
@@ -422,6 +433,11 @@ impl RefuelScanExec {
         }
     }
 
+    /// The table read, as `EXPLAIN` names it.
+    pub fn table_name(&self) -> &str {
+        &self.table
+    }
+
     /// The query sent to the API.
     pub fn query(&self) -> &ItemQuery {
         &self.query
@@ -629,10 +645,7 @@ impl RefuelScanExec {
             Arc::clone(&self.schema),
             self.target.task_id.is_some(),
         );
-        let small_limit = self
-            .limit
-            .filter(|l| *l as u64 <= page && !self.schema.fields().is_empty());
-        if small_limit.is_some() {
+        if self.small_limit().is_some() {
             // A limit within one page: read in order, no count (`with_fetch` and `new` made
             // such a scan one partition).
             return Ok(if partition == 0 {
@@ -644,15 +657,14 @@ impl RefuelScanExec {
         let segments = self.segments();
         let decoder = Arc::new(decoder);
         // Partition 0's first page is asked for beside the count, not after it: a round
-        // trip less (the page is cut to the rows the count then plans for it).
-        let head = self.head_page(partition, &segments, page, &decoder);
-        let counts = self
-            .counts
-            .get_or_try_init(|| {
-                futures::future::try_join_all(segments.iter().map(|s| self.count(&s.query)))
-            })
-            .await?
-            .clone();
+        // trip less (the page is cut to the rows the count then plans for it). Not when
+        // the count was taken at planning ([`Self::plan_ranges`]).
+        let head = if self.counts.initialized() {
+            None
+        } else {
+            self.head_page(partition, &segments, page, &decoder)
+        };
+        let counts = self.segment_counts(&segments).await?;
         let Some(counts) = counts.into_iter().collect::<Option<Vec<u64>>>() else {
             // The server did not say how many rows match: read in order until the rows end.
             return Ok(if partition == 0 {
@@ -671,8 +683,9 @@ impl RefuelScanExec {
         }
         // Each partition reads a contiguous share of the rows, in pages sized when they are
         // planned: once the client learns the server's page cap, the pages follow it.
-        let pages = wanted.div_ceil(page);
-        let share = pages.div_ceil(self.partitions as u64) * page;
+        let range_page = *self.range_page.get_or_init(|| page);
+        let pages = wanted.div_ceil(range_page);
+        let share = pages.div_ceil(self.partitions as u64) * range_page;
         let first = (partition as u64 * share).min(wanted);
         let last = (first + share).min(wanted);
         // Each partition keeps its share of the requests the client's limiter allows now on
@@ -731,6 +744,43 @@ impl RefuelScanExec {
             .map_ok(|batches| futures::stream::iter(batches.into_iter().map(Ok)))
             .try_flatten();
         Ok(stream.boxed())
+    }
+
+    /// A limit within one page: read in order by one partition, with no count.
+    fn small_limit(&self) -> Option<usize> {
+        self.limit
+            .filter(|l| *l as u64 <= self.page_rows() && !self.schema.fields().is_empty())
+    }
+
+    /// The number of rows matching each segment's query: asked for once, shared by the
+    /// partitions (and by the copies of this plan made after it was asked).
+    async fn segment_counts(&self, segments: &[Segment]) -> Result<Vec<Option<u64>>> {
+        self.range_page.get_or_init(|| self.page_rows());
+        Ok(self
+            .counts
+            .get_or_try_init(|| {
+                futures::future::try_join_all(segments.iter().map(|s| self.count(&s.query)))
+            })
+            .await?
+            .clone())
+    }
+
+    /// Fixes now which rows each partition reads: asks for the count the partitions'
+    /// ranges come from (unless the scan needs none), so that copies of this plan made
+    /// afterwards, in other processes (the tasks of a Ballista cluster) or not, read
+    /// exactly the rows planned, never recount, and cannot overlap or miss rows when the
+    /// dataset changes meanwhile. Without it the count is asked for at the first
+    /// `execute`.
+    pub async fn plan_ranges(&self) -> Result<()> {
+        if self.small_limit().is_some() {
+            return Ok(());
+        }
+        self.segment_counts(&self.segments()).await.map(drop)
+    }
+
+    /// Whether the partitions' ranges are fixed: the count is known or not needed.
+    pub fn ranges_planned(&self) -> bool {
+        self.small_limit().is_some() || self.counts.initialized()
     }
 
     /// Partition 0's first page, fetched at once (beside the count), when the scan reads
@@ -1075,7 +1125,9 @@ fn rows_of_page(body: &[u8]) -> Result<(usize, Option<u64>)> {
 
 /// The segments a scan sorts itself, by segment index.
 #[derive(Debug, Default)]
-struct SortedSegments(parking_lot::Mutex<HashMap<usize, Arc<tokio::sync::OnceCell<RecordBatch>>>>);
+pub(crate) struct SortedSegments(
+    parking_lot::Mutex<HashMap<usize, Arc<tokio::sync::OnceCell<RecordBatch>>>>,
+);
 
 impl SortedSegments {
     fn cell(&self, index: usize) -> Arc<tokio::sync::OnceCell<RecordBatch>> {

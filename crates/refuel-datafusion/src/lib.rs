@@ -13,6 +13,7 @@
 //!   `CREATE TABLE ... AS` new datasets through `refuel-sink`.
 //! - The physical rules that push ORDER BY past filters and OFFSET into scans ([`rules`]).
 //! - LLM labeling from SQL: `refuel_label(...)` ([`label`]).
+//! - Tables and scans as plain data, for plans that cross processes ([`portable`]).
 //! - `refuel://` URLs ([`url`]).
 //! - Lake data beside Refuel's ([`lake`]): object stores on demand, store options and URL
 //!   tables, as datafusion-cli has them ([`enable_lake`]).
@@ -27,6 +28,7 @@ pub mod filter;
 pub mod label;
 pub mod lake;
 pub mod metadata;
+pub mod portable;
 pub mod provider;
 pub mod rules;
 pub mod url;

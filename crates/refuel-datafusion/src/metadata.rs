@@ -128,6 +128,16 @@ pub struct MetadataTable {
 }
 
 impl MetadataTable {
+    /// The client the table is listed through (scoped to its project).
+    pub fn client(&self) -> &RefuelClient {
+        &self.client
+    }
+
+    /// Which metadata table.
+    pub fn kind(&self) -> MetadataKind {
+        self.kind
+    }
+
     /// The `kind` table of the client's project.
     pub fn new(client: RefuelClient, kind: MetadataKind) -> Self {
         let fields: Vec<Field> = kind

@@ -15,6 +15,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use refuel_client::RefuelClient;
 use refuel_client::api::items::ResolvedTarget;
 use refuel_client::models::{DatasetSummary, ItemQuery, Task};
+use refuel_client::semantics::ServerSemantics;
 
 use crate::columns::TableColumns;
 use crate::error::external;
@@ -29,6 +30,9 @@ pub struct RefuelTable {
     target: ResolvedTarget,
     name: String,
     columns: Arc<TableColumns>,
+    /// What the server is assumed to do, which decides the filters pushed: the client's
+    /// (see [`RefuelTable::with_semantics`]).
+    semantics: ServerSemantics,
 }
 
 impl RefuelTable {
@@ -89,6 +93,7 @@ impl RefuelTable {
             ),
         };
         Ok(Self {
+            semantics: client.config().semantics,
             client,
             target: ResolvedTarget {
                 dataset_id,
@@ -99,9 +104,54 @@ impl RefuelTable {
         })
     }
 
+    /// The table of an already resolved dataset (and task), typed by `columns`, without a
+    /// request.
+    pub fn from_resolved(
+        client: RefuelClient,
+        target: ResolvedTarget,
+        name: String,
+        columns: TableColumns,
+    ) -> Self {
+        Self {
+            semantics: client.config().semantics,
+            client,
+            target,
+            name,
+            columns: Arc::new(columns),
+        }
+    }
+
+    /// The table deciding its pushed filters by `semantics` rather than by its client's:
+    /// a table planned in one process and scanned in another (a cluster's scheduler) must
+    /// push the filters the planning process declared exact, whatever the other assumes.
+    pub fn with_semantics(mut self, semantics: ServerSemantics) -> Self {
+        self.semantics = semantics;
+        self
+    }
+
+    /// What the server is assumed to do, which decides the filters pushed.
+    pub fn semantics(&self) -> &ServerSemantics {
+        &self.semantics
+    }
+
     /// The table's columns and their sources.
     pub fn columns(&self) -> &TableColumns {
         &self.columns
+    }
+
+    /// The client the table is read through.
+    pub fn client(&self) -> &RefuelClient {
+        &self.client
+    }
+
+    /// The dataset (and task) read.
+    pub fn target(&self) -> &ResolvedTarget {
+        &self.target
+    }
+
+    /// The table's name: the dataset's, or `<dataset>/<task>` for a label table.
+    pub fn name(&self) -> &str {
+        &self.name
     }
 }
 
@@ -121,15 +171,11 @@ impl TableProvider for RefuelTable {
     ) -> Result<Vec<TableProviderFilterPushDown>> {
         Ok(filters
             .iter()
-            .map(
-                |f| match translate(f, &self.columns, &self.client.config().semantics) {
-                    Some(p) if p.exactness == Exactness::Exact => {
-                        TableProviderFilterPushDown::Exact
-                    }
-                    Some(_) => TableProviderFilterPushDown::Inexact,
-                    None => TableProviderFilterPushDown::Unsupported,
-                },
-            )
+            .map(|f| match translate(f, &self.columns, &self.semantics) {
+                Some(p) if p.exactness == Exactness::Exact => TableProviderFilterPushDown::Exact,
+                Some(_) => TableProviderFilterPushDown::Inexact,
+                None => TableProviderFilterPushDown::Unsupported,
+            })
             .collect())
     }
 
@@ -170,7 +216,7 @@ impl TableProvider for RefuelTable {
         let mut query = ItemQuery::new();
         let mut assumes = BTreeSet::new();
         for f in filters {
-            if let Some(pushed) = translate(f, &self.columns, &self.client.config().semantics) {
+            if let Some(pushed) = translate(f, &self.columns, &self.semantics) {
                 query.filters.extend(pushed.filters);
                 assumes.extend(pushed.assumes);
             }

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
+use refuel_ballista::Cluster;
+
 use crate::connect::ConnectionArgs;
 use crate::print_format::PrintFormat;
 use crate::subcommands::SubCommand;
@@ -17,6 +19,13 @@ pub struct Cli {
     /// Where and how to connect.
     #[command(flatten)]
     pub connection: ConnectionArgs,
+
+    /// Run statements on a Ballista cluster: `df://HOST:PORT` (a `refuel-ballista
+    /// scheduler`, whose processes read Refuel with their own key) or `standalone` (a
+    /// scheduler and an executor in this process). Names resolve here, with this shell's
+    /// key; writes into Refuel and `refuel_label` run only without it.
+    #[arg(long, value_name = "df://HOST:PORT|standalone", value_parser = parse_cluster)]
+    pub cluster: Option<Cluster>,
 
     /// Run this SQL statement or backslash command and exit; repeat for more (run in order,
     /// before any `-f` file).
@@ -56,4 +65,9 @@ pub struct Cli {
     /// What to do instead of the shell.
     #[command(subcommand)]
     pub subcommand: Option<SubCommand>,
+}
+
+fn parse_cluster(raw: &str) -> Result<Cluster, String> {
+    raw.parse()
+        .map_err(|e: refuel_ballista::session::InvalidCluster| e.to_string())
 }

@@ -58,6 +58,15 @@ impl ShellContext {
         Ok(shell)
     }
 
+    /// Runs the session's statements on `cluster` from now on: names still resolve here,
+    /// with this session's key (see `refuel_ballista::connect`).
+    pub async fn run_on(&mut self, cluster: &refuel_ballista::Cluster) -> Result<()> {
+        self.ctx = refuel_ballista::connect(cluster, self.ctx.state(), &self.client)
+            .await
+            .map_err(|e| anyhow::anyhow!("connecting to the cluster {cluster}: {e}"))?;
+        Ok(())
+    }
+
     /// The current project, if any.
     pub fn project(&self) -> Option<&str> {
         self.client.project()

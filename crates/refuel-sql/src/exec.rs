@@ -52,7 +52,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 /// The shell: `-c` and `-f` in order, else the REPL on a terminal, else standard input.
 async fn shell(cli: &Cli, connection: &Connection) -> anyhow::Result<ExitCode> {
-    let ctx = ShellContext::new(connection.client.clone()).await?;
+    let mut ctx = ShellContext::new(connection.client.clone()).await?;
+    if let Some(cluster) = &cli.cluster {
+        ctx.run_on(cluster).await?;
+    }
     let print = PrintOptions::new(
         cli.format,
         cli.max_rows,

@@ -238,6 +238,9 @@ pub struct LabelInBatches {
 }
 
 impl LabelInBatches {
+    /// The rule's name.
+    pub const NAME: &'static str = "refuel_label_in_batches";
+
     /// The rule for the session's `refuel_label`.
     pub fn new(label: Arc<RefuelLabel>) -> Self {
         Self { label }
@@ -302,7 +305,7 @@ impl PhysicalOptimizerRule for LabelInBatches {
     }
 
     fn name(&self) -> &str {
-        "refuel_label_in_batches"
+        Self::NAME
     }
 
     fn schema_check(&self) -> bool {

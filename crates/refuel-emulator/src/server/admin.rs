@@ -70,6 +70,11 @@ pub(crate) async fn observe(State(state): State<AppState>, req: Request, next: N
             method: method.clone(),
             path: path.clone(),
             query,
+            user_agent: req
+                .headers()
+                .get(axum::http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
         },
     );
     let _in_flight = state.stats.in_flight();

@@ -30,6 +30,10 @@ pub struct LoggedRequest {
     pub path: String,
     /// The query string's pairs, decoded, in the order sent.
     pub query: Vec<(String, String)>,
+    /// The client's `User-Agent`, when it sent one (tells apart the processes of one
+    /// team, e.g. a cluster's executors).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
 }
 
 impl Stats {
