@@ -6,8 +6,9 @@
 //! 1000 rows; the cluster is a scheduler and two executors, each a process of its own
 //! (this executable in its scheduler and executor modes: `refuel-ballista`'s processes),
 //! each executor running two tasks at once. The client session is the same for both runs
-//! (two target partitions); each query runs three times and the median is reported, with
-//! the page requests each process made (told apart by their `User-Agent`).
+//! (four target partitions, so a scan's partitions spread over both executors); each query
+//! runs three times and the median is reported, with the page requests each process made
+//! (told apart by their `User-Agent`).
 //!
 //! `REFUEL_BENCH_LATENCY_MS` overrides the latency.
 
@@ -76,7 +77,7 @@ fn write_lake(path: &std::path::Path) {
 async fn session(url: &str, lake: &std::path::Path) -> SessionContext {
     let client = RefuelClient::new(config(url)).unwrap();
     let config = SessionConfig::new()
-        .with_target_partitions(2)
+        .with_target_partitions(4)
         .with_default_catalog_and_schema("refuel", PROJECT);
     let ctx = SessionContext::new_with_config(config);
     ctx.register_refuel("refuel", client).await.unwrap();

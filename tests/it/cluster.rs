@@ -51,6 +51,8 @@ const QUERIES: &[&str] = &[
     "SELECT fruit_label, count(*) FROM fruit_labels GROUP BY fruit_label",
     "SELECT id FROM fruit_labels ORDER BY fruit_confidence DESC, id LIMIT 5",
     "SELECT m.id, f.fruit_label FROM m JOIN fruit_labels f ON m.id = f.id WHERE m.qty < 0",
+    "SELECT name, ingest_status FROM datasets",
+    "SELECT t.name, d.name FROM tasks t JOIN datasets d ON t.dataset_id = d.id",
 ];
 
 /// An emulator with project `p`: dataset `m` and task `fruit` labeled over it.
@@ -249,17 +251,38 @@ async fn standalone_cluster_answers_and_pushes_down_as_in_process() {
     assert_pages_once(&request_log(emu.url()).await);
 
     // What runs only in process says so.
-    let err = lines(
+    for (sql, says) in [
+        (
+            "SELECT refuel_label('fruit', name) FROM m LIMIT 1",
+            "does not run on a Ballista cluster",
+        ),
+        (
+            "INSERT INTO m (id, name) VALUES (1, 'x')",
+            "run them in process",
+        ),
+        (
+            "COPY (SELECT id FROM m LIMIT 3) TO 'refuel://p/copied' STORED AS REFUEL",
+            "run them in process",
+        ),
+    ] {
+        let err = lines(&cluster, sql).await.unwrap_err();
+        assert!(err.contains(says), "{sql}: {err}");
+    }
+    // CREATE TABLE ... AS: the query on the cluster, the dataset made by the client.
+    lines(
         &cluster,
-        "SELECT refuel_label('fruit', name) FROM m LIMIT 1",
+        "CREATE TABLE refuel.p.picked AS SELECT id, name FROM m WHERE qty = 3",
     )
     .await
-    .unwrap_err();
-    assert!(err.contains("does not run on a Ballista cluster"), "{err}");
-    let err = lines(&cluster, "INSERT INTO m (id, name) VALUES (1, 'x')")
+    .unwrap();
+    let want = lines(&local, "SELECT count(*) FROM m WHERE qty = 3")
         .await
-        .unwrap_err();
-    assert!(err.contains("run them in process"), "{err}");
+        .unwrap();
+    let fresh = local_session(&client).await;
+    assert_eq!(
+        lines(&fresh, "SELECT count(*) FROM picked").await.unwrap(),
+        want
+    );
     drop(emu);
 }
 
@@ -348,16 +371,29 @@ struct LocalCluster {
     scheduler: u16,
     _scheduler: ClusterProcess,
     executors: Vec<ClusterProcess>,
+    _key_file: tempfile::NamedTempFile,
 }
 
 impl LocalCluster {
+    /// The scheduler reads the key from `REFUEL_API_KEY`, the executors from a key file.
     async fn start(url: &str, key: &str) -> Self {
         let port = free_port();
+        let key_file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(key_file.path(), format!("{key}\n")).unwrap();
         let spawn = |args: &[String]| {
-            let child = Command::new(ballista_binary())
+            let mut command = Command::new(ballista_binary());
+            if args[0] == "executor" {
+                command
+                    .arg("--api-key-file")
+                    .arg(key_file.path())
+                    .env_remove("REFUEL_API_KEY");
+            } else {
+                command.env("REFUEL_API_KEY", key);
+            }
+            let child = command
                 .args(args)
                 .env("REFUEL_API_URL", url)
-                .env("REFUEL_API_KEY", key)
+                .env_remove("REFUEL_API_KEY_FILE")
                 .env_remove("REFUEL_PROJECT")
                 .stdout(Stdio::null())
                 .stderr(Stdio::inherit())
@@ -390,6 +426,7 @@ impl LocalCluster {
             scheduler: port,
             _scheduler: scheduler,
             executors,
+            _key_file: key_file,
         }
     }
 

@@ -10,7 +10,9 @@
 //!
 //! What does not run on a cluster is refused when it is encoded, with an error that says
 //! what to do: `refuel_label(...)` (its labeling runs in the client's process), and writes
-//! into Refuel (`INSERT INTO` a dataset, `COPY ... TO 'refuel://...'`).
+//! into Refuel (`INSERT INTO` a dataset, `COPY ... TO 'refuel://...'`). `CREATE TABLE
+//! refuel.<project>.<dataset> AS SELECT ...` works: the query runs on the cluster, and the
+//! client makes the dataset from its rows.
 
 use std::sync::Arc;
 
@@ -60,8 +62,9 @@ impl Kind {
 
 /// The message of a write refused on a cluster.
 const WRITES_RUN_LOCALLY: &str = "writes into Refuel (INSERT INTO a dataset, COPY ... TO \
-     'refuel://...', CREATE TABLE ... AS in a Refuel project) do not run on a Ballista \
-     cluster: run them in process (refuel-sql without --cluster)";
+     'refuel://...') do not run on a Ballista cluster: run them in process (refuel-sql \
+     without --cluster), or use CREATE TABLE refuel.<project>.<dataset> AS SELECT ..., whose \
+     query runs on the cluster and whose dataset the client writes";
 
 /// The message of `refuel_label` refused on a cluster.
 fn label_runs_locally() -> DataFusionError {

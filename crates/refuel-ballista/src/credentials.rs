@@ -26,17 +26,42 @@ pub fn client_from_env(
                  file holding it"
             )));
         };
-        let text = std::fs::read_to_string(&path).map_err(|e| {
-            ClusterError::Config(format!("reading the API key file {}: {e}", path.display()))
-        })?;
-        let key = text.lines().next().unwrap_or_default().trim();
-        if key.is_empty() {
-            return Err(ClusterError::Config(format!(
-                "the API key file {} is empty",
-                path.display()
-            )));
-        }
-        config = config.with_api_key(key);
+        config = config.with_api_key(key_from_file(&path)?);
     }
     Ok(RefuelClient::new(config)?)
+}
+
+/// The key in `path`: its first line, trimmed.
+fn key_from_file(path: &Path) -> Result<String, ClusterError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ClusterError::Config(format!("reading the API key file {}: {e}", path.display()))
+    })?;
+    let key = text.lines().next().unwrap_or_default().trim();
+    if key.is_empty() {
+        return Err(ClusterError::Config(format!(
+            "the API key file {} is empty",
+            path.display()
+        )));
+    }
+    Ok(key.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_file_holds_the_key_on_its_first_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("key");
+        std::fs::write(&path, "  team-key-1 \nnot the key\n").unwrap();
+        assert_eq!(key_from_file(&path).unwrap(), "team-key-1");
+        std::fs::write(&path, "\n").unwrap();
+        let err = key_from_file(&path).unwrap_err().to_string();
+        assert!(err.contains("is empty"), "{err}");
+        let err = key_from_file(&dir.path().join("missing"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("reading the API key file"), "{err}");
+    }
 }

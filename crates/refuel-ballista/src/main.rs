@@ -57,7 +57,11 @@ enum Role {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_env("REFUEL_BALLISTA_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        // Ballista logs an error when it cannot lay a stage's task metrics over its plan,
+        // which it cannot for scans cut per task (`slice`): nothing fails.
+        .unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new("warn,ballista_scheduler::display=off")
+        });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::catalog::Session;
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::context::QueryPlanner;
 use datafusion::logical_expr::LogicalPlan;
@@ -44,7 +45,13 @@ impl QueryPlanner for RefuelQueryPlanner {
 /// Fixes the row ranges of every Refuel scan in `plan` (see
 /// [`RefuelScanExec::plan_ranges`]), the scans' counts asked for at once.
 pub async fn plan_ranges(plan: &Arc<dyn ExecutionPlan>) -> Result<()> {
-    let scans = RefuelScanExec::find_all(plan);
+    let mut scans = Vec::new();
+    plan.apply(|node| {
+        if node.is::<RefuelScanExec>() {
+            scans.push(Arc::clone(node));
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })?;
     let planned = scans.iter().filter_map(|node| {
         let scan = node.downcast_ref::<RefuelScanExec>()?;
         Some(async move {

@@ -18,7 +18,6 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::physical_expr::PhysicalSortExpr;
 use datafusion::physical_expr::expressions::Column;
-use datafusion::physical_plan::ExecutionPlan;
 use refuel_client::RefuelClient;
 use refuel_client::api::items::ResolvedTarget;
 use refuel_client::models::{Filter, ItemQuery, OrderBy};
@@ -382,18 +381,5 @@ impl RefuelScanExec {
             let _ = exec.range_page.set(page);
         }
         Ok(exec)
-    }
-
-    /// The scans in `plan`.
-    pub fn find_all(plan: &Arc<dyn ExecutionPlan>) -> Vec<Arc<dyn ExecutionPlan>> {
-        let mut scans = Vec::new();
-        let mut stack = vec![Arc::clone(plan)];
-        while let Some(node) = stack.pop() {
-            if node.downcast_ref::<RefuelScanExec>().is_some() {
-                scans.push(Arc::clone(&node));
-            }
-            stack.extend(node.children().into_iter().cloned());
-        }
-        scans
     }
 }
