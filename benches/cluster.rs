@@ -187,6 +187,20 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    if args
+        .get(1)
+        .is_some_and(|a| a == "--scheduler" || a == "--executor")
+    {
+        // The cluster's processes log as `refuel-ballista` does (`REFUEL_BALLISTA_LOG`).
+        let filter = tracing_subscriber::EnvFilter::try_from_env("REFUEL_BALLISTA_LOG")
+            .unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("warn,ballista_scheduler::display=off")
+            });
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
     match args.get(1).map(String::as_str) {
         Some("--emulator") => runtime.block_on(support::serve_emulator(KEY)),
         Some("--scheduler") => {
@@ -238,6 +252,16 @@ async fn run() {
 
     let port = free_port();
     let _scheduler = spawn(&url, &["--scheduler".into(), format!("127.0.0.1:{port}")]);
+    // The executors register with a scheduler that listens already.
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let _executors: Vec<Process> = (0..2)
         .map(|_| {
             spawn(
@@ -257,6 +281,7 @@ async fn run() {
         .map_or(LATENCY, Duration::from_millis);
     support::set_network(&url, latency, Some(PAGE_CAP), None).await;
 
+    eprintln!("cluster started; lake file written");
     let local = session(&url, &lake).await;
     let client = RefuelClient::new(config(&url)).unwrap();
     let remote = refuel_ballista::connect(
@@ -269,6 +294,7 @@ async fn run() {
     )
     .await
     .unwrap();
+    eprintln!("sessions made; waiting for the executors");
     // The executors register a moment after they start.
     for _ in 0..100 {
         let answered = match remote.sql("SELECT count(*) FROM sentiment_labels").await {
@@ -290,8 +316,14 @@ async fn run() {
         "| query | rows | in process (s) | cluster of 2 executors (s) | cluster / in process | page requests in process | page requests on the cluster |"
     );
     println!("|---|---|---|---|---|---|---|");
-    for (name, sql) in [("label-table scan", SCAN), ("join with Parquet", JOIN)] {
+    let scan = std::env::var("REFUEL_BENCH_SCAN").unwrap_or_else(|_| SCAN.to_string());
+    for (name, sql) in [
+        ("label-table scan", scan.as_str()),
+        ("join with Parquet", JOIN),
+    ] {
+        eprintln!("{name}: in process");
         let (local_s, local_rows, local_pages) = measure(&local, &url, sql).await;
+        eprintln!("{name}: on the cluster");
         let (cluster_s, cluster_rows, cluster_pages) = measure(&remote, &url, sql).await;
         assert_eq!(local_rows, cluster_rows, "{name}: other row counts");
         println!(

@@ -7,20 +7,27 @@
 //! would read every partition of a Refuel scan, and the rows would come back once per
 //! task. The scheduler's planner therefore turns a scan of N partitions into a
 //! `UnionExec` of N [`RefuelScanSlice`]s, each reading one partition of the scan and
-//! standing on a one-partition `EmptyExec` (its gate). Ballista cuts a union child by
-//! cutting its leaves: a gate left out of the task's slice becomes a leaf of no
-//! partition, and so does the slice above it, which the union then skips. Each task
-//! reads exactly its partitions' rows.
+//! standing on a one-partition in-memory scan of no rows (its gate). Ballista cuts a
+//! union child by cutting its leaves: a gate left out of the task's slice becomes an
+//! in-memory scan of no partition, and so does the slice above it, which the union then
+//! skips. Each task reads exactly its partitions' rows.
+//!
+//! The gate is an in-memory scan rather than an `EmptyExec` because Ballista turns a cut
+//! `EmptyExec` into an in-memory scan: the two report metrics differently, so the tasks
+//! of one stage would report plans of different sizes, which Ballista's scheduler
+//! refuses (the task's status is dropped and the job never ends). An in-memory scan
+//! stays one, cut or not.
 
 use std::fmt;
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::Schema;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::PhysicalExpr;
-use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::union::UnionExec;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
@@ -76,9 +83,10 @@ impl RefuelScanSlice {
         self.partition
     }
 
-    /// The gate of a slice that is read: one partition and no column.
-    pub fn open_gate() -> Arc<dyn ExecutionPlan> {
-        Arc::new(EmptyExec::new(Arc::new(Schema::empty())))
+    /// The gate of a slice that is read: one partition of no batch and no column.
+    pub fn open_gate() -> Result<Arc<dyn ExecutionPlan>> {
+        let source = MemorySourceConfig::try_new(&[vec![]], Arc::new(Schema::empty()), None)?;
+        Ok(DataSourceExec::from_data_source(source))
     }
 }
 
@@ -164,7 +172,7 @@ pub fn slice_scans(plan: Arc<dyn ExecutionPlan>) -> Result<Arc<dyn ExecutionPlan
         let scan = Arc::new(scan.clone());
         let slices = (0..partitions)
             .map(|p| {
-                RefuelScanSlice::try_new(Arc::clone(&scan), p, RefuelScanSlice::open_gate())
+                RefuelScanSlice::try_new(Arc::clone(&scan), p, RefuelScanSlice::open_gate()?)
                     .map(|s| Arc::new(s) as Arc<dyn ExecutionPlan>)
             })
             .collect::<Result<Vec<_>>>()?;
