@@ -193,9 +193,7 @@ fn main() {
     {
         // The cluster's processes log as `refuel-ballista` does (`REFUEL_BALLISTA_LOG`).
         let filter = tracing_subscriber::EnvFilter::try_from_env("REFUEL_BALLISTA_LOG")
-            .unwrap_or_else(|_| {
-                tracing_subscriber::EnvFilter::new("warn,ballista_scheduler::display=off")
-            });
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
         let _ = tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_writer(std::io::stderr)

@@ -57,11 +57,7 @@ enum Role {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_env("REFUEL_BALLISTA_LOG")
-        // Ballista logs an error when it cannot lay a stage's task metrics over its plan,
-        // which it cannot for scans cut per task (`slice`): nothing fails.
-        .unwrap_or_else(|_| {
-            tracing_subscriber::EnvFilter::new("warn,ballista_scheduler::display=off")
-        });
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

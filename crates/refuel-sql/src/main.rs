@@ -41,14 +41,10 @@ fn main() -> ExitCode {
 }
 
 fn init_logging(verbose: bool) {
-    // Ballista's scheduler logs an error when it cannot lay a stage's task metrics over
-    // its plan, which it cannot for scans cut per task (refuel_ballista::slice): nothing
-    // fails, so it is not shown.
     let filter = if verbose {
-        "refuel_client=debug,refuel_datafusion=debug,refuel_sql=debug,warn,\
-         ballista_scheduler::display=off"
+        "refuel_client=debug,refuel_datafusion=debug,refuel_sql=debug,warn"
     } else {
-        "error,ballista_scheduler::display=off"
+        "error"
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("REFUEL_SQL_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
