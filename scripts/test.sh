@@ -3,7 +3,8 @@
 #   1. formatting and lints,
 #   2. Rust unit and integration tests (the client against in-process emulators over
 #      loopback, the emulator binary, durability across restarts and kill -9),
-#   3. the official Python SDK (refuel==0.15.15 from PyPI, unmodified) against the emulator.
+#   3. the official Python SDK (refuel==0.15.15 from PyPI, unmodified) against the emulator,
+#      and `refuel-sql serve` through the ADBC Flight SQL driver and pyarrow.flight.
 # It installs what the tests need (a Python venv in .venv-sdk) and starts and stops every
 # service itself. Any missing piece is a failure, never a skip.
 set -euo pipefail
@@ -28,6 +29,7 @@ echo "==> cargo test"
 bash scripts/azurite.sh cargo test --workspace --locked
 # --- end Azurite
 
-echo "==> Python SDK conformance (refuel==0.15.15)"
+echo "==> Python: SDK conformance (refuel==0.15.15), Flight SQL clients (ADBC, pyarrow.flight)"
 python="$(bash scripts/python-env.sh | tail -n1)"
-REFUEL_EMULATOR_BIN="$target_dir/debug/refuel-emulator" "$python" -m pytest tests/python -q -p no:cacheprovider
+REFUEL_EMULATOR_BIN="$target_dir/debug/refuel-emulator" REFUEL_SQL_BIN="$target_dir/debug/refuel-sql" \
+    "$python" -m pytest tests/python -q -p no:cacheprovider

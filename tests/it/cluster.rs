@@ -168,15 +168,6 @@ async fn scan_lines(ctx: &SessionContext, sql: &str) -> Vec<String> {
     scans
 }
 
-async fn request_log(url: &str) -> Vec<LoggedRequest> {
-    reqwest::get(format!("{url}/_emulator/requests"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 /// Checks that the row requests in the log fetched each row at most once per query: per
 /// distinct query (filters, order, task), one count, and page ranges that never overlap.
 /// Returns the page requests by `User-Agent`.

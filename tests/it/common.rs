@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use refuel::client::models::{Dataset, Row};
 use refuel::client::{ClientConfig, RefuelClient, ServerSemantics, WaitOptions};
-use refuel::emulator::{Emulator, EmulatorConfig, EmulatorHandle, Fault, StatsView};
+use refuel::emulator::{Emulator, EmulatorConfig, EmulatorHandle, Fault, LoggedRequest, StatsView};
 use serde_json::{Value, json};
 
 /// The key of the main test team.
@@ -307,4 +307,14 @@ pub async fn schemaless_server(
         let _ = axum::serve(listener, app).await;
     });
     format!("http://{addr}")
+}
+
+/// The emulator's request log (`GET /_emulator/requests`), oldest first.
+pub async fn request_log(url: &str) -> Vec<LoggedRequest> {
+    reqwest::get(format!("{url}/_emulator/requests"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }

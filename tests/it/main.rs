@@ -11,6 +11,7 @@ mod s3_server;
 mod client;
 mod cluster;
 mod emulator;
+mod flight;
 mod labeling;
 mod remote;
 mod shell;

@@ -41,6 +41,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let progress = Progress::new(cli.quiet);
+    if let Some(SubCommand::Serve(args)) = &cli.subcommand {
+        return subcommands::serve::run(args, &cli.connection, &progress).await;
+    }
     let connection = Connection::open(&cli.connection, &progress).await?;
     let outcome = match &cli.subcommand {
         Some(sub) => subcommands::run(sub, &connection, &progress).await,

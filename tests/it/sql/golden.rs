@@ -123,15 +123,6 @@ fn render(req: &LoggedRequest, ids: &[(String, &str)]) -> String {
     format!("{} {}?{}", req.method, replace(&req.path), query.join("&"))
 }
 
-async fn requests(url: &str) -> Vec<LoggedRequest> {
-    reqwest::get(format!("{url}/_emulator/requests"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn requests_sent_for_each_kind_of_query_match_the_golden_file() {
     let emu = emulator().await;
@@ -181,7 +172,7 @@ async fn requests_sent_for_each_kind_of_query_match_the_golden_file() {
             .await
             .unwrap_or_else(|e| panic!("{sql}: {e}"));
         // Pages run concurrently: sorted, the lines do not depend on timing.
-        let mut lines: Vec<String> = requests(emu.url())
+        let mut lines: Vec<String> = request_log(emu.url())
             .await
             .iter()
             .map(|r| render(r, &ids))

@@ -1,10 +1,11 @@
-//! Subcommands that move data and label it: `upload`, `run`, `label`, `export`, and
-//! `completions`.
+//! Subcommands that move data and label it: `upload`, `run`, `label`, `export`; `serve`
+//! (a Flight SQL server); and `completions`.
 
 pub mod completions;
 pub mod export;
 pub mod label;
 pub mod run;
+pub mod serve;
 pub mod upload;
 
 use std::process::ExitCode;
@@ -25,6 +26,9 @@ pub enum SubCommand {
     Label(label::LabelArgs),
     /// Export a dataset (with a task's labels) to a file.
     Export(export::ExportArgs),
+    /// Serve the catalog over Arrow Flight SQL (BI tools, JDBC/ODBC/ADBC), each caller
+    /// with its own API key.
+    Serve(serve::ServeArgs),
     /// Print a shell completion script.
     Completions(completions::CompletionsArgs),
 }
@@ -41,9 +45,9 @@ pub async fn run(
         SubCommand::Run(args) => run::run(args, client, progress).await,
         SubCommand::Label(args) => label::run(args, client, progress).await,
         SubCommand::Export(args) => export::run(args, connection, progress).await,
-        // Printed before any connection is made (see `exec::run`).
-        SubCommand::Completions(_) => Err(anyhow::anyhow!(
-            "refuel-sql completions runs without a connection"
+        // Run before any connection is made (see `exec::run`).
+        SubCommand::Completions(_) | SubCommand::Serve(_) => Err(anyhow::anyhow!(
+            "refuel-sql completions and serve run without a shared connection"
         )),
     }
 }
