@@ -69,7 +69,7 @@ impl Server {
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line).unwrap();
         let addr = line
-            .split("grpc://")
+            .split("://")
             .nth(1)
             .and_then(|rest| rest.split_whitespace().next())
             .unwrap_or_else(|| panic!("no address in {line:?}"))
@@ -430,4 +430,59 @@ async fn flight_sql_authenticates_each_caller_as_its_own_tenant() {
     tokio::time::sleep(Duration::from_secs(4)).await;
     let e = a.get_catalogs().await.unwrap_err().to_string();
     assert!(unauthenticated(&e) && e.contains("expired"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn flight_sql_serves_tls_with_the_given_certificate() {
+    let emu = emulator().await;
+    let _a = team(&emu).await;
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let cert_pem = certified.cert.pem();
+    let dir = tempfile::tempdir().unwrap();
+    let cert = write_file(dir.path(), "cert.pem", cert_pem.as_bytes());
+    let key = write_file(
+        dir.path(),
+        "key.pem",
+        certified.signing_key.serialize_pem().as_bytes(),
+    );
+    let server = Server::start(
+        emu.url(),
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    let tls = tonic::transport::ClientTlsConfig::new()
+        .ca_certificate(tonic::transport::Certificate::from_pem(&cert_pem))
+        .domain_name("localhost");
+    let channel = Channel::from_shared(format!("https://{}", server.addr))
+        .unwrap()
+        .tls_config(tls)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client = FlightSqlServiceClient::new(channel);
+    client.set_header("authorization", format!("Bearer {KEY}"));
+    client.set_header("x-refuel-project", "p");
+    assert_eq!(
+        column(
+            &query(&mut client, "SELECT count(*) AS n FROM m").await,
+            "n"
+        ),
+        vec![ROWS.to_string()]
+    );
+
+    // A client speaking plain HTTP/2 gets no answer from a TLS server.
+    let plain = Channel::from_shared(format!("http://{}", server.addr))
+        .unwrap()
+        .connect()
+        .await;
+    if let Ok(channel) = plain {
+        let mut plain = FlightSqlServiceClient::new(channel);
+        plain.set_header("authorization", format!("Bearer {KEY}"));
+        assert!(plain.get_catalogs().await.is_err());
+    }
 }
