@@ -37,6 +37,8 @@ fn shell_binary() -> PathBuf {
 struct Server {
     child: Child,
     addr: String,
+    /// Its standard error, read as it comes (a full pipe would stop the server).
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl Drop for Server {
@@ -65,6 +67,16 @@ impl Server {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let err = child.stderr.take().unwrap();
+        let sink = std::sync::Arc::clone(&stderr);
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                let mut text = sink.lock().unwrap();
+                text.push_str(&line);
+                text.push('\n');
+            }
+        });
         let stdout = child.stdout.take().unwrap();
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line).unwrap();
@@ -74,16 +86,16 @@ impl Server {
             .and_then(|rest| rest.split_whitespace().next())
             .unwrap_or_else(|| panic!("no address in {line:?}"))
             .to_string();
-        Self { child, addr }
+        Self {
+            child,
+            addr,
+            stderr,
+        }
     }
 
-    fn stderr(mut self) -> String {
-        let _ = self.child.kill();
-        let mut text = String::new();
-        if let Some(mut err) = self.child.stderr.take() {
-            std::io::Read::read_to_string(&mut err, &mut text).unwrap();
-        }
-        text
+    /// What it wrote to standard error until now.
+    fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
     }
 
     async fn client(&self) -> FlightSqlServiceClient<Channel> {
@@ -335,7 +347,8 @@ async fn flight_sql_authenticates_each_caller_as_its_own_tenant() {
     let emu = emulator().await;
     let _a = team(&emu).await;
     other_team(&emu).await;
-    let server = Server::start(emu.url(), &["--idle-timeout", "2"]);
+    // Verbose: debug logs of every request, none of which may show a key or a token.
+    let server = Server::start(emu.url(), &["--idle-timeout", "2", "-v"]);
 
     // No key, a wrong key, a made-up token: Unauthenticated, and the key never echoed.
     let mut none = server.client().await;
