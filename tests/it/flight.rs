@@ -50,14 +50,22 @@ impl Drop for Server {
 
 impl Server {
     fn start(endpoint: &str, extra: &[&str]) -> Self {
-        let mut child = Command::new(shell_binary())
-            .args([
+        Self::start_with(
+            &[
                 "--endpoint",
                 endpoint,
                 "--server-semantics",
                 "emulator",
                 "serve",
-            ])
+            ],
+            extra,
+        )
+    }
+
+    /// `refuel-sql <global> --listen 127.0.0.1:0 <extra>`.
+    fn start_with(global: &[&str], extra: &[&str]) -> Self {
+        let mut child = Command::new(shell_binary())
+            .args(global)
             .args(["--listen", "127.0.0.1:0"])
             .args(extra)
             .env_remove("REFUEL_API_KEY")
@@ -498,4 +506,25 @@ async fn flight_sql_serves_tls_with_the_given_certificate() {
         plain.set_header("authorization", format!("Bearer {KEY}"));
         assert!(plain.get_catalogs().await.is_err());
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn flight_sql_on_the_local_emulator_accepts_its_key_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(
+        &["--local", dir.path().to_str().unwrap(), "--quiet", "serve"],
+        &[],
+    );
+    let mut client = server
+        .client_with_key(refuel::emulator::DEFAULT_API_KEY, None)
+        .await;
+    // The demo project is current, as in the shell.
+    let n = column(
+        &query(&mut client, "SELECT count(*) AS n FROM reviews").await,
+        "n",
+    );
+    assert_eq!(n, vec!["3000".to_string()]);
+    let mut wrong = server.client_with_key("someone-elses-key", None).await;
+    let e = wrong.get_catalogs().await.unwrap_err().to_string();
+    assert!(unauthenticated(&e), "{e}");
 }
