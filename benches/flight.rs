@@ -8,7 +8,7 @@
 //! a process of its own, 20 ms away with pages capped at 1000 rows
 //! (`REFUEL_BENCH_LATENCY_MS` changes the latency); the Flight SQL server runs in this
 //! process with the shell's session factory, as `refuel-sql serve` does. Times exclude
-//! making connections and sessions; each figure is the median of three runs.
+//! making connections and sessions; each figure is the median of seven runs.
 
 #![allow(missing_docs, unreachable_pub, clippy::too_many_lines)]
 
@@ -27,7 +27,7 @@ const KEY: &str = "bench-key";
 const PROJECT: &str = "bench";
 const ROWS: usize = 100_000;
 const CLIENTS: usize = 10;
-const RUNS: usize = 3;
+const RUNS: usize = 7;
 const SQL: &str = "SELECT * FROM sentiment_labels";
 
 fn config(url: &str) -> ClientConfig {
@@ -129,6 +129,11 @@ async fn run() {
     let adbc: ClientTimes = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(adbc.rows, rows, "ADBC read other rows");
 
+    eprintln!("in process, 1: {one:.3?}\nin process, {CLIENTS}: {ten:.3?}");
+    eprintln!(
+        "ADBC, 1: {:.3?}\nADBC, {CLIENTS}: {:.3?}",
+        adbc.single, adbc.concurrent
+    );
     let (one, ten) = (median(one), median(ten));
     let (adbc_one, adbc_ten) = (median(adbc.single), median(adbc.concurrent));
     println!(

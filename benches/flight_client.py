@@ -17,10 +17,11 @@ from adbc_driver_flightsql import DatabaseOptions
 
 
 def connect(uri, key, project):
-    conn = flight_sql.connect(uri=uri, db_kwargs={
+    options = {
         DatabaseOptions.AUTHORIZATION_HEADER.value: f"Bearer {key}",
         "adbc.flight.sql.rpc.call_header.x-refuel-project": project,
-    })
+    }
+    conn = flight_sql.connect(uri=uri, db_kwargs=options)
     with conn.cursor() as cur:
         cur.execute("SELECT 1")
         cur.fetch_arrow_table()

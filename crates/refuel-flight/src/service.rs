@@ -24,6 +24,8 @@ use arrow_flight::{
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Schema, UInt64Type};
 use datafusion::arrow::ipc::writer::IpcWriteOptions;
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::physical_plan::stream::RecordBatchReceiverStreamBuilder;
 use datafusion::prelude::DataFrame;
 use futures::{Stream, StreamExt, TryStreamExt};
 use prost::Message;
@@ -128,6 +130,29 @@ impl Drop for Finish {
     fn drop(&mut self) {
         self.session.statements.finish(self.handle);
     }
+}
+
+/// Batches a query may compute ahead of what the client has read.
+const READ_AHEAD_BATCHES: usize = 16;
+
+/// `stream` driven by a task of its own up to [`READ_AHEAD_BATCHES`] ahead of the client:
+/// gRPC polls a response only as the client frees room in its window, and a scan polled
+/// that way would wait for each read before it fetches the next pages. The bound keeps
+/// memory flat in the result's size; dropping the returned stream (the client went away,
+/// the query was cancelled) stops the task and the query.
+fn read_ahead(stream: SendableRecordBatchStream) -> SendableRecordBatchStream {
+    let mut builder = RecordBatchReceiverStreamBuilder::new(stream.schema(), READ_AHEAD_BATCHES);
+    let tx = builder.tx();
+    builder.spawn(async move {
+        let mut stream = stream;
+        while let Some(item) = stream.next().await {
+            if tx.send(item).await.is_err() {
+                break;
+            }
+        }
+        Ok(())
+    });
+    builder.build()
 }
 
 /// The rows a statement changed: the sum of its `count` column (DataFusion's answer to
@@ -363,7 +388,7 @@ impl FlightSqlService for RefuelFlightSql {
             session: Arc::clone(&session),
             handle,
         };
-        let stream = frame.execute_stream().await.map_err(|e| status(&e))?;
+        let stream = read_ahead(frame.execute_stream().await.map_err(|e| status(&e))?);
         let schema = stream.schema();
         let batches = stream.map_err(|e| FlightError::Tonic(Box::new(status(&e))));
         let encoded = FlightDataEncoderBuilder::new()
