@@ -12,6 +12,7 @@ use arrow_flight::sql::{
     Nullable, Searchable, SqlInfo, SqlNullOrdering, SqlSupportedCaseSensitivity, XdbcDataType,
 };
 use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::Schema;
 use datafusion::datasource::TableType;
 use datafusion::prelude::SessionContext;
 use tonic::Status;
@@ -56,39 +57,96 @@ pub(crate) fn schemas(
     builder.build().map_err(|e| internal("listing schemas", e))
 }
 
+/// What `GetTables` asks for, to skip tables before they are opened (opening a Refuel
+/// table may call the API); the builder filters the rows again, exactly.
+pub(crate) struct TablesFilter<'a> {
+    /// The catalog, exactly.
+    pub(crate) catalog: Option<&'a str>,
+    /// A `LIKE` pattern of schema names.
+    pub(crate) schema_pattern: Option<&'a str>,
+    /// A `LIKE` pattern of table names.
+    pub(crate) table_pattern: Option<&'a str>,
+    /// Whether each table's Arrow schema is asked for.
+    pub(crate) include_schema: bool,
+}
+
+/// Whether `text` may match the `LIKE` pattern (`%` any run, `_` one character). A pattern
+/// with an escape character may match anything here: the builder decides.
+fn may_match(pattern: Option<&str>, text: &str) -> bool {
+    let Some(pattern) = pattern else {
+        return true;
+    };
+    if pattern.contains('\\') {
+        return true;
+    }
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    // Classic wildcard matching with one backtrack point for the last `%`.
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && p[pi] == '%' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if pi < p.len() && (p[pi] == '_' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '%')
+}
+
 /// The session's tables, as the builder's filters select them, with their Arrow schema
 /// when asked for.
 pub(crate) async fn tables(
     ctx: &SessionContext,
-    catalog_filter: Option<&str>,
+    filter: TablesFilter<'_>,
     mut builder: GetTablesBuilder,
 ) -> Result<RecordBatch, Status> {
+    let empty = Schema::empty();
     for catalog_name in ctx.catalog_names() {
-        if catalog_filter.is_some_and(|c| c != catalog_name) {
+        if filter.catalog.is_some_and(|c| c != catalog_name) {
             continue;
         }
         let Some(catalog) = ctx.catalog(&catalog_name) else {
             continue;
         };
         for schema_name in catalog.schema_names() {
+            if !may_match(filter.schema_pattern, &schema_name) {
+                continue;
+            }
             let Some(schema) = catalog.schema(&schema_name) else {
                 continue;
             };
             for table_name in schema.table_names() {
-                let table = schema
-                    .table(&table_name)
-                    .await
-                    .map_err(|e| crate::error::status(&e))?;
-                let Some(table) = table else {
+                if !may_match(filter.table_pattern, &table_name) {
                     continue;
+                }
+                let status = |e: datafusion::error::DataFusionError| crate::error::status(&e);
+                let (kind, arrow_schema) = if filter.include_schema {
+                    match schema.table(&table_name).await.map_err(status)? {
+                        Some(table) => (table.table_type(), table.schema()),
+                        None => continue,
+                    }
+                } else {
+                    match schema.table_type(&table_name).await.map_err(status)? {
+                        Some(kind) => (kind, std::sync::Arc::new(empty.clone())),
+                        None => continue,
+                    }
                 };
                 builder
                     .append(
                         &catalog_name,
                         &schema_name,
                         &table_name,
-                        table_type(table.table_type()),
-                        table.schema().as_ref(),
+                        table_type(kind),
+                        arrow_schema.as_ref(),
                     )
                     .map_err(|e| internal("listing tables", e))?;
             }
@@ -228,3 +286,29 @@ pub(crate) static XDBC_INFO: LazyLock<Result<XdbcTypeInfoData, String>> = LazyLo
     }
     b.build().map_err(|e| e.to_string())
 });
+
+#[cfg(test)]
+mod tests {
+    use super::may_match;
+
+    #[test]
+    fn like_patterns_prune_only_what_cannot_match() {
+        for (pattern, text, want) in [
+            ("m", "m", true),
+            ("m", "mm", false),
+            ("%", "", true),
+            ("re%s", "reviews", true),
+            ("re%s", "review", false),
+            ("_e%", "reviews", true),
+            ("%_labels", "reviews_sentiment_labels", true),
+            ("%a%b%", "xaxxbx", true),
+            ("%a%b%", "xbxxax", false),
+            ("a\\_b", "anything", true),
+            ("%x", "%ax", true),
+            ("50%", "50% off", true),
+        ] {
+            assert_eq!(may_match(Some(pattern), text), want, "{pattern} ~ {text}");
+        }
+        assert!(may_match(None, "x"));
+    }
+}

@@ -436,9 +436,13 @@ impl FlightSqlService for RefuelFlightSql {
         request: Request<Ticket>,
     ) -> Result<Response<DoGetStream>, Status> {
         let session = self.session(&request).await?;
-        let catalog = query.catalog.clone();
-        let batch =
-            metadata::tables(&session.ctx, catalog.as_deref(), query.into_builder()).await?;
+        let filter = metadata::TablesFilter {
+            catalog: query.catalog.as_deref(),
+            schema_pattern: query.db_schema_filter_pattern.as_deref(),
+            table_pattern: query.table_name_filter_pattern.as_deref(),
+            include_schema: query.include_schema,
+        };
+        let batch = metadata::tables(&session.ctx, filter, query.clone().into_builder()).await?;
         Ok(one_batch(batch))
     }
 
