@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Creates (or reuses) the virtual environment of the Python SDK conformance suite.
 #
-#   bash scripts/python-env.sh      # prints the venv's python on the last line of stdout
+#   bash scripts/python-env.sh                  # prints the venv's python on the last line
+#   bash scripts/python-env.sh VENV REQUIREMENTS  # another venv (paths relative to the repo)
 #
-# The venv lives at <repo>/.venv-sdk. tests/python/requirements.txt is installed into it
+# The venv lives at <repo>/.venv-sdk (or VENV). tests/python/requirements.txt (or
+# REQUIREMENTS) is installed into it
 # unless a stamp file inside the venv records the same sha256 of that file. All pip output
 # goes to stderr, so `PY=$(bash scripts/python-env.sh | tail -n1)` works.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-VENV="$REPO/.venv-sdk"
-REQS="$REPO/tests/python/requirements.txt"
+VENV="$REPO/${1:-.venv-sdk}"
+REQS="$REPO/${2:-tests/python/requirements.txt}"
 STAMP="$VENV/.requirements.sha256"
 PY="$VENV/bin/python"
 

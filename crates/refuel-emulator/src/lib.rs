@@ -145,6 +145,17 @@ impl EmulatorHandle {
         *self.state.network.write() = network;
     }
 
+    /// The requests served since the start or the last [`Self::reset_requests`], oldest
+    /// first (what `GET /_emulator/requests` answers).
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        self.state.stats.requests()
+    }
+
+    /// Empties the request log and zeroes the counters (`POST /_emulator/stats/reset`).
+    pub fn reset_requests(&self) {
+        self.state.stats.reset();
+    }
+
     /// The team id of an API key, if the emulator accepts the key.
     pub fn team_of(&self, key: &str) -> Option<&str> {
         self.state.teams.get(key).map(String::as_str)

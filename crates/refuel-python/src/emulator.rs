@@ -1,0 +1,161 @@
+//! `Emulator`: a local Refuel-compatible server in the Python process, for tests and
+//! notebooks.
+
+use std::path::PathBuf;
+
+use parking_lot::Mutex;
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+use refuel_emulator::{DEFAULT_API_KEY, EmulatorConfig, EmulatorHandle};
+
+use crate::config::Connection;
+use crate::errors::from_client;
+use crate::runtime::wait;
+
+/// A Refuel emulator serving on a loopback port of this process:
+/// `with Emulator() as emu: RefuelCatalog(api_key=emu.api_key, api_url=emu.url)`.
+#[pyclass(name = "Emulator", module = "refuel_datafusion", frozen)]
+pub(crate) struct PyEmulator {
+    handle: Mutex<Option<EmulatorHandle>>,
+    url: String,
+    api_key: String,
+    data_dir: Option<PathBuf>,
+}
+
+#[pymethods]
+impl PyEmulator {
+    /// Starts the emulator: in memory, or keeping its data in `data_dir` (and finding it
+    /// there again); `api_key` is the key it accepts (a default one when not given).
+    #[new]
+    #[pyo3(signature = (data_dir=None, api_key=None))]
+    fn new(py: Python<'_>, data_dir: Option<PathBuf>, api_key: Option<String>) -> PyResult<Self> {
+        let api_key = api_key.unwrap_or_else(|| DEFAULT_API_KEY.to_string());
+        if api_key.trim().is_empty() {
+            return Err(PyValueError::new_err("api_key must not be empty"));
+        }
+        let mut config = EmulatorConfig::new().api_key(api_key.clone());
+        if let Some(dir) = &data_dir {
+            config = config.data_dir(dir.clone());
+        }
+        let handle = wait(py, refuel_emulator::Emulator::start(config))?
+            .map_err(|e| PyRuntimeError::new_err(format!("the emulator did not start: {e:#}")))?;
+        Ok(Self {
+            url: handle.url().to_string(),
+            handle: Mutex::new(Some(handle)),
+            api_key,
+            data_dir,
+        })
+    }
+
+    /// Its base URL, e.g. `http://127.0.0.1:41234` (`api_url=` of the other classes).
+    #[getter]
+    fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The API key it accepts.
+    #[getter]
+    fn api_key(&self) -> &str {
+        &self.api_key
+    }
+
+    /// Where it keeps its data, when not in memory.
+    #[getter]
+    fn data_dir(&self) -> Option<String> {
+        self.data_dir.as_ref().map(|d| d.display().to_string())
+    }
+
+    /// Whether it is serving.
+    #[getter]
+    fn running(&self) -> bool {
+        self.handle.lock().is_some()
+    }
+
+    /// Makes a project (and returns its id).
+    #[pyo3(signature = (name, description=""))]
+    fn create_project(&self, py: Python<'_>, name: String, description: &str) -> PyResult<String> {
+        let client = Connection {
+            api_key: Some(self.api_key.clone()),
+            api_url: Some(self.url.clone()),
+            ..Default::default()
+        }
+        .client()?;
+        let description = description.to_string();
+        let project = wait(py, async move {
+            client.projects().create(&name, &description).await
+        })?
+        .map_err(|e| from_client(&e))?;
+        Ok(project.id)
+    }
+
+    /// The requests it served since it started or since `reset_requests()`, oldest first:
+    /// dicts of `method`, `path` and `query` (a list of (name, value) pairs).
+    fn requests<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let logged = match self.handle.lock().as_ref() {
+            Some(h) => h.requests(),
+            None => return Err(PyRuntimeError::new_err("the emulator is stopped")),
+        };
+        let out = PyList::empty(py);
+        for r in logged {
+            let d = PyDict::new(py);
+            d.set_item("method", r.method)?;
+            d.set_item("path", r.path)?;
+            d.set_item("query", r.query)?;
+            out.append(d)?;
+        }
+        Ok(out)
+    }
+
+    /// Empties the request log.
+    fn reset_requests(&self) -> PyResult<()> {
+        match self.handle.lock().as_ref() {
+            Some(h) => {
+                h.reset_requests();
+                Ok(())
+            }
+            None => Err(PyRuntimeError::new_err("the emulator is stopped")),
+        }
+    }
+
+    /// Stops serving (requests in flight finish first). Stopping twice does nothing.
+    fn stop(&self, py: Python<'_>) -> PyResult<()> {
+        let handle = self.handle.lock().take();
+        if let Some(handle) = handle {
+            wait(py, handle.shutdown())?;
+        }
+        Ok(())
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<bool> {
+        self.stop(py)?;
+        Ok(false)
+    }
+
+    fn __repr__(&self) -> String {
+        let state = if self.running() { "running" } else { "stopped" };
+        match &self.data_dir {
+            Some(dir) => format!(
+                "Emulator(url='{}', data_dir='{}', {state})",
+                self.url,
+                dir.display()
+            ),
+            None => format!("Emulator(url='{}', in memory, {state})", self.url),
+        }
+    }
+}
+
+impl Drop for PyEmulator {
+    fn drop(&mut self) {
+        if let Some(handle) = self.handle.lock().take() {
+            if let Ok(rt) = crate::runtime::runtime() {
+                rt.spawn(handle.shutdown());
+            }
+        }
+    }
+}

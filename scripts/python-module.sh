@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Builds the Python module refuel_datafusion (crates/refuel-python) into its test venv and
+# runs its tests:
+#
+#   bash scripts/python-module.sh            # venv, build, pytest
+#   bash scripts/python-module.sh --build    # venv and build only; prints the venv's python
+#
+# The venv is <repo>/.venv-python (crates/refuel-python/tests/requirements.txt: datafusion
+# 55, pandas, polars, pyarrow, the official SDK, maturin, moto). The module is built by
+# `pip install ./crates/refuel-python` (maturin, the dev profile, the workspace's target
+# directory), so it reuses the DataFusion that `cargo build --workspace --tests` compiled:
+# the build fails when it compiles DataFusion again (the feature pins of
+# crates/refuel-python/Cargo.toml no longer match the workspace's).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+python="$(bash scripts/python-env.sh .venv-python crates/refuel-python/tests/requirements.txt | tail -n1)"
+
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+echo "==> pip install ./crates/refuel-python (maturin, dev profile)" >&2
+start=$(date +%s)
+# The maturin backend runs the `maturin` of the venv (not isolated: found on PATH).
+if ! PATH="$(dirname "$python"):$PATH" "$python" -m pip install --disable-pip-version-check --no-build-isolation --no-deps \
+        --force-reinstall -v ./crates/refuel-python >"$log" 2>&1; then
+    tail -n 80 "$log" >&2
+    echo "python-module: building refuel_datafusion failed" >&2
+    exit 1
+fi
+echo "python-module: built and installed in $(( $(date +%s) - start )) s" >&2
+if grep -E "^\s*Compiling (datafusion|arrow) v" "$log" >&2; then
+    echo "python-module: the module's build compiled DataFusion/Arrow again: align the feature" \
+         "pins in crates/refuel-python/Cargo.toml with the workspace's (see its comment)" >&2
+    exit 1
+fi
+
+if [[ "${1:-}" == "--build" ]]; then
+    echo "$python"
+    exit 0
+fi
+
+echo "==> pytest crates/refuel-python/tests" >&2
+"$python" -m pytest crates/refuel-python/tests -q -p no:cacheprovider
