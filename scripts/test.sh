@@ -4,9 +4,12 @@
 #   2. Rust unit and integration tests (the client against in-process emulators over
 #      loopback, the emulator binary, durability across restarts and kill -9),
 #   3. the official Python SDK (refuel==0.15.15 from PyPI, unmodified) against the emulator,
-#      and `refuel-sql serve` through the ADBC Flight SQL driver and pyarrow.flight.
-# It installs what the tests need (a Python venv in .venv-sdk) and starts and stops every
-# service itself. Any missing piece is a failure, never a skip.
+#      and `refuel-sql serve` through the ADBC Flight SQL driver and pyarrow.flight,
+#   4. the Python module refuel_datafusion (crates/refuel-python), built into its own venv
+#      from the workspace's compiled DataFusion, in datafusion-python 55, pandas, polars
+#      and pyarrow, against an emulator in process and moto's S3 server.
+# It installs what the tests need (Python venvs in .venv-sdk and .venv-python) and starts
+# and stops every service itself. Any missing piece is a failure, never a skip.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
@@ -33,3 +36,6 @@ echo "==> Python: SDK conformance (refuel==0.15.15), Flight SQL clients (ADBC, p
 python="$(bash scripts/python-env.sh | tail -n1)"
 REFUEL_EMULATOR_BIN="$target_dir/debug/refuel-emulator" REFUEL_SQL_BIN="$target_dir/debug/refuel-sql" \
     "$python" -m pytest tests/python -q -p no:cacheprovider
+
+echo "==> Python: refuel_datafusion (datafusion 55, pandas, polars, pyarrow)"
+bash scripts/python-module.sh
