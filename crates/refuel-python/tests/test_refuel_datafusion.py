@@ -179,6 +179,31 @@ def test_write_dataset_from_datafusion_and_dicts_by_upload(seeded):
     assert back["text"].tolist()[0] == "a" and pd.isna(back["text"].tolist()[1])
 
 
+def test_insert_into_a_dataset_from_datafusion_python(seeded):
+    name = unique("inserted")
+    rd.write_dataset(pa.table({"n": [1, 2], "s": ["a", "b"]}), name, project=PROJECT,
+                     **seeded.conn)
+    ctx = session(seeded)
+    count = ctx.sql(f"INSERT INTO refuel.{PROJECT}.{name} VALUES (3, 'c'), (4, NULL)")
+    assert count.to_pydict()["count"] == [2]
+    back = ctx.sql(f"SELECT n, s FROM refuel.{PROJECT}.{name} ORDER BY n").to_pydict()
+    assert back == {"n": [1, 2, 3, 4], "s": ["a", "b", "c", None]}
+
+
+def test_write_dataset_from_a_failing_stream_makes_nothing(seeded):
+    def batches():
+        yield pa.record_batch({"n": [1, 2]})
+        raise RuntimeError("the producer broke")
+
+    name = unique("broken")
+    reader = pa.RecordBatchReader.from_batches(pa.schema({"n": pa.int64()}), batches())
+    with pytest.raises(rd.RefuelError, match="the producer broke") as info:
+        rd.write_dataset(reader, name, project=PROJECT, **seeded.conn)
+    assert "removed" in str(info.value), "the staged file is cleaned up"
+    catalog = rd.RefuelCatalog(**seeded.conn)
+    assert name not in catalog.table_names(PROJECT), "no dataset was made"
+
+
 def test_write_dataset_refuses_bad_input_and_existing_names(seeded):
     with pytest.raises(rd.RefuelError, match="already exists") as info:
         rd.write_dataset(pa.table({"n": [1]}), "reviews", project=PROJECT, **seeded.conn)
