@@ -108,7 +108,8 @@ async fn label_batches(
     let function = Arc::new(RefuelLabel::new(directory));
     // One partition: rows come back in the order they went in.
     let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(1));
-    ctx.register_udf(AsyncScalarUDF::new(Arc::clone(&function) as _).into_scalar_udf());
+    let udf = AsyncScalarUDF::new(Arc::clone(&function) as _).into_scalar_udf();
+    ctx.register_udf(udf.clone());
     {
         let state_ref = ctx.state_ref();
         let mut state = state_ref.write();
@@ -118,11 +119,10 @@ async fn label_batches(
     let input = MemTable::try_new(Arc::clone(&schema), vec![batches])?;
     let frame = ctx.read_table(Arc::new(input))?;
     const LABELS: &str = "__refuel_labels";
-    let mut args = vec![lit(app.name.clone())];
+    // The reference as given: `project/app` resolves in that project, `app` in the client's.
+    let mut args = vec![lit(application)];
     args.extend(inputs);
-    let call = AsyncScalarUDF::new(function as _)
-        .into_scalar_udf()
-        .call(args);
+    let call = udf.call(args);
     let frame = frame.with_column(LABELS, call)?;
     let mut columns: Vec<Expr> = schema.fields().iter().map(|f| ident(f.name())).collect();
     for (field, _) in &app.fields {

@@ -261,6 +261,12 @@ def test_label_from_pandas_and_polars_with_explanations(seeded):
     assert out.column("sentiment").to_pylist()[0]["label"] == "neutral"
 
 
+def test_label_names_an_application_of_another_project(seeded):
+    # No current project: the reference names the application's project.
+    out = rd.label(f"{PROJECT}/{seeded.application}", [{"review": "terrible"}], **seeded.conn)
+    assert out.column("sentiment").to_pylist()[0]["label"] == "negative"
+
+
 def test_label_errors(seeded):
     with pytest.raises(ValueError, match="lack the input column review"):
         rd.label(seeded.application, [{"text": "x"}], project=PROJECT, **seeded.conn)
