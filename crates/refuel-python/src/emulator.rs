@@ -2,12 +2,13 @@
 //! notebooks.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use parking_lot::Mutex;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
-use refuel_emulator::{DEFAULT_API_KEY, EmulatorConfig, EmulatorHandle};
+use refuel_emulator::{DEFAULT_API_KEY, EmulatorConfig, EmulatorHandle, Network};
 
 use crate::config::Connection;
 use crate::errors::from_client;
@@ -27,14 +28,26 @@ pub(crate) struct PyEmulator {
 impl PyEmulator {
     /// Starts the emulator: in memory, or keeping its data in `data_dir` (and finding it
     /// there again); `api_key` is the key it accepts (a default one when not given).
+    /// `latency_ms`, `max_page_rows` and `rate_limit` (requests per second per key) make
+    /// it answer as a remote server would (none by default).
     #[new]
-    #[pyo3(signature = (data_dir=None, api_key=None))]
-    fn new(py: Python<'_>, data_dir: Option<PathBuf>, api_key: Option<String>) -> PyResult<Self> {
+    #[pyo3(signature = (data_dir=None, api_key=None, *, latency_ms=0, max_page_rows=None, rate_limit=None))]
+    fn new(
+        py: Python<'_>,
+        data_dir: Option<PathBuf>,
+        api_key: Option<String>,
+        latency_ms: u64,
+        max_page_rows: Option<usize>,
+        rate_limit: Option<f64>,
+    ) -> PyResult<Self> {
         let api_key = api_key.unwrap_or_else(|| DEFAULT_API_KEY.to_string());
         if api_key.trim().is_empty() {
             return Err(PyValueError::new_err("api_key must not be empty"));
         }
-        let mut config = EmulatorConfig::new().api_key(api_key.clone());
+        let network = network(latency_ms, max_page_rows, rate_limit)?;
+        let mut config = EmulatorConfig::new()
+            .api_key(api_key.clone())
+            .network(network);
         if let Some(dir) = &data_dir {
             config = config.data_dir(dir.clone());
         }
@@ -107,6 +120,25 @@ impl PyEmulator {
         Ok(out)
     }
 
+    /// Changes how it answers from now on, as the constructor's arguments of the same
+    /// names do: `set_network()` makes it answer at once again.
+    #[pyo3(signature = (*, latency_ms=0, max_page_rows=None, rate_limit=None))]
+    fn set_network(
+        &self,
+        latency_ms: u64,
+        max_page_rows: Option<usize>,
+        rate_limit: Option<f64>,
+    ) -> PyResult<()> {
+        let network = network(latency_ms, max_page_rows, rate_limit)?;
+        match self.handle.lock().as_ref() {
+            Some(h) => {
+                h.set_network(network);
+                Ok(())
+            }
+            None => Err(PyRuntimeError::new_err("the emulator is stopped")),
+        }
+    }
+
     /// Empties the request log.
     fn reset_requests(&self) -> PyResult<()> {
         match self.handle.lock().as_ref() {
@@ -148,6 +180,27 @@ impl PyEmulator {
             None => format!("Emulator(url='{}', in memory, {state})", self.url),
         }
     }
+}
+
+/// The simulated network of the arguments, checked.
+fn network(
+    latency_ms: u64,
+    max_page_rows: Option<usize>,
+    rate_limit: Option<f64>,
+) -> PyResult<Network> {
+    if max_page_rows == Some(0) {
+        return Err(PyValueError::new_err("max_page_rows must be at least 1"));
+    }
+    if let Some(rate) = rate_limit.filter(|r| !(r.is_finite() && *r > 0.0)) {
+        return Err(PyValueError::new_err(format!(
+            "rate_limit must be a positive number of requests per second, not {rate}"
+        )));
+    }
+    Ok(Network {
+        max_page_rows,
+        rate_limit,
+        ..Network::with_latency(Duration::from_millis(latency_ms))
+    })
 }
 
 impl Drop for PyEmulator {

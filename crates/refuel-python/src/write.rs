@@ -1,11 +1,12 @@
 //! `write_dataset`: Arrow data from Python as a new Refuel dataset, through the sink.
 
 use std::collections::HashMap;
+use std::time::Instant;
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::record_batch::RecordBatchReader;
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyKeyboardInterrupt, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use refuel_datafusion::RefuelWriteOptions;
@@ -15,7 +16,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use crate::arrow_stream::read_stream;
 use crate::config::Connection;
 use crate::errors::{from_datafusion, from_sink};
-use crate::runtime::runtime;
+use crate::runtime::{SIGNAL_CHECK, runtime};
 
 /// Batches read ahead of the staging upload.
 const READ_AHEAD: usize = 2;
@@ -57,19 +58,54 @@ pub(crate) fn write_dataset<'py>(
     });
     // The input is read on this thread (its producer may need the GIL: it is released,
     // and taken back by whoever needs it); the sink stages and hands off on the runtime.
-    let outcome = py.detach(move || {
+    // Signals are looked for between batches: an interrupt (Ctrl-C) ends the input with an
+    // error, so the sink makes no dataset and removes what it staged, as for any failing
+    // input; the interrupt is raised once it has. Once the input is read, the write runs to
+    // its end (stopping it there could leave a staged object or a dataset being made).
+    let (outcome, interrupt) = py.detach(move || {
+        let mut interrupt = None;
+        let mut last_check = Instant::now();
         for batch in reader {
-            if tx.blocking_send(batch).is_err() {
-                break; // the sink failed: its error says why
+            let interrupted = batch.as_ref().err().is_some_and(python_interrupt);
+            if interrupted {
+                interrupt = Some(PyKeyboardInterrupt::new_err(
+                    "the input was interrupted: no dataset was made",
+                ));
+            }
+            if tx.blocking_send(batch).is_err() || interrupted {
+                break; // the sink failed (its error says why), or ends on this error
+            }
+            if last_check.elapsed() >= SIGNAL_CHECK {
+                last_check = Instant::now();
+                if let Err(e) = Python::attach(|py| py.check_signals()) {
+                    let stop = ArrowError::ExternalError("the write was interrupted".into());
+                    let _ = tx.blocking_send(Err(stop));
+                    interrupt = Some(e);
+                    break;
+                }
             }
         }
         drop(tx);
-        futures::executor::block_on(task)
+        (futures::executor::block_on(task), interrupt)
     });
+    if let Some(interrupt) = interrupt {
+        return Err(interrupt);
+    }
     let outcome = outcome
         .map_err(|e| PyValueError::new_err(format!("the write task failed: {e}")))?
         .map_err(|e| from_sink(&e))?;
     outcome_dict(py, &outcome)
+}
+
+/// Whether an input stream's error is Python's `KeyboardInterrupt`, raised while the
+/// stream's producer ran: Ctrl-C is then seen by the producer, not by us. pyarrow readers of
+/// Python generators pass it on as "Python exception: Traceback ... KeyboardInterrupt",
+/// datafusion-python's streams as "External error: KeyboardInterrupt: ".
+fn python_interrupt(error: &ArrowError) -> bool {
+    error
+        .to_string()
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .any(|word| word == "KeyboardInterrupt")
 }
 
 /// The sink's options from the arguments.

@@ -3,7 +3,10 @@ emulator in this process (see conftest.py)."""
 
 from __future__ import annotations
 
+import _thread
 import json
+import threading
+import time
 
 import datafusion
 import pandas as pd
@@ -280,6 +283,94 @@ def test_label_errors(seeded):
         rd.label(seeded.application, rows, max_rows=2, project=PROJECT, **seeded.conn)
 
 
+def interrupted(emulator, call, count_requests, after: float = 0.5):
+    """Runs `call` and sends Ctrl-C `after` seconds in (interrupt_main: what the SIGINT
+    handler does); checks that it raised KeyboardInterrupt and that no requests were sent
+    afterwards. Returns (seconds the call ran, requests sent)."""
+    emulator.reset_requests()
+    timer = threading.Timer(after, _thread.interrupt_main)
+    started = time.monotonic()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            call()
+    finally:
+        timer.cancel()  # a call that failed otherwise must not leave an interrupt behind
+    elapsed = time.monotonic() - started
+    time.sleep(0.5)  # requests already on the wire are answered
+    sent = count_requests(emulator)
+    time.sleep(0.6)
+    assert count_requests(emulator) == sent, "requests went on after the interrupt"
+    return elapsed, sent
+
+
+def test_an_interrupt_stops_label_and_raises_keyboard_interrupt(seeded):
+    # 2000 distinct rows at 100 ms a request take about 7 s here: Ctrl-C ends the call and
+    # its requests at once.
+    rows = [{"review": f"slow review {i}"} for i in range(2000)]
+    seeded.emulator.set_network(latency_ms=100)
+    try:
+        elapsed, sent = interrupted(
+            seeded.emulator,
+            lambda: rd.label(seeded.application, rows, project=PROJECT, **seeded.conn),
+            lambda emu: len(label_requests(emu)))
+    finally:
+        seeded.emulator.set_network()
+    assert elapsed < 2.5, f"the interrupt took {elapsed:.2f} s to end the call"
+    assert 0 < sent < len(rows)
+
+
+def test_an_interrupted_query_stops_reading_pages(seeded):
+    # datafusion-python looks for signals while it collects; dropping the plan stops our
+    # scan's page reads (none go on in the background).
+    ctx = session(seeded)
+    ctx.sql(f"SELECT 1 FROM refuel.{PROJECT}.reviews LIMIT 1").collect()  # table resolved
+    seeded.emulator.set_network(latency_ms=200, max_page_rows=3)
+    try:
+        elapsed, sent = interrupted(
+            seeded.emulator,
+            lambda: ctx.sql(f"SELECT * FROM refuel.{PROJECT}.reviews").to_pandas(),
+            lambda emu: len(emu.requests()))
+    finally:
+        seeded.emulator.set_network()
+    assert elapsed < 4, f"the interrupt took {elapsed:.2f} s to end the query"
+    assert sent < N_REVIEWS // 3, "the query was stopped before reading every page"
+
+
+@pytest.mark.parametrize("source", ["python generator", "datafusion query"])
+def test_an_interrupted_write_makes_no_dataset_and_leaves_nothing_staged(seeded, s3, source):
+    # The input's producer (a Python generator, datafusion-python's stream) sees Ctrl-C and
+    # ends the stream with it: the sink makes no dataset, removes what it staged, and the
+    # call raises KeyboardInterrupt.
+    client, options = s3
+    name = unique("interrupted")
+    if source == "python generator":
+        schema = pa.schema({"n": pa.int64()})
+
+        def batches():
+            for i in range(200):
+                time.sleep(0.05)
+                yield pa.record_batch({"n": [i]}, schema=schema)
+
+        data = pa.RecordBatchReader.from_batches(schema, batches())
+    else:
+        ctx = session(seeded)  # datafusion-python needs the session alive while it runs
+        data = ctx.sql(f"SELECT id, review FROM refuel.{PROJECT}.reviews")
+        seeded.emulator.set_network(latency_ms=200, max_page_rows=3)
+    try:
+        elapsed, _ = interrupted(
+            seeded.emulator,
+            lambda: rd.write_dataset(data, name, project=PROJECT, staging=f"s3://stage/{name}/",
+                                     storage_options=options, **seeded.conn),
+            lambda emu: len(emu.requests()))
+    finally:
+        seeded.emulator.set_network()
+    assert elapsed < 3, f"the interrupt took {elapsed:.2f} s to end the write"
+    assert name not in rd.RefuelCatalog(**seeded.conn).table_names(PROJECT), "no dataset"
+    staged = client.list_objects_v2(Bucket="stage", Prefix=f"{name}/").get("Contents", [])
+    assert staged == [], "the staged object was removed"
+
+
 # ----------------------------------------------------------------------------------------
 # What does not cross the FFI boundary
 # ----------------------------------------------------------------------------------------
@@ -347,3 +438,25 @@ def test_emulator_keeps_its_data_in_a_directory(tmp_path):
                                                   api_key=emu.api_key, api_url=emu.url))
         assert ctx.sql("SELECT sum(n) AS s FROM kept").to_pydict()["s"] == [6]
     emu.stop()  # stopping twice does nothing
+
+
+def test_emulator_answers_as_a_remote_server_when_asked(seeded):
+    emu = seeded.emulator
+    ctx = session(seeded)
+    emu.set_network(latency_ms=20, max_page_rows=50)
+    try:
+        emu.reset_requests()
+        started = time.monotonic()
+        got = ctx.sql(f"SELECT id FROM refuel.{PROJECT}.reviews").to_pydict()
+        assert sorted(got["id"]) == list(range(N_REVIEWS))
+        pages = query_values(emu.requests(), "max_items")
+        assert len(pages) >= N_REVIEWS // 50, f"pages are capped at 50 rows: {pages}"
+        assert time.monotonic() - started >= 0.02 * 2
+    finally:
+        emu.set_network()
+    with pytest.raises(ValueError, match="rate_limit"):
+        emu.set_network(rate_limit=0)
+    with pytest.raises(ValueError, match="max_page_rows"):
+        rd.Emulator(max_page_rows=0)
+    with rd.Emulator(latency_ms=1, rate_limit=1000.0) as other:
+        assert other.running

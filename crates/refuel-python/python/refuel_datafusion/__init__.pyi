@@ -145,8 +145,16 @@ class Emulator:
     """
 
     def __init__(
-        self, data_dir: Optional[str | os.PathLike[str]] = None, api_key: Optional[str] = None
-    ) -> None: ...
+        self,
+        data_dir: Optional[str | os.PathLike[str]] = None,
+        api_key: Optional[str] = None,
+        *,
+        latency_ms: int = 0,
+        max_page_rows: Optional[int] = None,
+        rate_limit: Optional[float] = None,
+    ) -> None:
+        """``latency_ms``, ``max_page_rows`` and ``rate_limit`` (requests per second per
+        key) make it answer as a remote server would."""
     @property
     def url(self) -> str: ...
     @property
@@ -160,6 +168,14 @@ class Emulator:
     def requests(self) -> list[dict[str, Any]]:
         """The requests served (``method``, ``path``, ``query``), oldest first."""
     def reset_requests(self) -> None: ...
+    def set_network(
+        self,
+        *,
+        latency_ms: int = 0,
+        max_page_rows: Optional[int] = None,
+        rate_limit: Optional[float] = None,
+    ) -> None:
+        """Changes how it answers from now on; ``set_network()`` answers at once again."""
     def stop(self) -> None: ...
     def __enter__(self) -> Emulator: ...
     def __exit__(
