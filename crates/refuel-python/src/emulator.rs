@@ -12,13 +12,14 @@ use refuel_emulator::{DEFAULT_API_KEY, EmulatorConfig, EmulatorHandle, Network};
 
 use crate::config::Connection;
 use crate::errors::from_client;
-use crate::runtime::wait;
+use crate::runtime::{Origin, handle, wait};
 
 /// A Refuel emulator serving on a loopback port of this process:
 /// `with Emulator() as emu: RefuelCatalog(api_key=emu.api_key, api_url=emu.url)`.
 #[pyclass(name = "Emulator", module = "refuel_datafusion", frozen)]
 pub(crate) struct PyEmulator {
     handle: Mutex<Option<EmulatorHandle>>,
+    origin: Origin,
     url: String,
     api_key: String,
     data_dir: Option<PathBuf>,
@@ -56,6 +57,7 @@ impl PyEmulator {
         Ok(Self {
             url: handle.url().to_string(),
             handle: Mutex::new(Some(handle)),
+            origin: Origin::here(),
             api_key,
             data_dir,
         })
@@ -105,10 +107,7 @@ impl PyEmulator {
     /// The requests it served since it started or since `reset_requests()`, oldest first:
     /// dicts of `method`, `path` and `query` (a list of (name, value) pairs).
     fn requests<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let logged = match self.handle.lock().as_ref() {
-            Some(h) => h.requests(),
-            None => return Err(PyRuntimeError::new_err("the emulator is stopped")),
-        };
+        let logged = self.serving(|h| h.requests())?;
         let out = PyList::empty(py);
         for r in logged {
             let d = PyDict::new(py);
@@ -130,30 +129,23 @@ impl PyEmulator {
         rate_limit: Option<f64>,
     ) -> PyResult<()> {
         let network = network(latency_ms, max_page_rows, rate_limit)?;
-        match self.handle.lock().as_ref() {
-            Some(h) => {
-                h.set_network(network);
-                Ok(())
-            }
-            None => Err(PyRuntimeError::new_err("the emulator is stopped")),
-        }
+        self.serving(|h| h.set_network(network))
     }
 
     /// Empties the request log.
     fn reset_requests(&self) -> PyResult<()> {
-        match self.handle.lock().as_ref() {
-            Some(h) => {
-                h.reset_requests();
-                Ok(())
-            }
-            None => Err(PyRuntimeError::new_err("the emulator is stopped")),
-        }
+        self.serving(|h| h.reset_requests())
     }
 
     /// Stops serving (requests in flight finish first). Stopping twice does nothing.
+    /// In a process forked from the one serving, it only lets go of the server here.
     fn stop(&self, py: Python<'_>) -> PyResult<()> {
         let handle = self.handle.lock().take();
         if let Some(handle) = handle {
+            if !self.origin.is_here() {
+                std::mem::forget(handle); // the server and its tasks are the parent's
+                return Ok(());
+            }
             wait(py, handle.shutdown())?;
         }
         Ok(())
@@ -203,11 +195,25 @@ fn network(
     })
 }
 
+impl PyEmulator {
+    /// `f` of the running server's handle: an error once stopped, or in a process forked
+    /// from the one serving (its request log and settings are the parent's).
+    fn serving<T>(&self, f: impl FnOnce(&EmulatorHandle) -> T) -> PyResult<T> {
+        self.origin.check_py("Emulator")?;
+        match self.handle.lock().as_ref() {
+            Some(h) => Ok(f(h)),
+            None => Err(PyRuntimeError::new_err("the emulator is stopped")),
+        }
+    }
+}
+
 impl Drop for PyEmulator {
     fn drop(&mut self) {
-        if let Some(handle) = self.handle.lock().take() {
-            if let Ok(rt) = crate::runtime::runtime() {
-                rt.spawn(handle.shutdown());
+        if let Some(server) = self.handle.lock().take() {
+            if !self.origin.is_here() {
+                std::mem::forget(server); // the server and its tasks are the parent's
+            } else if let Ok(runtime) = handle() {
+                runtime.spawn(server.shutdown());
             }
         }
     }

@@ -4,7 +4,8 @@
 //! datafusion-ffi enters the runtime it is given while executing a plan and polling its
 //! streams, but polls `SchemaProvider::table`, `TableProvider::scan` and `insert_into` on
 //! the host's threads with no runtime of this library's tokio entered: those futures would
-//! find no reactor for their HTTP calls. These wrappers enter it around every poll.
+//! find no reactor for their HTTP calls. These wrappers enter it around every poll, and
+//! refuse to run in a process forked after the Refuel objects were made.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -22,6 +23,8 @@ use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 use tokio::runtime::Handle;
 
+use crate::runtime::Origin;
+
 /// `fut`, polled with `handle`'s runtime entered.
 struct InRuntime<F> {
     handle: Handle,
@@ -37,10 +40,26 @@ impl<F: Future> Future for InRuntime<F> {
     }
 }
 
-fn in_runtime<F: Future>(handle: &Handle, fut: F) -> InRuntime<F> {
-    InRuntime {
-        handle: handle.clone(),
-        fut: Box::pin(fut),
+/// Where the providers' futures run: the module's runtime, in the process the Refuel
+/// objects were made in (their clients' connections belong to it).
+#[derive(Debug, Clone)]
+struct Home {
+    handle: Handle,
+    origin: Origin,
+}
+
+impl Home {
+    /// `fut`, polled inside the runtime; an error in a process forked after the Refuel
+    /// object was made (its connections would wait forever there).
+    async fn run<T>(&self, fut: impl Future<Output = Result<T>>) -> Result<T> {
+        self.origin
+            .check("Refuel catalog or table")
+            .map_err(DataFusionError::Execution)?;
+        InRuntime {
+            handle: self.handle.clone(),
+            fut: Box::pin(fut),
+        }
+        .await
     }
 }
 
@@ -48,12 +67,20 @@ fn in_runtime<F: Future>(handle: &Handle, fut: F) -> InRuntime<F> {
 #[derive(Debug)]
 pub(crate) struct RuntimeCatalog {
     inner: Arc<refuel_datafusion::RefuelCatalog>,
-    handle: Handle,
+    home: Home,
 }
 
 impl RuntimeCatalog {
-    pub(crate) fn new(inner: Arc<refuel_datafusion::RefuelCatalog>, handle: Handle) -> Self {
-        Self { inner, handle }
+    /// `inner`, made in `origin`, with its futures run on `handle`'s runtime.
+    pub(crate) fn new(
+        inner: Arc<refuel_datafusion::RefuelCatalog>,
+        handle: Handle,
+        origin: Origin,
+    ) -> Self {
+        Self {
+            inner,
+            home: Home { handle, origin },
+        }
     }
 }
 
@@ -66,7 +93,7 @@ impl CatalogProvider for RuntimeCatalog {
         self.inner.schema(name).map(|inner| {
             Arc::new(RuntimeSchema {
                 inner,
-                handle: self.handle.clone(),
+                home: self.home.clone(),
             }) as Arc<dyn SchemaProvider>
         })
     }
@@ -87,7 +114,7 @@ impl CatalogProvider for RuntimeCatalog {
 #[derive(Debug)]
 struct RuntimeSchema {
     inner: Arc<dyn SchemaProvider>,
-    handle: Handle,
+    home: Home,
 }
 
 #[async_trait]
@@ -97,8 +124,13 @@ impl SchemaProvider for RuntimeSchema {
     }
 
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
-        let table = in_runtime(&self.handle, self.inner.table(name)).await?;
-        Ok(table.map(|t| RuntimeTable::wrap(t, self.handle.clone())))
+        let table = self.home.run(self.inner.table(name)).await?;
+        Ok(table.map(|inner| {
+            Arc::new(RuntimeTable {
+                inner,
+                home: self.home.clone(),
+            }) as Arc<dyn TableProvider>
+        }))
     }
 
     fn register_table(
@@ -130,12 +162,20 @@ impl SchemaProvider for RuntimeSchema {
 #[derive(Debug)]
 pub(crate) struct RuntimeTable {
     inner: Arc<dyn TableProvider>,
-    handle: Handle,
+    home: Home,
 }
 
 impl RuntimeTable {
-    pub(crate) fn wrap(inner: Arc<dyn TableProvider>, handle: Handle) -> Arc<dyn TableProvider> {
-        Arc::new(Self { inner, handle })
+    /// `inner`, made in `origin`, with its futures run on `handle`'s runtime.
+    pub(crate) fn wrap(
+        inner: Arc<dyn TableProvider>,
+        handle: Handle,
+        origin: Origin,
+    ) -> Arc<dyn TableProvider> {
+        Arc::new(Self {
+            inner,
+            home: Home { handle, origin },
+        })
     }
 }
 
@@ -167,11 +207,9 @@ impl TableProvider for RuntimeTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        in_runtime(
-            &self.handle,
-            self.inner.scan(state, projection, filters, limit),
-        )
-        .await
+        self.home
+            .run(self.inner.scan(state, projection, filters, limit))
+            .await
     }
 
     async fn insert_into(
@@ -180,10 +218,8 @@ impl TableProvider for RuntimeTable {
         input: Arc<dyn ExecutionPlan>,
         insert_op: InsertOp,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        in_runtime(
-            &self.handle,
-            self.inner.insert_into(state, input, insert_op),
-        )
-        .await
+        self.home
+            .run(self.inner.insert_into(state, input, insert_op))
+            .await
     }
 }

@@ -13,7 +13,7 @@ use crate::codec::host_codec;
 use crate::config::{Connection, describe};
 use crate::errors::from_datafusion;
 use crate::providers::RuntimeTable;
-use crate::runtime::{handle, wait};
+use crate::runtime::{Origin, handle, wait};
 
 /// A dataset's rows, or with `task` the rows of the task's dataset with its label columns:
 /// `ctx.register_table("reviews", RefuelTable("reviews", task="sentiment"))`.
@@ -23,6 +23,7 @@ pub(crate) struct PyRefuelTable {
     dataset: String,
     task: Option<String>,
     shown: String,
+    origin: Origin,
 }
 
 #[pymethods]
@@ -61,6 +62,7 @@ impl PyRefuelTable {
             dataset,
             task,
             shown,
+            origin: Origin::here(),
         })
     }
 
@@ -71,11 +73,13 @@ impl PyRefuelTable {
         py: Python<'py>,
         session: Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyCapsule>> {
+        self.origin.check_py("RefuelTable")?;
         let codec = host_codec(&session)?;
         let handle = handle()?;
         let table = RuntimeTable::wrap(
             Arc::clone(&self.table) as Arc<dyn TableProvider>,
             handle.clone(),
+            self.origin,
         );
         let ffi = FFI_TableProvider::new_with_ffi_codec(table, true, Some(handle), codec);
         PyCapsule::new_with_value(py, ffi, c"datafusion_table_provider")

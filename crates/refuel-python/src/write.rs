@@ -16,7 +16,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use crate::arrow_stream::read_stream;
 use crate::config::Connection;
 use crate::errors::{from_datafusion, from_sink};
-use crate::runtime::{SIGNAL_CHECK, runtime};
+use crate::runtime::{SIGNAL_CHECK, handle};
 
 /// Batches read ahead of the staging upload.
 const READ_AHEAD: usize = 2;
@@ -52,7 +52,7 @@ pub(crate) fn write_dataset<'py>(
     let reader = read_stream(&data)?;
     let schema = reader.schema();
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<RecordBatch, ArrowError>>(READ_AHEAD);
-    let task = runtime()?.spawn(async move {
+    let task = handle()?.spawn(async move {
         sink.write_stream(&name, schema, ReceiverStream::new(rx))
             .await
     });

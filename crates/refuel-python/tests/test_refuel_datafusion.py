@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import _thread
 import json
+import os
+import signal
 import threading
 import time
 
@@ -460,3 +462,60 @@ def test_emulator_answers_as_a_remote_server_when_asked(seeded):
         rd.Emulator(max_page_rows=0)
     with rd.Emulator(latency_ms=1, rate_limit=1000.0) as other:
         assert other.running
+
+
+def in_forked_child(work, timeout_s: int = 30):
+    """Runs `work()` in a forked child (multiprocessing's "fork"); returns what it returned
+    (through JSON) or {"error": ...}; a child that hangs is killed by its alarm."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        try:
+            os.close(r)
+            signal.alarm(timeout_s)
+            try:
+                out = work()
+            except BaseException as e:  # noqa: BLE001 - reported to the parent
+                out = {"error": f"{type(e).__name__}: {e}"}
+            os.write(w, json.dumps(out).encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    with os.fdopen(r) as f:
+        data = f.read()
+    _, status = os.waitpid(pid, 0)
+    assert data, f"the forked child hung or died (wait status {status})"
+    return json.loads(data)
+
+
+def test_a_forked_process_labels_and_writes_and_refuses_inherited_objects(seeded):
+    inherited = rd.RefuelCatalog(project=PROJECT, **seeded.conn)  # the runtime runs already
+    name = unique("from_child")
+
+    def work():
+        out = {}
+        labeled = rd.label(seeded.application, [{"review": "terrible"}], project=PROJECT,
+                           **seeded.conn)
+        out["label"] = labeled.column("sentiment").to_pylist()[0]["label"]
+        out["rows"] = rd.write_dataset(pa.table({"n": [1, 2]}), name, project=PROJECT,
+                                       **seeded.conn)["rows"]
+        out["tables"] = rd.RefuelCatalog(**seeded.conn).table_names(PROJECT)
+        for what, call in [("catalog", inherited.refresh),
+                           ("emulator", seeded.emulator.requests)]:
+            try:
+                call()
+                out[what] = "no error"
+            except RuntimeError as e:
+                out[what] = str(e)
+        return out
+
+    out = in_forked_child(work)
+    assert "error" not in out, out
+    assert out["label"] == "negative"
+    assert out["rows"] == 2 and name in out["tables"]
+    assert "forked" in out["catalog"] and "Make a new RefuelCatalog" in out["catalog"]
+    assert "forked" in out["emulator"]
+    # The parent goes on as before.
+    inherited.refresh()
+    assert name in inherited.table_names(PROJECT)
+    assert seeded.emulator.requests() is not None
