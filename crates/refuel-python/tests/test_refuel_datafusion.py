@@ -500,6 +500,10 @@ def test_a_forked_process_labels_and_writes_and_refuses_inherited_objects(seeded
         out["rows"] = rd.write_dataset(pa.table({"n": [1, 2]}), name, project=PROJECT,
                                        **seeded.conn)["rows"]
         out["tables"] = rd.RefuelCatalog(**seeded.conn).table_names(PROJECT)
+        with rd.Emulator() as own:
+            own.create_project("child")
+            out["own_emulator"] = rd.RefuelCatalog(api_key=own.api_key,
+                                                   api_url=own.url).schema_names()
         for what, call in [("catalog", inherited.refresh),
                            ("emulator", seeded.emulator.requests)]:
             try:
@@ -513,6 +517,7 @@ def test_a_forked_process_labels_and_writes_and_refuses_inherited_objects(seeded
     assert "error" not in out, out
     assert out["label"] == "negative"
     assert out["rows"] == 2 and name in out["tables"]
+    assert out["own_emulator"] == ["child"]
     assert "forked" in out["catalog"] and "Make a new RefuelCatalog" in out["catalog"]
     assert "forked" in out["emulator"]
     # The parent goes on as before.
