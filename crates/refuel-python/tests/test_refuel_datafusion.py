@@ -4,6 +4,7 @@ emulator in this process (see conftest.py)."""
 from __future__ import annotations
 
 import _thread
+import gc
 import json
 import os
 import signal
@@ -490,6 +491,8 @@ def in_forked_child(work, timeout_s: int = 30):
 
 def test_a_forked_process_labels_and_writes_and_refuses_inherited_objects(seeded):
     inherited = rd.RefuelCatalog(project=PROJECT, **seeded.conn)  # the runtime runs already
+    dropped_in_child = [rd.RefuelCatalog(project=PROJECT, **seeded.conn),
+                        rd.RefuelTable("reviews", project=PROJECT, **seeded.conn)]
     name = unique("from_child")
 
     def work():
@@ -511,6 +514,8 @@ def test_a_forked_process_labels_and_writes_and_refuses_inherited_objects(seeded
                 out[what] = "no error"
             except RuntimeError as e:
                 out[what] = str(e)
+        dropped_in_child.clear()  # must leave the parent's connections alone
+        gc.collect()
         return out
 
     out = in_forked_child(work)
@@ -520,7 +525,12 @@ def test_a_forked_process_labels_and_writes_and_refuses_inherited_objects(seeded
     assert out["own_emulator"] == ["child"]
     assert "forked" in out["catalog"] and "Make a new RefuelCatalog" in out["catalog"]
     assert "forked" in out["emulator"]
-    # The parent goes on as before.
+    # The parent goes on as before, with the objects the child dropped too.
+    catalog, table = dropped_in_child
+    catalog.refresh()
+    ctx = datafusion.SessionContext()
+    ctx.register_table("r", table)
+    assert ctx.sql("SELECT count(*) AS n FROM r").to_pydict()["n"] == [N_REVIEWS]
     inherited.refresh()
     assert name in inherited.table_names(PROJECT)
     assert seeded.emulator.requests() is not None
