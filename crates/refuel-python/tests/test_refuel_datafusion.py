@@ -340,6 +340,43 @@ def test_an_interrupted_query_stops_reading_pages(seeded):
     assert sent < N_REVIEWS // 3, "the query was stopped before reading every page"
 
 
+def test_an_interrupted_write_from_a_source_running_no_python(seeded, s3):
+    # A Flight stream served slowly by another thread: while the main thread reads it no
+    # Python code runs there, so write_dataset itself must see the Ctrl-C between batches.
+    import pyarrow.flight as fl
+
+    schema = pa.schema({"n": pa.int64()})
+    done = threading.Event()
+
+    class Slow(fl.FlightServerBase):
+        def do_get(self, context, ticket):
+            def batches():
+                for i in range(400):  # 20 s at most
+                    if done.is_set():
+                        return
+                    time.sleep(0.05)
+                    yield pa.record_batch({"n": [i]}, schema=schema)
+            return fl.GeneratorStream(schema, batches())
+
+    client, options = s3
+    name = unique("interrupted_flight")
+    with Slow("grpc://127.0.0.1:0") as server:
+        reader = fl.connect(f"grpc://127.0.0.1:{server.port}").do_get(fl.Ticket(b"rows"))
+        try:
+            elapsed, _ = interrupted(
+                seeded.emulator,
+                lambda: rd.write_dataset(reader.to_reader(), name, project=PROJECT,
+                                         staging=f"s3://stage/{name}/",
+                                         storage_options=options, **seeded.conn),
+                lambda emu: len(emu.requests()))
+        finally:
+            done.set()
+    assert elapsed < 2, f"the interrupt took {elapsed:.2f} s to end the write"
+    assert name not in rd.RefuelCatalog(**seeded.conn).table_names(PROJECT), "no dataset"
+    staged = client.list_objects_v2(Bucket="stage", Prefix=f"{name}/").get("Contents", [])
+    assert staged == [], "the staged object was removed"
+
+
 @pytest.mark.parametrize("source", ["python generator", "datafusion query"])
 def test_an_interrupted_write_makes_no_dataset_and_leaves_nothing_staged(seeded, s3, source):
     # The input's producer (a Python generator, datafusion-python's stream) sees Ctrl-C and
