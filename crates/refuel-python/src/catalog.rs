@@ -99,3 +99,9 @@ impl PyRefuelCatalog {
         format!("RefuelCatalog({})", self.shown)
     }
 }
+
+impl Drop for PyRefuelCatalog {
+    fn drop(&mut self) {
+        self.origin.keep_if_forked(&self.catalog);
+    }
+}

@@ -53,7 +53,7 @@ impl Home {
     /// object was made (its connections would wait forever there).
     async fn run<T>(&self, fut: impl Future<Output = Result<T>>) -> Result<T> {
         self.origin
-            .check("Refuel catalog or table")
+            .check("Refuel catalog")
             .map_err(DataFusionError::Execution)?;
         InRuntime {
             handle: self.handle.clone(),
@@ -221,5 +221,25 @@ impl TableProvider for RuntimeTable {
         self.home
             .run(self.inner.insert_into(state, input, insert_op))
             .await
+    }
+}
+
+// Dropped in a forked child (an inherited datafusion-python session), the Refuel objects
+// are kept: see `Origin::keep_if_forked`.
+impl Drop for RuntimeCatalog {
+    fn drop(&mut self) {
+        self.home.origin.keep_if_forked(&self.inner);
+    }
+}
+
+impl Drop for RuntimeSchema {
+    fn drop(&mut self) {
+        self.home.origin.keep_if_forked(&self.inner);
+    }
+}
+
+impl Drop for RuntimeTable {
+    fn drop(&mut self) {
+        self.home.origin.keep_if_forked(&self.inner);
     }
 }

@@ -6,56 +6,54 @@
 //! released, and look for signals (Ctrl-C) every [`SIGNAL_CHECK`]: an interrupt cancels the
 //! task and raises `KeyboardInterrupt`.
 //!
-//! A process forked from one that had started the runtime (`multiprocessing`'s "fork")
-//! gets a runtime of its own on first use (the parent's worker threads do not come along),
-//! so `label`, `write_dataset` and new catalogs work there. Objects made before the fork
-//! hold connections of the parent's runtime: they carry their [`Origin`] and refuse to run
-//! in another process with an error that says so, instead of waiting forever.
+//! A process forked from one whose runtime had started (`multiprocessing`'s "fork") cannot
+//! use the module: the runtime's threads stayed in the parent, and starting new ones there
+//! is not safe (the parent's threads may have held process-wide locks, e.g. parking_lot's,
+//! at the fork: the child has crashed on them). Every call there fails with an error that
+//! says so and what to do, instead of waiting forever; objects made before the fork carry
+//! their [`Origin`], refuse to run, and are kept rather than dropped in the child
+//! ([`Origin::keep_if_forked`]). A process whose parent never ran the module uses it freely.
 
 use std::future::Future;
 use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use parking_lot::Mutex;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use tokio::runtime::{Handle, Runtime};
 
 /// The runtime and the process that started it.
 struct Started {
-    pid: u32,
+    origin: Origin,
     runtime: Runtime,
 }
 
-static RUNTIME: Mutex<Option<Started>> = Mutex::new(None);
+static RUNTIME: OnceLock<Result<Started, String>> = OnceLock::new();
 
-/// The runtime's handle: the runtime is made on first use in each process.
+/// The runtime's handle (the runtime is made on first use); an error in a process forked
+/// after it started.
 pub(crate) fn handle() -> PyResult<Handle> {
-    let pid = std::process::id();
-    let mut started = RUNTIME.lock();
-    if let Some(s) = started.as_ref().filter(|s| s.pid == pid) {
-        return Ok(s.runtime.handle().clone());
-    }
-    // None yet, or the parent's: its threads stayed in the parent, and dropping it would
-    // wait for them; it is left as it is (leaked, once per fork).
-    if let Some(parents) = started.take() {
-        std::mem::forget(parents);
-    }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .thread_name("refuel-datafusion")
-        .enable_all()
-        .build()
-        .map_err(|e| {
-            PyRuntimeError::new_err(format!(
-                "cannot start the tokio runtime of refuel_datafusion: {e}"
-            ))
-        })?;
-    let handle = runtime.handle().clone();
-    *started = Some(Started { pid, runtime });
-    Ok(handle)
+    let started = RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .thread_name("refuel-datafusion")
+                .enable_all()
+                .build()
+                .map(|runtime| Started {
+                    origin: Origin::here(),
+                    runtime,
+                })
+                .map_err(|e| format!("cannot start the tokio runtime of refuel_datafusion: {e}"))
+        })
+        .as_ref()
+        .map_err(|e| PyRuntimeError::new_err(e.clone()))?;
+    started.origin.check_py("refuel_datafusion runtime")?;
+    Ok(started.runtime.handle().clone())
 }
 
-/// The process an object holding connections (a client's pool, a server) was made in.
+/// The process an object holding connections (a client's pool, a server) or the runtime
+/// was made in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Origin {
     pid: u32,
@@ -74,15 +72,17 @@ impl Origin {
         self.pid == std::process::id()
     }
 
-    /// Fails, saying why, in a process forked from the one that made `what`.
+    /// Fails, saying why and what to do, in a process forked from the one that made `what`.
     pub(crate) fn check(&self, what: &str) -> Result<(), String> {
         if self.is_here() {
             return Ok(());
         }
         Err(format!(
             "this {what} was made in process {}, and this process ({}) was forked from it \
-             afterwards: its connections belong to that process. Make a new {what} here \
-             (or use multiprocessing's 'spawn' or 'forkserver' start method)",
+             afterwards: refuel_datafusion cannot run in a process forked after it ran in \
+             the parent (its threads stayed there). Use multiprocessing's 'spawn' or \
+             'forkserver' start method, or use refuel_datafusion in the parent only after \
+             forking",
             self.pid,
             std::process::id()
         ))
@@ -91,6 +91,15 @@ impl Origin {
     /// [`Self::check`] as a Python `RuntimeError`.
     pub(crate) fn check_py(&self, what: &str) -> PyResult<()> {
         self.check(what).map_err(PyRuntimeError::new_err)
+    }
+
+    /// Keeps `shared` alive for good when this is not the process it names: dropping it
+    /// there would reach into the parent's runtime (waking its tasks, taking its locks),
+    /// whose threads are not in this process.
+    pub(crate) fn keep_if_forked<T: ?Sized>(&self, shared: &Arc<T>) {
+        if !self.is_here() {
+            std::mem::forget(Arc::clone(shared));
+        }
     }
 }
 

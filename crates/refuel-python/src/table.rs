@@ -125,3 +125,9 @@ impl PyRefuelTable {
         }
     }
 }
+
+impl Drop for PyRefuelTable {
+    fn drop(&mut self) {
+        self.origin.keep_if_forked(&self.table);
+    }
+}

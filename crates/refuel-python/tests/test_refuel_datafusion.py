@@ -526,42 +526,40 @@ def in_forked_child(work, timeout_s: int = 30):
     return json.loads(data)
 
 
-def test_a_forked_process_labels_and_writes_and_refuses_inherited_objects(seeded):
-    inherited = rd.RefuelCatalog(project=PROJECT, **seeded.conn)  # the runtime runs already
+def test_a_forked_process_gets_a_clear_error_and_leaves_the_parent_working(seeded):
+    # The module's threads ran in this process: a forked child cannot start them again
+    # safely, so every call there fails saying so (it used to wait forever), and what the
+    # child drops of the parent's objects leaves the parent's connections alone.
+    inherited = rd.RefuelCatalog(project=PROJECT, **seeded.conn)
     dropped_in_child = [rd.RefuelCatalog(project=PROJECT, **seeded.conn),
                         rd.RefuelTable("reviews", project=PROJECT, **seeded.conn)]
-    name = unique("from_child")
 
     def work():
         out = {}
-        labeled = rd.label(seeded.application, [{"review": "terrible"}], project=PROJECT,
-                           **seeded.conn)
-        out["label"] = labeled.column("sentiment").to_pylist()[0]["label"]
-        out["rows"] = rd.write_dataset(pa.table({"n": [1, 2]}), name, project=PROJECT,
-                                       **seeded.conn)["rows"]
-        out["tables"] = rd.RefuelCatalog(**seeded.conn).table_names(PROJECT)
-        with rd.Emulator() as own:
-            own.create_project("child")
-            out["own_emulator"] = rd.RefuelCatalog(api_key=own.api_key,
-                                                   api_url=own.url).schema_names()
-        for what, call in [("catalog", inherited.refresh),
-                           ("emulator", seeded.emulator.requests)]:
+        calls = {
+            "label": lambda: rd.label(seeded.application, [{"review": "terrible"}],
+                                      project=PROJECT, **seeded.conn),
+            "write": lambda: rd.write_dataset(pa.table({"n": [1]}), unique("child"),
+                                              project=PROJECT, **seeded.conn),
+            "new catalog": lambda: rd.RefuelCatalog(**seeded.conn),
+            "inherited catalog": inherited.refresh,
+            "inherited emulator": seeded.emulator.requests,
+        }
+        for what, call in calls.items():
             try:
                 call()
                 out[what] = "no error"
             except RuntimeError as e:
                 out[what] = str(e)
-        dropped_in_child.clear()  # must leave the parent's connections alone
+        dropped_in_child.clear()
         gc.collect()
         return out
 
     out = in_forked_child(work)
     assert "error" not in out, out
-    assert out["label"] == "negative"
-    assert out["rows"] == 2 and name in out["tables"]
-    assert out["own_emulator"] == ["child"]
-    assert "forked" in out["catalog"] and "Make a new RefuelCatalog" in out["catalog"]
-    assert "forked" in out["emulator"]
+    for what, message in out.items():
+        assert "forked" in message and "'spawn'" in message, (what, message)
+        assert KEY not in message
     # The parent goes on as before, with the objects the child dropped too.
     catalog, table = dropped_in_child
     catalog.refresh()
@@ -569,5 +567,4 @@ def test_a_forked_process_labels_and_writes_and_refuses_inherited_objects(seeded
     ctx.register_table("r", table)
     assert ctx.sql("SELECT count(*) AS n FROM r").to_pydict()["n"] == [N_REVIEWS]
     inherited.refresh()
-    assert name in inherited.table_names(PROJECT)
     assert seeded.emulator.requests() is not None
