@@ -12,7 +12,7 @@ use crate::codec::host_codec;
 use crate::config::{Connection, describe};
 use crate::errors::from_datafusion;
 use crate::providers::RuntimeCatalog;
-use crate::runtime::{Origin, handle, wait};
+use crate::runtime::{handle, keep_if_forked, wait};
 
 /// A team's Refuel projects as schemas: `ctx.register_catalog_provider("refuel",
 /// RefuelCatalog())`, then `refuel.<project>.<dataset>` and `refuel.<project>.<task>_labels`.
@@ -20,7 +20,6 @@ use crate::runtime::{Origin, handle, wait};
 pub(crate) struct PyRefuelCatalog {
     catalog: Arc<refuel_datafusion::RefuelCatalog>,
     shown: String,
-    origin: Origin,
 }
 
 #[pymethods]
@@ -48,7 +47,6 @@ impl PyRefuelCatalog {
         Ok(Self {
             catalog: Arc::new(catalog),
             shown,
-            origin: Origin::here(),
         })
     }
 
@@ -58,13 +56,11 @@ impl PyRefuelCatalog {
         py: Python<'py>,
         session: Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyCapsule>> {
-        self.origin.check_py("RefuelCatalog")?;
         let codec = host_codec(&session)?;
         let handle = handle()?;
         let provider = Arc::new(RuntimeCatalog::new(
             Arc::clone(&self.catalog),
             handle.clone(),
-            self.origin,
         ));
         let ffi = FFI_CatalogProvider::new_with_ffi_codec(provider, Some(handle), codec);
         PyCapsule::new_with_value(py, ffi, c"datafusion_catalog_provider")
@@ -90,7 +86,6 @@ impl PyRefuelCatalog {
 
     /// Lists the projects, datasets and tasks again (made or deleted since show up or go).
     fn refresh(&self, py: Python<'_>) -> PyResult<()> {
-        self.origin.check_py("RefuelCatalog")?;
         let catalog = Arc::clone(&self.catalog);
         wait(py, async move { catalog.refresh().await })?.map_err(|e| from_datafusion(&e))
     }
@@ -102,6 +97,6 @@ impl PyRefuelCatalog {
 
 impl Drop for PyRefuelCatalog {
     fn drop(&mut self) {
-        self.origin.keep_if_forked(&self.catalog);
+        keep_if_forked(&self.catalog);
     }
 }

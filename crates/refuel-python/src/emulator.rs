@@ -12,14 +12,13 @@ use refuel_emulator::{DEFAULT_API_KEY, EmulatorConfig, EmulatorHandle, Network};
 
 use crate::config::Connection;
 use crate::errors::from_client;
-use crate::runtime::{Origin, handle, wait};
+use crate::runtime::{handle, not_forked, wait};
 
 /// A Refuel emulator serving on a loopback port of this process:
 /// `with Emulator() as emu: RefuelCatalog(api_key=emu.api_key, api_url=emu.url)`.
 #[pyclass(name = "Emulator", module = "refuel_datafusion", frozen)]
 pub(crate) struct PyEmulator {
     handle: Mutex<Option<EmulatorHandle>>,
-    origin: Origin,
     url: String,
     api_key: String,
     data_dir: Option<PathBuf>,
@@ -57,7 +56,6 @@ impl PyEmulator {
         Ok(Self {
             url: handle.url().to_string(),
             handle: Mutex::new(Some(handle)),
-            origin: Origin::here(),
             api_key,
             data_dir,
         })
@@ -142,7 +140,7 @@ impl PyEmulator {
     fn stop(&self, py: Python<'_>) -> PyResult<()> {
         let handle = self.handle.lock().take();
         if let Some(handle) = handle {
-            if !self.origin.is_here() {
+            if not_forked().is_err() {
                 std::mem::forget(handle); // the server and its tasks are the parent's
                 return Ok(());
             }
@@ -199,7 +197,7 @@ impl PyEmulator {
     /// `f` of the running server's handle: an error once stopped, or in a process forked
     /// from the one serving (its request log and settings are the parent's).
     fn serving<T>(&self, f: impl FnOnce(&EmulatorHandle) -> T) -> PyResult<T> {
-        self.origin.check_py("Emulator")?;
+        not_forked().map_err(PyRuntimeError::new_err)?;
         match self.handle.lock().as_ref() {
             Some(h) => Ok(f(h)),
             None => Err(PyRuntimeError::new_err("the emulator is stopped")),
@@ -210,7 +208,7 @@ impl PyEmulator {
 impl Drop for PyEmulator {
     fn drop(&mut self) {
         if let Some(server) = self.handle.lock().take() {
-            if !self.origin.is_here() {
+            if not_forked().is_err() {
                 std::mem::forget(server); // the server and its tasks are the parent's
             } else if let Ok(runtime) = handle() {
                 runtime.spawn(server.shutdown());

@@ -5,7 +5,7 @@
 //! streams, but polls `SchemaProvider::table`, `TableProvider::scan` and `insert_into` on
 //! the host's threads with no runtime of this library's tokio entered: those futures would
 //! find no reactor for their HTTP calls. These wrappers enter it around every poll, and
-//! refuse to run in a process forked after the Refuel objects were made.
+//! refuse to run in a process forked after the module ran in its parent.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -23,7 +23,7 @@ use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 use tokio::runtime::Handle;
 
-use crate::runtime::Origin;
+use crate::runtime::{keep_if_forked, not_forked};
 
 /// `fut`, polled with `handle`'s runtime entered.
 struct InRuntime<F> {
@@ -40,47 +40,28 @@ impl<F: Future> Future for InRuntime<F> {
     }
 }
 
-/// Where the providers' futures run: the module's runtime, in the process the Refuel
-/// objects were made in (their clients' connections belong to it).
-#[derive(Debug, Clone)]
-struct Home {
-    handle: Handle,
-    origin: Origin,
-}
-
-impl Home {
-    /// `fut`, polled inside the runtime; an error in a process forked after the Refuel
-    /// object was made (its connections would wait forever there).
-    async fn run<T>(&self, fut: impl Future<Output = Result<T>>) -> Result<T> {
-        self.origin
-            .check("Refuel catalog")
-            .map_err(DataFusionError::Execution)?;
-        InRuntime {
-            handle: self.handle.clone(),
-            fut: Box::pin(fut),
-        }
-        .await
+/// `fut`, polled inside `handle`'s runtime; an error in a process forked after the
+/// runtime started (the providers' connections would wait forever there).
+async fn in_runtime<T>(handle: &Handle, fut: impl Future<Output = Result<T>>) -> Result<T> {
+    not_forked().map_err(DataFusionError::Execution)?;
+    InRuntime {
+        handle: handle.clone(),
+        fut: Box::pin(fut),
     }
+    .await
 }
 
 /// The Refuel catalog as datafusion-python sees it: projects as schemas.
 #[derive(Debug)]
 pub(crate) struct RuntimeCatalog {
     inner: Arc<refuel_datafusion::RefuelCatalog>,
-    home: Home,
+    handle: Handle,
 }
 
 impl RuntimeCatalog {
-    /// `inner`, made in `origin`, with its futures run on `handle`'s runtime.
-    pub(crate) fn new(
-        inner: Arc<refuel_datafusion::RefuelCatalog>,
-        handle: Handle,
-        origin: Origin,
-    ) -> Self {
-        Self {
-            inner,
-            home: Home { handle, origin },
-        }
+    /// `inner`, with its futures run on `handle`'s runtime.
+    pub(crate) fn new(inner: Arc<refuel_datafusion::RefuelCatalog>, handle: Handle) -> Self {
+        Self { inner, handle }
     }
 }
 
@@ -93,7 +74,7 @@ impl CatalogProvider for RuntimeCatalog {
         self.inner.schema(name).map(|inner| {
             Arc::new(RuntimeSchema {
                 inner,
-                home: self.home.clone(),
+                handle: self.handle.clone(),
             }) as Arc<dyn SchemaProvider>
         })
     }
@@ -114,7 +95,7 @@ impl CatalogProvider for RuntimeCatalog {
 #[derive(Debug)]
 struct RuntimeSchema {
     inner: Arc<dyn SchemaProvider>,
-    home: Home,
+    handle: Handle,
 }
 
 #[async_trait]
@@ -124,13 +105,8 @@ impl SchemaProvider for RuntimeSchema {
     }
 
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
-        let table = self.home.run(self.inner.table(name)).await?;
-        Ok(table.map(|inner| {
-            Arc::new(RuntimeTable {
-                inner,
-                home: self.home.clone(),
-            }) as Arc<dyn TableProvider>
-        }))
+        let table = in_runtime(&self.handle, self.inner.table(name)).await?;
+        Ok(table.map(|t| RuntimeTable::wrap(t, self.handle.clone())))
     }
 
     fn register_table(
@@ -162,20 +138,13 @@ impl SchemaProvider for RuntimeSchema {
 #[derive(Debug)]
 pub(crate) struct RuntimeTable {
     inner: Arc<dyn TableProvider>,
-    home: Home,
+    handle: Handle,
 }
 
 impl RuntimeTable {
-    /// `inner`, made in `origin`, with its futures run on `handle`'s runtime.
-    pub(crate) fn wrap(
-        inner: Arc<dyn TableProvider>,
-        handle: Handle,
-        origin: Origin,
-    ) -> Arc<dyn TableProvider> {
-        Arc::new(Self {
-            inner,
-            home: Home { handle, origin },
-        })
+    /// `inner`, with its futures run on `handle`'s runtime.
+    pub(crate) fn wrap(inner: Arc<dyn TableProvider>, handle: Handle) -> Arc<dyn TableProvider> {
+        Arc::new(Self { inner, handle })
     }
 }
 
@@ -207,9 +176,11 @@ impl TableProvider for RuntimeTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        self.home
-            .run(self.inner.scan(state, projection, filters, limit))
-            .await
+        in_runtime(
+            &self.handle,
+            self.inner.scan(state, projection, filters, limit),
+        )
+        .await
     }
 
     async fn insert_into(
@@ -218,28 +189,30 @@ impl TableProvider for RuntimeTable {
         input: Arc<dyn ExecutionPlan>,
         insert_op: InsertOp,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        self.home
-            .run(self.inner.insert_into(state, input, insert_op))
-            .await
+        in_runtime(
+            &self.handle,
+            self.inner.insert_into(state, input, insert_op),
+        )
+        .await
     }
 }
 
 // Dropped in a forked child (an inherited datafusion-python session), the Refuel objects
-// are kept: see `Origin::keep_if_forked`.
+// are kept: see `keep_if_forked`.
 impl Drop for RuntimeCatalog {
     fn drop(&mut self) {
-        self.home.origin.keep_if_forked(&self.inner);
+        keep_if_forked(&self.inner);
     }
 }
 
 impl Drop for RuntimeSchema {
     fn drop(&mut self) {
-        self.home.origin.keep_if_forked(&self.inner);
+        keep_if_forked(&self.inner);
     }
 }
 
 impl Drop for RuntimeTable {
     fn drop(&mut self) {
-        self.home.origin.keep_if_forked(&self.inner);
+        keep_if_forked(&self.inner);
     }
 }

@@ -10,9 +10,9 @@
 //! use the module: the runtime's threads stayed in the parent, and starting new ones there
 //! is not safe (the parent's threads may have held process-wide locks, e.g. parking_lot's,
 //! at the fork: the child has crashed on them). Every call there fails with an error that
-//! says so and what to do, instead of waiting forever; objects made before the fork carry
-//! their [`Origin`], refuse to run, and are kept rather than dropped in the child
-//! ([`Origin::keep_if_forked`]). A process whose parent never ran the module uses it freely.
+//! says so and what to do, instead of waiting forever ([`not_forked`]); objects inherited
+//! from the parent are kept rather than dropped there ([`keep_if_forked`]). A process whose
+//! parent never ran the module uses it freely.
 
 use std::future::Future;
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -25,7 +25,7 @@ use tokio::runtime::{Handle, Runtime};
 
 /// The runtime and the process that started it.
 struct Started {
-    origin: Origin,
+    pid: u32,
     runtime: Runtime,
 }
 
@@ -41,65 +41,41 @@ pub(crate) fn handle() -> PyResult<Handle> {
                 .enable_all()
                 .build()
                 .map(|runtime| Started {
-                    origin: Origin::here(),
+                    pid: std::process::id(),
                     runtime,
                 })
                 .map_err(|e| format!("cannot start the tokio runtime of refuel_datafusion: {e}"))
         })
         .as_ref()
         .map_err(|e| PyRuntimeError::new_err(e.clone()))?;
-    started.origin.check_py("refuel_datafusion runtime")?;
+    not_forked().map_err(PyRuntimeError::new_err)?;
     Ok(started.runtime.handle().clone())
 }
 
-/// The process an object holding connections (a client's pool, a server) or the runtime
-/// was made in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Origin {
-    pid: u32,
-}
-
-impl Origin {
-    /// This process.
-    pub(crate) fn here() -> Self {
-        Self {
-            pid: std::process::id(),
-        }
-    }
-
-    /// Whether this is still the process it names.
-    pub(crate) fn is_here(&self) -> bool {
-        self.pid == std::process::id()
-    }
-
-    /// Fails, saying why and what to do, in a process forked from the one that made `what`.
-    pub(crate) fn check(&self, what: &str) -> Result<(), String> {
-        if self.is_here() {
-            return Ok(());
-        }
-        Err(format!(
-            "this {what} was made in process {}, and this process ({}) was forked from it \
-             afterwards: refuel_datafusion cannot run in a process forked after it ran in \
-             the parent (its threads stayed there). Use multiprocessing's 'spawn' or \
+/// Fails, saying why and what to do, in a process forked after the runtime started in its
+/// parent. Every object of the module is made through the runtime, so this is also the
+/// check for objects inherited from the parent.
+pub(crate) fn not_forked() -> Result<(), String> {
+    let here = std::process::id();
+    match RUNTIME.get() {
+        Some(Ok(started)) if started.pid != here => Err(format!(
+            "refuel_datafusion ran in process {}, and this process ({here}) was forked from \
+             it afterwards: it cannot run here (its threads stayed in the parent, and \
+             starting them again after a fork is not safe). Use multiprocessing's 'spawn' or \
              'forkserver' start method, or use refuel_datafusion in the parent only after \
              forking",
-            self.pid,
-            std::process::id()
-        ))
+            started.pid
+        )),
+        _ => Ok(()),
     }
+}
 
-    /// [`Self::check`] as a Python `RuntimeError`.
-    pub(crate) fn check_py(&self, what: &str) -> PyResult<()> {
-        self.check(what).map_err(PyRuntimeError::new_err)
-    }
-
-    /// Keeps `shared` alive for good when this is not the process it names: dropping it
-    /// there would reach into the parent's runtime (waking its tasks, taking its locks),
-    /// whose threads are not in this process.
-    pub(crate) fn keep_if_forked<T: ?Sized>(&self, shared: &Arc<T>) {
-        if !self.is_here() {
-            std::mem::forget(Arc::clone(shared));
-        }
+/// Keeps `shared` alive for good in a forked process ([`not_forked`] fails): dropping an
+/// object inherited from the parent would reach into the parent's runtime (waking its
+/// tasks, taking its locks), whose threads are not in this process.
+pub(crate) fn keep_if_forked<T: ?Sized>(shared: &Arc<T>) {
+    if not_forked().is_err() {
+        std::mem::forget(Arc::clone(shared));
     }
 }
 

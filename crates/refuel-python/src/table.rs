@@ -13,7 +13,7 @@ use crate::codec::host_codec;
 use crate::config::{Connection, describe};
 use crate::errors::from_datafusion;
 use crate::providers::RuntimeTable;
-use crate::runtime::{Origin, handle, wait};
+use crate::runtime::{handle, keep_if_forked, wait};
 
 /// A dataset's rows, or with `task` the rows of the task's dataset with its label columns:
 /// `ctx.register_table("reviews", RefuelTable("reviews", task="sentiment"))`.
@@ -23,7 +23,6 @@ pub(crate) struct PyRefuelTable {
     dataset: String,
     task: Option<String>,
     shown: String,
-    origin: Origin,
 }
 
 #[pymethods]
@@ -62,7 +61,6 @@ impl PyRefuelTable {
             dataset,
             task,
             shown,
-            origin: Origin::here(),
         })
     }
 
@@ -73,13 +71,11 @@ impl PyRefuelTable {
         py: Python<'py>,
         session: Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyCapsule>> {
-        self.origin.check_py("RefuelTable")?;
         let codec = host_codec(&session)?;
         let handle = handle()?;
         let table = RuntimeTable::wrap(
             Arc::clone(&self.table) as Arc<dyn TableProvider>,
             handle.clone(),
-            self.origin,
         );
         let ffi = FFI_TableProvider::new_with_ffi_codec(table, true, Some(handle), codec);
         PyCapsule::new_with_value(py, ffi, c"datafusion_table_provider")
@@ -128,6 +124,6 @@ impl PyRefuelTable {
 
 impl Drop for PyRefuelTable {
     fn drop(&mut self) {
-        self.origin.keep_if_forked(&self.table);
+        keep_if_forked(&self.table);
     }
 }
